@@ -1,0 +1,221 @@
+"""Command line: ``python -m bot <command>``. Settings are read once here and passed down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .content import Content, load_content
+from .engine import Engine
+from .privacy import pseudonym
+from .service import Triage, utcnow
+from .settings import Settings, SettingsError, load_settings
+from .store import Store
+from .yamlfile import ContentError
+
+app = typer.Typer(
+    name="python -m bot",
+    help="MPSP triage bot: a Telegram conversation for Public Service Mutuals, and its tools.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="SQLite database file (default: $TRIAGE_DB or ./triage.db)."),
+]
+ContentOption = Annotated[
+    Path | None,
+    typer.Option("--content", help="Folder holding flows/, templates/ and content/ "
+                 "(default: $TRIAGE_CONTENT_DIR or the copy shipped with the bot)."),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def settings_from(ctx: typer.Context, db: Path | None = None,
+                  content: Path | None = None) -> Settings:
+    """The settings built at start-up, with any command-line overrides applied."""
+    settings: Settings = ctx.obj
+    env_overrides = {}
+    if db is not None:
+        env_overrides["TRIAGE_DB"] = str(db)
+    if content is not None:
+        env_overrides["TRIAGE_CONTENT_DIR"] = str(content)
+    if env_overrides:
+        import os
+
+        try:
+            settings = load_settings({**os.environ, **env_overrides})
+        except SettingsError as exc:
+            raise fail(str(exc)) from None
+    return settings
+
+
+def content_or_exit(settings: Settings) -> Content:
+    """Load content, or print every problem (file:line) and exit."""
+    try:
+        return load_content(settings.content_dir)
+    except ContentError as exc:
+        err.print("[bold red]The content has problems; fix them and try again:[/bold red]")
+        for problem in exc.problems:
+            err.print(f"  {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr; keep HTTP client loggers quiet (their URLs contain the bot token)."""
+    logging.basicConfig(
+        level=getattr(logging, level), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "telegram.ext.AIORateLimiter"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(ctx: typer.Context) -> None:
+    """With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the terminal chat."""
+    try:
+        ctx.obj = load_settings()
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    if ctx.invoked_subcommand is None:
+        if ctx.obj.token:
+            run(ctx)
+        else:
+            chat(ctx)
+
+
+@app.command()
+def chat(
+    ctx: typer.Context,
+    db: DbOption = None,
+    content: ContentOption = None,
+) -> None:
+    """Walk the triage conversation in the terminal (no Telegram needed).
+
+    Type the number of a button to press it, type text to answer, and use the same
+    commands as on Telegram (/start, /restart, /cancel, /help, /privacy, /forget), or /quit.
+    """
+    from .terminal import TERMINAL_SUBJECT_ID, TerminalChat, console_reader
+
+    settings = settings_from(ctx, db, content)
+    try:
+        settings = settings.with_local_secret()
+    except (SettingsError, OSError) as exc:
+        raise fail(str(exc)) from None
+    bundle = content_or_exit(settings)
+    store = Store(settings.db_path)
+    console = Console(highlight=False)
+    console.print(f"[dim]Terminal chat on {settings.db_path} — type /quit to leave.[/dim]")
+    triage = Triage(store, Engine(bundle, retention_days=settings.retention_days,
+                                  idle_days=settings.idle_days))
+    subject = pseudonym(settings.require_secret(), TERMINAL_SUBJECT_ID)
+    try:
+        TerminalChat(triage, subject, console, console_reader(console)).run()
+    finally:
+        store.close()
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN and TRIAGE_SECRET)."""
+    from .telegram_bot import StoreThread, TelegramAdapter, build_application, serve
+
+    settings: Settings = ctx.obj
+    try:
+        settings.require_token()
+        secret = settings.require_secret()
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    configure_logging(settings.log_level)
+    bundle = content_or_exit(settings)
+    store = Store(settings.db_path)
+    triage = Triage(store, Engine(bundle, retention_days=settings.retention_days,
+                                  idle_days=settings.idle_days))
+    store_thread = StoreThread()
+    application = build_application(settings)
+    adapter = TelegramAdapter(application, triage, store_thread, secret)
+    log = logging.getLogger("bot")
+    log.info("content version %s from %s", bundle.digest, settings.content_dir)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        housekeeping = asyncio.create_task(_housekeeping(settings, store, store_thread, stop))
+
+        def reload() -> None:
+            asyncio.get_running_loop().create_task(
+                _reload(settings, triage, store_thread, log))
+
+        try:
+            await serve(application, adapter, bundle.ui.commands, stop, on_reload=reload)
+        finally:
+            stop.set()
+            housekeeping.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        store_thread.close()
+        store.close()
+
+
+async def _reload(settings: Settings, triage: Triage, store_thread: object,
+                  log: logging.Logger) -> None:
+    """SIGHUP: load the content again; switch to it only if it is valid."""
+    try:
+        bundle = await asyncio.to_thread(load_content, settings.content_dir)
+    except ContentError as exc:
+        log.error("content reload refused, keeping version %s: %d problem(s); first: %s",
+                  triage.engine.content.digest, len(exc.problems), exc.problems[0])
+        return
+    engine = Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
+    # Swap on the store thread, between two events, never during one.
+    await store_thread.call(setattr, triage, "engine", engine)  # type: ignore[attr-defined]
+    log.info("content reloaded: version %s", bundle.digest)
+
+
+async def _housekeeping(settings: Settings, store: Store, store_thread: object,
+                        stop: asyncio.Event) -> None:
+    """Apply the retention rules at start and every six hours."""
+    log = logging.getLogger("bot.retention")
+    while not stop.is_set():
+        counts = await store_thread.call(  # type: ignore[attr-defined]
+            store.purge, utcnow(), settings.idle_days, settings.retention_days)
+        if any(counts.values()):
+            log.info("retention purge: %s", counts)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=6 * 3600)
+        except TimeoutError:
+            pass
+
+
+@app.command()
+def purge(ctx: typer.Context, db: DbOption = None) -> None:
+    """Apply the retention rules now (the running bot also does this every six hours)."""
+    settings = settings_from(ctx, db)
+    store = Store(settings.db_path)
+    try:
+        counts = store.purge(utcnow(), settings.idle_days, settings.retention_days)
+    finally:
+        store.close()
+    for name, count in counts.items():
+        typer.echo(f"{name.replace('_', ' ')}: {count} removed")
+
+
+def main() -> None:
+    """Entry point for ``python -m bot`` and the ``mpsp-triage`` script."""
+    app()

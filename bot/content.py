@@ -1,0 +1,327 @@
+"""Loading everything an editor owns (flow, templates, UI words, signposting) as one bundle."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Template, TemplateError
+from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict, Field
+
+from .flow import Flow, Question, load_flow
+from .render import make_environment, render
+from .signposts import Catalogue, ProgrammeFile, RulesFile, SignpostFile
+from .yamlfile import ContentError, Problem, YamlDoc
+
+FLOW_FILE = "flows/triage.yaml"
+CONTENT_GLOBS = ("flows/*.yaml", "templates/*.j2", "content/*.yaml")
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """What a template is for and every variable the code passes to it."""
+
+    purpose: str
+    variables: dict[str, str]
+
+
+# The contract between code and templates. Rendering checks that the code passes exactly
+# these variables, and content/README.md's variable list is generated from here.
+TEMPLATES: dict[str, TemplateSpec] = {
+    "welcome.j2": TemplateSpec(
+        "First message: what this is, how answers are used; Start / Privacy / Not now.",
+        {"returning": "true if the person has been here before and went back to the start",
+         "contact": "the programme's contact details (name, email, phone, website, urgent, "
+                    "hours)"},
+    ),
+    "privacy.j2": TemplateSpec(
+        "The privacy notice (/privacy).",
+        {"retention_days": "days completed answers' free text is kept",
+         "idle_days": "days an unfinished conversation is kept",
+         "contact": "the programme's contact details"},
+    ),
+    "help.j2": TemplateSpec(
+        "Help (/help): the commands and what they do.",
+        {"in_progress": "true if the person is part-way through"},
+    ),
+    "question.j2": TemplateSpec(
+        "Frame around every question: progress, the question's own text, a hint.",
+        {"body": "the question's text (from flows/triage.yaml), already rendered",
+         "number": "this question's number on the person's path",
+         "total": "how many questions their path has",
+         "kind": "single, multi, scale or text",
+         "scale": "for a scale: min, max, low and high; otherwise none",
+         "optional": "true if the question can be skipped",
+         "max_length": "longest typed answer accepted, in characters"},
+    ),
+    "answered.j2": TemplateSpec(
+        "What a question message turns into once answered (its buttons removed).",
+        {"body": "the question's text", "answer": "the answer in words"},
+    ),
+    "resume.j2": TemplateSpec(
+        "Shown on /start to someone part-way through: continue or start again.",
+        {"number": "the question they are on", "total": "questions on their path",
+         "label": "the short label of the question they are on"},
+    ),
+    "summary.j2": TemplateSpec(
+        "The summary of answers before confirming.",
+        {"items": "list of {number, label, answer}, one per question asked"},
+    ),
+    "result.j2": TemplateSpec(
+        "The tailored result. Put {{ BREAK }} where a new message may start.",
+        {"code": "the reference code, for example MPSP-7KQ3-X9TD",
+         "sections": "list of {id, title, intro, signposts}; each signpost has id, kind, title, "
+                     "summary, details, pros, cons, fits, action, link and reasons "
+                     "(a list of 'because you said' texts)",
+         "urgent": "true if a bid is due within a month",
+         "org_type": "the organisation type code (psm, spinout, vcse, commissioner, other)",
+         "contact": "the programme's contact details"},
+    ),
+    "done.j2": TemplateSpec(
+        "Shown to someone who has finished, when they come back.",
+        {"code": "their reference code"},
+    ),
+    "reask.j2": TemplateSpec(
+        "A friendly nudge before re-showing the current question.",
+        {"reason": "text (typed where a button was expected), media (a photo, sticker...), "
+                   "command (an unknown /command), too_long, empty, stale, unknown",
+         "expects": "what the current step takes: buttons, multi, text or start",
+         "limit": "the longest typed answer accepted (for too_long)",
+         "length": "how long the typed answer was (for too_long)"},
+    ),
+    "cancelled.j2": TemplateSpec(
+        "After /cancel.", {"had_conversation": "true if there was something to cancel"},
+    ),
+    "not_now.j2": TemplateSpec("After 'Not now' on the welcome.", {}),
+    "forgotten.j2": TemplateSpec("After /forget has deleted the person's data.", {}),
+    "private_only.j2": TemplateSpec("Reply in a group chat: the bot works one-to-one.", {}),
+}
+
+
+class Buttons(BaseModel):
+    """Button labels (plain text, not HTML)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: str
+    privacy: str
+    not_now: str
+    resume: str
+    start_again: str
+    back: str
+    done: str
+    skip: str
+    change: str = Field(description="'{label}' is replaced by the question's short label")
+    confirm: str
+    results_again: str
+    new_triage: str
+    contact: str
+
+
+class Marks(BaseModel):
+    """Ticks shown on options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    selected: str
+    unselected: str
+
+
+class Notices(BaseModel):
+    """Short pop-up notes shown when a button is pressed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stale: str
+    pick_one: str
+    unknown: str
+    expired: str
+
+
+class UiText(BaseModel):
+    """``content/ui.yaml``: the short words around the conversation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    buttons: Buttons
+    marks: Marks
+    notices: Notices
+    scale_answer: str = Field(description="'{value}' and '{max}' are replaced")
+    skipped_answer: str
+    commands: dict[str, str] = Field(description="command -> description for Telegram's menu")
+
+
+@dataclass(frozen=True)
+class Content:
+    """Everything an editor owns, validated and compiled; one immutable bundle."""
+
+    root: Path
+    flow: Flow
+    ui: UiText
+    catalogue: Catalogue
+    templates: dict[str, Template]
+    question_templates: dict[str, Template]
+    digest: str
+
+    def render(self, name: str, **context: Any) -> str:
+        """Render a named template, checking the code passes exactly its declared variables."""
+        spec = TEMPLATES[name]
+        if set(context) != set(spec.variables):
+            missing = set(spec.variables) - set(context)
+            extra = set(context) - set(spec.variables)
+            raise TypeError(f"{name}: missing {sorted(missing)}, unexpected {sorted(extra)}")
+        return render(self.templates[name], context)
+
+    def question_body(self, question: Question, said: dict[str, str]) -> Markup:
+        """Render a question's own text (it may use ``said``, the answers so far in words).
+
+        The result is already-escaped HTML, marked safe to place inside other templates.
+        """
+        return Markup(render(self.question_templates[question.id], {"said": said}))
+
+    def words(self, question: Question, codes: list[str]) -> list[str]:
+        """The words the person saw for these answer codes."""
+        if question.scale is not None:
+            return [
+                self.ui.scale_answer.format(value=c.removeprefix("v"), max=question.scale.max)
+                for c in codes
+            ]
+        source = self.flow.by_id[question.options_from] if question.options_from else question
+        labels = {o.code: o.label for o in source.options}
+        return [labels.get(c, c) for c in codes]
+
+
+def content_files(root: Path) -> Iterator[Path]:
+    """Every file whose text is part of the published content (and of its digest)."""
+    for pattern in CONTENT_GLOBS:
+        yield from sorted(root.glob(pattern))
+
+
+def digest_of(root: Path) -> str:
+    """A short fingerprint of the content, recorded with each completed response."""
+    h = hashlib.sha256()
+    for path in content_files(root):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def load_content(root: Path) -> Content:
+    """Load, validate and compile the content in ``root``; raise ContentError listing problems."""
+    problems: list[Problem] = []
+
+    def attempt(fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ContentError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    flow: Flow | None = attempt(load_flow, root / FLOW_FILE, FLOW_FILE)
+    ui_doc = attempt(YamlDoc, root / "content/ui.yaml", "content/ui.yaml")
+    ui = attempt(ui_doc.validate, UiText) if ui_doc else None
+    sp_doc = attempt(YamlDoc, root / "content/signposts.yaml", "content/signposts.yaml")
+    signposts = attempt(sp_doc.validate, SignpostFile) if sp_doc else None
+    rules_doc = attempt(YamlDoc, root / "content/rules.yaml", "content/rules.yaml")
+    rules = attempt(rules_doc.validate, RulesFile) if rules_doc else None
+    prog_doc = attempt(YamlDoc, root / "content/programme.yaml", "content/programme.yaml")
+    programme = attempt(prog_doc.validate, ProgrammeFile) if prog_doc else None
+
+    env = make_environment(root / "templates")
+    templates: dict[str, Template] = {}
+    for name in TEMPLATES:
+        display = f"templates/{name}"
+        if not (root / "templates" / name).is_file():
+            problems.append(Problem(display, None, "this template is missing",
+                                    "restore it from the repository"))
+            continue
+        try:
+            templates[name] = env.get_template(name)
+        except TemplateError as exc:
+            problems.append(Problem(display, getattr(exc, "lineno", None),
+                                    f"template error: {exc}"))
+
+    question_templates: dict[str, Template] = {}
+    if flow is not None:
+        doc = YamlDoc(root / FLOW_FILE, FLOW_FILE)
+        for i, question in enumerate(flow.questions):
+            try:
+                question_templates[question.id] = env.from_string(question.text)
+            except TemplateError as exc:
+                problems.append(doc.problem(["questions", i, "text"],
+                                            f"{question.id}: template error: {exc}"))
+
+    catalogue = None
+    if flow is not None and signposts and rules and programme and rules_doc and sp_doc:
+        catalogue, more = _cross_check(flow, signposts, rules, programme, rules_doc, sp_doc)
+        problems.extend(more)
+
+    if problems:
+        raise ContentError(problems)
+    assert flow and ui and catalogue
+    return Content(
+        root=root,
+        flow=flow,
+        ui=ui,
+        catalogue=catalogue,
+        templates=templates,
+        question_templates=question_templates,
+        digest=digest_of(root),
+    )
+
+
+def _cross_check(
+    flow: Flow,
+    signposts: SignpostFile,
+    rules: RulesFile,
+    programme: ProgrammeFile,
+    rules_doc: YamlDoc,
+    sp_doc: YamlDoc,
+) -> tuple[Catalogue, list[Problem]]:
+    problems: list[Problem] = []
+    by_id = {}
+    for i, sp in enumerate(signposts.signposts):
+        if sp.id in by_id:
+            problems.append(sp_doc.problem(["signposts", i, "id"],
+                                           f"signpost id {sp.id!r} is used twice"))
+        by_id[sp.id] = sp
+    section_ids = {s.id for s in rules.sections}
+    for i, rule in enumerate(rules.rules):
+        loc: list[str | int] = ["rules", i]
+        if rule.show not in by_id:
+            problems.append(rules_doc.problem([*loc, "show"],
+                                              f"rule shows {rule.show!r}, which is not in "
+                                              "content/signposts.yaml",
+                                              "check the spelling of the signpost id"))
+        if rule.section not in section_ids:
+            problems.append(rules_doc.problem([*loc, "section"],
+                                              f"rule uses section {rule.section!r}, which is "
+                                              "not listed under sections",
+                                              f"use one of: {', '.join(sorted(section_ids))}"))
+        for leaf in rule.when.leaves() if rule.when else ():
+            question = flow.by_id.get(leaf.q or "")
+            if question is None:
+                problems.append(rules_doc.problem([*loc, "when"],
+                                                  f"rule looks at {leaf.q!r}, which is not a "
+                                                  "question in flows/triage.yaml"))
+                continue
+            known = {o.code for o in flow.choices(question, {})}
+            if question.options_from:
+                known = {o.code for o in flow.by_id[question.options_from].options}
+            for code in leaf.codes():
+                if code not in known:
+                    problems.append(rules_doc.problem([*loc, "when"],
+                                                      f"rule names option {code!r}, which "
+                                                      f"{question.id} does not have",
+                                                      f"use one of: {', '.join(sorted(known))}"))
+    catalogue = Catalogue(
+        signposts=by_id,
+        sections=rules.sections,
+        rules=rules.rules,
+        contact=programme.contact,
+    )
+    return catalogue, problems

@@ -1,0 +1,592 @@
+"""The conversation engine: pure, transport-neutral and free of I/O.
+
+Given a conversation's stored state and one event, :meth:`Engine.handle` returns the new state
+and the replies (text plus buttons) to show. Navigation goes through the one ``transitions``
+machine built from the flow; the engine re-hydrates a throw-away model per event, so the
+machine itself holds no one's state.
+
+Callback data is ``verb|step|arg``. ``step`` counts the conversation's moves; a press carrying
+an old step is from an earlier message and only re-shows where the person is now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from transitions import MachineError
+
+from .conditions import Answer
+from .content import Content
+from .flow import DONE, SUMMARY, WELCOME, Question, build_machine
+from .privacy import scrub
+
+# ---- values passed in and out -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One person's conversation as stored (keyed elsewhere by their pseudonym)."""
+
+    state: str
+    answers: dict[str, Answer]
+    run: str
+    started: str
+    step: int = 1
+    reviewing: bool = False
+    draft: tuple[str, ...] | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """A /command. ``name`` is lower-case, without the slash."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button press carrying callback data."""
+
+    data: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """A typed message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Anything else a person can send: a photo, sticker, voice note, location..."""
+
+    what: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Show the person where they are (used when a reply may have been lost)."""
+
+
+@dataclass(frozen=True)
+class NotPrivate:
+    """A message in a group: the bot only talks one-to-one."""
+
+
+Event = Command | Press | Text | Unsupported | Resume | NotPrivate
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: either callback ``data`` or a ``url``."""
+
+    label: str
+    data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message to show. ``edit`` replaces the message whose button was pressed."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    edit: bool = False
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished triage, ready to be stored as an anonymous response."""
+
+    code: str
+    run: str
+    started: str
+    completed: str
+    flow_id: str
+    content_version: str
+    rows: tuple[tuple[str, str, int | None], ...]
+    texts: dict[str, str]
+    recommendations: tuple[tuple[str, str, str], ...]
+
+
+@dataclass
+class Outcome:
+    """What handling one event produced."""
+
+    conversation: Conversation | None
+    replies: list[Reply] = field(default_factory=list)
+    notice: str | None = None
+    completion: Completion | None = None
+    reached: str | None = None
+    forget: bool = False
+
+
+@dataclass(frozen=True)
+class Context:
+    """The only non-pure inputs: the time and fresh random identifiers."""
+
+    now: dt.datetime
+    new_code: Callable[[], str]
+    new_run: Callable[[], str]
+
+
+COMMANDS = frozenset({"start", "restart", "cancel", "help", "privacy", "forget"})
+
+
+# ---- the engine ---------------------------------------------------------------------------
+
+
+class _Model:
+    """The throw-away object the machine moves between states for one event."""
+
+    def __init__(self, engine: Engine, answers: dict[str, Answer], reviewing: bool) -> None:
+        self.flow = engine.content.flow
+        self.answers = answers
+        self.reviewing = reviewing
+        self.state = WELCOME
+
+    @cached_property
+    def path_ids(self) -> frozenset[str]:
+        return frozenset(q.id for q in self.flow.path(self.answers))
+
+    @cached_property
+    def unanswered_ids(self) -> frozenset[str]:
+        return frozenset(q.id for q in self.flow.unanswered(self.answers))
+
+
+class Engine:
+    """Turns (stored state, event) into (new state, replies). One per content bundle."""
+
+    def __init__(self, content: Content, *, retention_days: int = 90, idle_days: int = 30) -> None:
+        self.content = content
+        self.flow = content.flow
+        self.ui = content.ui
+        self.machine = build_machine(self.flow)
+        self.retention_days = retention_days
+        self.idle_days = idle_days
+
+    # ---- entry point ---------------------------------------------------------------------
+
+    def handle(self, conv: Conversation | None, event: Event, ctx: Context) -> Outcome:
+        """Handle one event. Never raises for anything a person can send."""
+        if conv is not None:
+            conv = self._repair(conv)
+        if isinstance(event, Press):
+            return self._press(conv, event.data, ctx)
+        if isinstance(event, Command):
+            return self._command(conv, event.name, ctx)
+        if isinstance(event, Text):
+            return self._text(conv, event.text)
+        if isinstance(event, Unsupported):
+            return self._reask(conv, "media")
+        if isinstance(event, NotPrivate):
+            return Outcome(conv, [Reply(self.content.render("private_only.j2"))])
+        return Outcome(conv, [self._view(conv)])
+
+    # ---- commands and text ---------------------------------------------------------------
+
+    def _command(self, conv: Conversation | None, name: str, ctx: Context) -> Outcome:
+        if name == "start":
+            if conv is None or conv.state in (WELCOME, DONE):
+                return Outcome(conv, [self._view(conv)])
+            pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
+            text = self.content.render(
+                "resume.j2",
+                number=pos.number if pos else None,
+                total=pos.total if pos else None,
+                label=self.flow.by_id[conv.state].label if pos else None,
+            )
+            b = self.ui.buttons
+            return Outcome(conv, [Reply(text, (
+                (Button(b.resume, f"ct|{conv.step}"),),
+                (Button(b.start_again, f"ag|{conv.step}"),),
+            ))])
+        if name == "restart":
+            if conv is None:
+                return Outcome(None, [self._view(None)])
+            return self._begin(ctx, [])
+        if name == "cancel":
+            text = self.content.render(
+                "cancelled.j2", had_conversation=conv is not None and conv.state != DONE
+            )
+            kept = conv if conv is not None and conv.state == DONE else None
+            return Outcome(kept, [Reply(text, ((Button(self.ui.buttons.start, "go|0"),),))])
+        if name == "help":
+            in_progress = conv is not None and conv.state not in (WELCOME, DONE)
+            help_text = self.content.render("help.j2", in_progress=in_progress)
+            return Outcome(conv, [Reply(help_text), self._view(conv)])
+        if name == "privacy":
+            return Outcome(conv, [Reply(self._privacy()), self._view(conv)])
+        if name == "forget":
+            return Outcome(None, [Reply(self.content.render("forgotten.j2"))], forget=True)
+        return self._reask(conv, "command")
+
+    def _text(self, conv: Conversation | None, raw: str) -> Outcome:
+        question = self._question(conv)
+        if conv is None or question is None or question.kind != "text":
+            return self._reask(conv, "text")
+        text = scrub(raw.strip())
+        if not text:
+            return self._reask(conv, "empty")
+        if len(text) > question.max_length:
+            return self._reask(conv, "too_long", limit=question.max_length, length=len(text))
+        return self._answer(conv, question, text, pressed=False)
+
+    def _reask(self, conv: Conversation | None, reason: str, **extra: Any) -> Outcome:
+        question = self._question(conv)
+        if conv is None or conv.state == WELCOME:
+            expects = "start"
+        elif question is None:
+            expects = "buttons"
+        else:
+            expects = {"multi": "multi", "text": "text"}.get(question.kind, "buttons")
+        note = self.content.render(
+            "reask.j2", reason=reason, expects=expects,
+            limit=extra.get("limit"), length=extra.get("length"),
+        )
+        view = self._view(conv)
+        return Outcome(conv, [replace(view, text=f"{note}\n\n{view.text}")])
+
+    # ---- button presses ------------------------------------------------------------------
+
+    def _press(self, conv: Conversation | None, data: str, ctx: Context) -> Outcome:
+        verb, _, rest = data.partition("|")
+        step_text, _, arg = rest.partition("|")
+        try:
+            step = int(step_text)
+        except ValueError:
+            return self._stale(conv, self.ui.notices.unknown)
+
+        if conv is None:
+            # Nothing is stored until the person taps Start.
+            if verb == "go":
+                return self._begin(ctx, [self._closed()])
+            if verb == "pv":
+                return Outcome(None, [Reply(self._privacy()), self._view(None)])
+            if verb == "nn":
+                return Outcome(None, [Reply(self.content.render("not_now.j2"))])
+            return self._stale(None, self.ui.notices.expired)
+
+        if step != conv.step:
+            return self._stale(conv, self.ui.notices.stale)
+        question = self._question(conv)
+        handler = {
+            "go": self._on_go, "pv": self._on_privacy, "ct": self._on_continue,
+            "ag": self._on_again, "a": self._on_answer, "t": self._on_toggle,
+            "d": self._on_done, "s": self._on_skip, "b": self._on_back,
+            "c": self._on_change, "ok": self._on_confirm, "rs": self._on_results,
+            "nt": self._on_again, "nn": self._on_not_now,
+        }.get(verb)
+        if handler is None:
+            return self._stale(conv, self.ui.notices.unknown)
+        outcome = handler(conv, question, arg, ctx)
+        return outcome if outcome is not None else self._stale(conv, self.ui.notices.unknown)
+
+    def _on_go(self, conv: Conversation, q: Question | None, arg: str, ctx: Context) -> Outcome | None:
+        if conv.state != WELCOME:
+            return None
+        return self._move(conv, "advance", close=True)
+
+    def _on_privacy(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        return Outcome(conv, [Reply(self._privacy()), self._view(conv)])
+
+    def _on_not_now(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        return Outcome(conv, [Reply(self.content.render("not_now.j2"))])
+
+    def _on_continue(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        return Outcome(conv, [self._closed(), self._view(conv)])
+
+    def _on_again(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        return self._begin(ctx, [self._closed()])
+
+    def _on_answer(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+        if q is None or q.kind not in ("single", "scale"):
+            return None
+        if arg not in {o.code for o in self.flow.choices(q, conv.answers)}:
+            return None
+        return self._answer(conv, q, arg, pressed=True)
+
+    def _on_toggle(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+        if q is None or q.kind != "multi":
+            return None
+        options = self.flow.choices(q, conv.answers)
+        if arg not in {o.code for o in options}:
+            return None
+        draft = set(conv.draft or ())
+        if arg in draft:
+            draft.discard(arg)
+        elif arg in q.exclusive_codes:
+            draft = {arg}
+        else:
+            draft = (draft - q.exclusive_codes) | {arg}
+        ordered = tuple(o.code for o in options if o.code in draft)
+        new = replace(conv, draft=ordered)
+        view = self._view(new)
+        return Outcome(new, [replace(view, edit=True)])
+
+    def _on_done(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+        if q is None or q.kind != "multi":
+            return None
+        if not conv.draft:
+            return Outcome(conv, notice=self.ui.notices.pick_one)
+        return self._answer(conv, q, list(conv.draft), pressed=True)
+
+    def _on_skip(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+        if q is None or q.kind != "text" or not q.optional:
+            return None
+        return self._answer(conv, q, "", pressed=True)
+
+    def _on_back(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+        if conv.state in (WELCOME, DONE):
+            return None
+        return self._move(replace(conv, draft=None), "back", close=True)
+
+    def _on_change(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:
+        if conv.state != SUMMARY or arg not in self.flow.by_id:
+            return None
+        return self._move(conv, f"change_{arg}", close=True)
+
+    def _on_confirm(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        if conv.state != SUMMARY:
+            return None
+        state = self._fire(conv, "confirm", conv.answers)
+        if state != DONE:
+            # Something is unanswered (the content changed under them): go and ask it.
+            missing = self.flow.unanswered(conv.answers)
+            return self._move(conv, f"change_{missing[0].id}", close=True) if missing else None
+        answers = self.flow.final_answers(conv.answers)
+        code = ctx.new_code()
+        recs = self.content.catalogue.recommend(self.flow, answers, self.content.words)
+        completion = Completion(
+            code=code,
+            run=conv.run,
+            started=conv.started,
+            completed=ctx.now.isoformat(timespec="seconds"),
+            flow_id=self.flow.spec.id,
+            content_version=self.content.digest,
+            rows=self._rows(answers),
+            texts={q: v for q, v in answers.items()
+                   if self.flow.by_id[q].kind == "text" and isinstance(v, str) and v},
+            recommendations=tuple(
+                (r.signpost.id, r.section.id, " | ".join(r.reasons)) for r in recs
+            ),
+        )
+        done = replace(conv, state=DONE, answers=answers, step=conv.step + 1, code=code,
+                       draft=None)
+        return Outcome(done, [self._closed(), *self._result(done)], completion=completion,
+                       reached=DONE)
+
+    def _rows(self, answers: dict[str, Answer]) -> tuple[tuple[str, str, int | None], ...]:
+        """One countable row per chosen option; scales also carry their number."""
+        rows: list[tuple[str, str, int | None]] = []
+        for q in self.flow.path(answers):
+            value = answers.get(q.id)
+            if value is None or q.kind == "text":
+                continue
+            for code in [value] if isinstance(value, str) else value:
+                number = int(code[1:]) if q.kind == "scale" else None
+                rows.append((q.id, code, number))
+        return tuple(rows)
+
+    def _on_results(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:
+        if conv.state != DONE:
+            return None
+        return Outcome(conv, self._result(conv))
+
+    # ---- moving ----------------------------------------------------------------------------
+
+    def _begin(self, ctx: Context, before: list[Reply]) -> Outcome:
+        conv = Conversation(state=WELCOME, answers={}, run=ctx.new_run(),
+                            started=ctx.now.isoformat(timespec="seconds"))
+        out = self._move(conv, "advance", close=False)
+        out.replies[:0] = before
+        return out
+
+    def _answer(self, conv: Conversation, q: Question, value: Answer, pressed: bool) -> Outcome:
+        answers = {**conv.answers, q.id: value}
+        # An answer can take questions off the path; their old answers no longer apply.
+        on_path = {x.id for x in self.flow.path(answers)}
+        answers = {k: v for k, v in answers.items() if k in on_path}
+        said = self.content.words(q, [value] if isinstance(value, str) else value)
+        if q.kind == "text":
+            said = [value or self.ui.skipped_answer] if isinstance(value, str) else said
+        before = []
+        if pressed:
+            body = self.content.question_body(q, self._said(conv.answers))
+            before.append(Reply(self.content.render("answered.j2", body=body,
+                                                    answer=", ".join(said)), edit=True))
+        out = self._move(replace(conv, answers=answers, draft=None), "advance", close=False)
+        out.replies[:0] = before
+        return out
+
+    def _move(self, conv: Conversation, trigger: str, close: bool) -> Outcome:
+        state = self._fire(conv, trigger, conv.answers)
+        if state is None:
+            return Outcome(conv, [self._view(conv)])
+        reviewing = conv.reviewing or state == SUMMARY
+        draft = None
+        question = self.flow.by_id.get(state)
+        if question is not None and question.kind == "multi":
+            current = conv.answers.get(state)
+            draft = tuple(current) if isinstance(current, list) else ()
+        new = replace(conv, state=state, step=conv.step + 1, reviewing=reviewing, draft=draft)
+        replies = [self._closed()] if close else []
+        replies.append(self._view(new))
+        return Outcome(new, replies, reached=state if state != WELCOME else None)
+
+    def _fire(self, conv: Conversation, trigger: str, answers: dict[str, Answer]) -> str | None:
+        model = _Model(self, answers, conv.reviewing)
+        self.machine.add_model(model, initial=conv.state)
+        try:
+            moved = model.trigger(trigger)  # type: ignore[attr-defined]
+        except (MachineError, AttributeError):
+            moved = False
+        finally:
+            self.machine.remove_model(model)
+        return model.state if moved else None
+
+    def _stale(self, conv: Conversation | None, notice: str) -> Outcome:
+        return Outcome(conv, [self._view(conv)], notice=notice)
+
+    # ---- views -----------------------------------------------------------------------------
+
+    def _question(self, conv: Conversation | None) -> Question | None:
+        return self.flow.by_id.get(conv.state) if conv is not None else None
+
+    def _said(self, answers: dict[str, Answer]) -> dict[str, str]:
+        said = {}
+        for q in self.flow.path(answers):
+            value = answers.get(q.id)
+            if value is None:
+                continue
+            if q.kind == "text":
+                said[q.id] = value or self.ui.skipped_answer  # type: ignore[assignment]
+            else:
+                codes = [value] if isinstance(value, str) else value
+                said[q.id] = ", ".join(self.content.words(q, codes))
+        return said
+
+    def _privacy(self) -> str:
+        return self.content.render("privacy.j2", retention_days=self.retention_days,
+                                   idle_days=self.idle_days,
+                                   contact=self.content.catalogue.contact)
+
+    def _closed(self) -> Reply:
+        """Remove the buttons from the message that was pressed (its text stays)."""
+        return Reply("", (), edit=True)
+
+    def _view(self, conv: Conversation | None) -> Reply:
+        """The message showing where the person is now."""
+        b = self.ui.buttons
+        if conv is None or conv.state == WELCOME:
+            step = conv.step if conv is not None else 0
+            text = self.content.render("welcome.j2", returning=conv is not None,
+                                       contact=self.content.catalogue.contact)
+            return Reply(text, (
+                (Button(b.start, f"go|{step}"),),
+                (Button(b.privacy, f"pv|{step}"), Button(b.not_now, f"nn|{step}")),
+            ))
+        if conv.state == SUMMARY:
+            return self._summary(conv)
+        if conv.state == DONE:
+            return Reply(self.content.render("done.j2", code=conv.code), (
+                (Button(b.results_again, f"rs|{conv.step}"),),
+                (Button(b.new_triage, f"nt|{conv.step}"),),
+            ))
+        question = self.flow.by_id[conv.state]
+        return self._question_view(conv, question)
+
+    def _question_view(self, conv: Conversation, q: Question) -> Reply:
+        b, marks, s = self.ui.buttons, self.ui.marks, conv.step
+        pos = self.flow.position(q.id, conv.answers)
+        body = self.content.question_body(q, self._said(conv.answers))
+        text = self.content.render(
+            "question.j2", body=body, number=pos.number, total=pos.total, kind=q.kind,
+            scale=q.scale.model_dump() if q.scale else None, optional=q.optional,
+            max_length=q.max_length,
+        )
+        current = conv.answers.get(q.id)
+        buttons: list[Button] = []
+        for option in self.flow.choices(q, conv.answers):
+            if q.kind == "multi":
+                ticked = option.code in (conv.draft or ())
+                mark = marks.selected if ticked else marks.unselected
+                buttons.append(Button(f"{mark} {option.label}", f"t|{s}|{option.code}"))
+            else:
+                label = f"{marks.selected} {option.label}" if option.code == current else option.label
+                buttons.append(Button(label, f"a|{s}|{option.code}"))
+        per_row = len(buttons) if q.kind == "scale" else q.columns
+        rows = [tuple(buttons[i:i + per_row]) for i in range(0, len(buttons), per_row)]
+        nav = [Button(b.back, f"b|{s}")]
+        if q.kind == "multi":
+            nav.append(Button(b.done, f"d|{s}"))
+        if q.kind == "text" and q.optional:
+            nav.append(Button(b.skip, f"s|{s}"))
+        rows.append(tuple(nav))
+        return Reply(text, tuple(rows))
+
+    def _summary(self, conv: Conversation) -> Reply:
+        b, s = self.ui.buttons, conv.step
+        said = self._said(conv.answers)
+        path = self.flow.path(conv.answers)
+        items = [{"number": i, "label": q.label, "answer": said.get(q.id, "")}
+                 for i, q in enumerate(path, start=1)]
+        text = self.content.render("summary.j2", items=items)
+        changes = [Button(b.change.format(label=q.label), f"c|{s}|{q.id}") for q in path]
+        rows = [tuple(changes[i:i + 2]) for i in range(0, len(changes), 2)]
+        rows.append((Button(b.back, f"b|{s}"), Button(b.confirm, f"ok|{s}")))
+        return Reply(text, tuple(rows))
+
+    def _result(self, conv: Conversation) -> list[Reply]:
+        from .render import split_rendered
+
+        answers = conv.answers
+        recs = self.content.catalogue.recommend(self.flow, answers, self.content.words)
+        sections: list[dict[str, Any]] = []
+        for rec in recs:
+            if not sections or sections[-1]["id"] != rec.section.id:
+                sections.append({"id": rec.section.id, "title": rec.section.title,
+                                 "intro": rec.section.intro, "signposts": []})
+            sp = rec.signpost
+            sections[-1]["signposts"].append({
+                "id": sp.id, "kind": sp.kind, "title": sp.title, "summary": sp.summary,
+                "details": list(sp.details), "pros": list(sp.pros), "cons": list(sp.cons),
+                "fits": sp.fits, "action": sp.action, "link": str(sp.link) if sp.link else None,
+                "reasons": rec.reasons,
+            })
+        contact = self.content.catalogue.contact
+        text = self.content.render(
+            "result.j2", code=conv.code, sections=sections,
+            urgent=answers.get("live_bid") == "within_month",
+            org_type=answers.get("org_type"), contact=contact,
+        )
+        messages = split_rendered(text)
+        b = self.ui.buttons
+        rows: list[tuple[Button, ...]] = []
+        if contact.website is not None:
+            rows.append((Button(b.contact, url=str(contact.website)),))
+        rows.append((Button(b.new_triage, f"nt|{conv.step}"),))
+        replies = [Reply(m) for m in messages]
+        replies[-1] = replace(replies[-1], buttons=tuple(rows))
+        return replies
+
+    def _repair(self, conv: Conversation) -> Conversation:
+        """Make a stored conversation fit the current content (which may have changed)."""
+        answers = self.flow.clean(conv.answers)
+        state = conv.state
+        if state not in self.flow.states:
+            unanswered = self.flow.unanswered(answers)
+            state = unanswered[0].id if unanswered else SUMMARY
+        draft = None
+        question = self.flow.by_id.get(state)
+        if question is not None and question.kind == "multi":
+            codes = {o.code for o in self.flow.choices(question, answers)}
+            kept = conv.draft if state == conv.state else None
+            draft = tuple(c for c in kept or () if c in codes)
+        return replace(conv, answers=answers, state=state, draft=draft)

@@ -1,0 +1,177 @@
+"""Settings, read once from the environment and passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+DEFAULT_DB = "triage.db"
+DEFAULT_API_URL = "https://api.telegram.org"
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message is one line naming it."""
+
+
+def bundled_content_dir() -> Path:
+    """Return the content folder shipped with the package (or the source checkout)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_content"
+    if (packaged / "flows").is_dir():
+        return packaged
+    return here.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the bot and its tools use. Build it with :func:`load_settings`."""
+
+    token: str | None = None
+    api_url: str = DEFAULT_API_URL
+    db_path: Path = Path(DEFAULT_DB)
+    secret: str | None = None
+    content_dir: Path = field(default_factory=bundled_content_dir)
+    admins: frozenset[int] = frozenset()
+    retention_days: int = 90
+    idle_days: int = 30
+    send_rate: float = 30.0
+    send_burst: int = 100
+    log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        """Bot API base URL in the form python-telegram-bot expects (token appended)."""
+        return f"{self.api_url}/bot"
+
+    def require_secret(self) -> str:
+        """Return the pseudonymisation secret or fail with a one-line reason."""
+        if not self.secret:
+            raise SettingsError(
+                "TRIAGE_SECRET is not set: it is required to run the Telegram bot "
+                '(make one with: python -c "import secrets; print(secrets.token_hex(32))")'
+            )
+        return self.secret
+
+    def require_token(self) -> str:
+        """Return the bot token or fail with a one-line reason."""
+        if not self.token:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather, "
+                "or use `python -m bot chat` to try the conversation in the terminal"
+            )
+        return self.token
+
+    def with_local_secret(self) -> Settings:
+        """For the terminal chat: use TRIAGE_SECRET, or create and keep one beside the database."""
+        if self.secret:
+            return self
+        path = self.db_path.with_name(self.db_path.name + ".secret")
+        if path.exists():
+            value = path.read_text(encoding="utf-8").strip()
+        else:
+            value = secrets.token_hex(32)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Only the owner may read it: with the database it would undo pseudonymisation.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(value + "\n")
+        if len(value) < MIN_SECRET_LENGTH:
+            raise SettingsError(f"{path}: the stored secret is too short; delete the file")
+        return replace(self, secret=value)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"{name}={raw} must be more than 0")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate settings from the environment (``os.environ`` by default)."""
+    env = os.environ if env is None else env
+
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
+    if token is not None and (":" not in token or any(c.isspace() for c in token)):
+        # Never echo the token itself: it is a credential.
+        raise SettingsError("TELEGRAM_BOT_TOKEN does not look like a bot token (id:secret)")
+
+    api_url = env.get("TELEGRAM_API_URL", "").strip().rstrip("/") or DEFAULT_API_URL
+    parsed = urlparse(api_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(f"TELEGRAM_API_URL={api_url!r} is not an http(s) URL")
+
+    db_path = Path(env.get("TRIAGE_DB", "").strip() or DEFAULT_DB).expanduser()
+    if db_path.exists() and db_path.is_dir():
+        raise SettingsError(f"TRIAGE_DB={db_path} is a folder; give a file path")
+    if not db_path.parent.exists():
+        raise SettingsError(f"TRIAGE_DB={db_path}: the folder {db_path.parent} does not exist")
+
+    secret = env.get("TRIAGE_SECRET", "").strip() or None
+    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"TRIAGE_SECRET is too short ({len(secret)} characters; use at least "
+            f"{MIN_SECRET_LENGTH}, for example 64 hex digits)"
+        )
+
+    content_raw = env.get("TRIAGE_CONTENT_DIR", "").strip()
+    content_dir = Path(content_raw).expanduser() if content_raw else bundled_content_dir()
+    if not (content_dir / "flows").is_dir():
+        raise SettingsError(
+            f"TRIAGE_CONTENT_DIR={content_dir} has no flows/ folder "
+            "(it should hold flows/, templates/ and content/)"
+        )
+
+    admins: set[int] = set()
+    for part in env.get("TRIAGE_ADMINS", "").replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            admins.add(int(part))
+        except ValueError:
+            raise SettingsError(
+                "TRIAGE_ADMINS must be a comma-separated list of numeric Telegram user ids"
+            ) from None
+
+    level = env.get("TRIAGE_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"TRIAGE_LOG_LEVEL={level!r} must be DEBUG, INFO, WARNING or ERROR")
+
+    return Settings(
+        token=token,
+        api_url=api_url,
+        db_path=db_path,
+        secret=secret,
+        content_dir=content_dir,
+        admins=frozenset(admins),
+        retention_days=_int(env, "TRIAGE_RETENTION_DAYS", 90, 1),
+        idle_days=_int(env, "TRIAGE_IDLE_DAYS", 30, 1),
+        send_rate=_float(env, "TRIAGE_SEND_RATE", 30.0),
+        send_burst=_int(env, "TRIAGE_SEND_BURST", 100, 1),
+        log_level=level,
+    )

@@ -1,0 +1,273 @@
+"""The triage database: the only code that writes SQL.
+
+SQLite in WAL mode with ``synchronous=FULL``: a step is durable once :meth:`Store.transaction`
+returns. The store never sees a Telegram id, chat id, name or username: conversations are
+keyed by a pseudonym (HMAC of the user id) and completed responses by a random code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .engine import Completion, Conversation
+
+BUSY_TIMEOUT_MS = 10_000
+# Telegram keeps an unconfirmed update for 24 hours; remember ids a little longer.
+UPDATE_MEMORY = dt.timedelta(hours=48)
+
+
+class CodeTaken(Exception):
+    """The random reference code already exists; draw another."""
+
+
+def _utc(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db["conversations"].create(
+        {"subject": str, "state": str, "answers": str, "draft": str, "step": int,
+         "reviewing": int, "run": str, "started": str, "updated": str, "code": str},
+        pk="subject", not_null={"state", "answers", "step", "run", "started", "updated"},
+    )
+    db["updates"].create({"update_id": int, "received": str, "replied": int}, pk="update_id",
+                         not_null={"received"}, defaults={"replied": 0})
+    db["responses"].create(
+        {"id": int, "code": str, "run": str, "started": str, "completed": str,
+         "flow": str, "content_version": str},
+        pk="id", not_null={"code", "run", "started", "completed", "flow", "content_version"},
+    )
+    db["responses"].create_index(["code"], unique=True)
+    db["responses"].create_index(["completed"])
+    db["answers"].create(
+        {"response_id": int, "question": str, "option": str, "value": int},
+        foreign_keys=[("response_id", "responses", "id")],
+        not_null={"response_id", "question", "option"},
+    )
+    db["answers"].create_index(["response_id"])
+    db["answers"].create_index(["question", "option"])
+    db["response_text"].create(
+        {"response_id": int, "question": str, "text": str},
+        foreign_keys=[("response_id", "responses", "id")],
+        not_null={"response_id", "question", "text"},
+    )
+    db["recommendations"].create(
+        {"response_id": int, "position": int, "signpost": str, "section": str, "reasons": str},
+        foreign_keys=[("response_id", "responses", "id")],
+        not_null={"response_id", "position", "signpost", "section"},
+    )
+    db["recommendations"].create_index(["response_id"])
+    # The only link from a response back to a person: kept apart so it can be purged and
+    # never exported or shown in the review tools.
+    db["response_owners"].create(
+        {"response_id": int, "subject": str, "completed": str},
+        pk="response_id", foreign_keys=[("response_id", "responses", "id")],
+        not_null={"subject", "completed"},
+    )
+    db["response_owners"].create_index(["subject"])
+    # Which steps each run reached, for drop-off counts; runs are random ids.
+    db["progress"].create({"run": str, "state": str, "reached": str}, pk=("run", "state"),
+                          not_null={"reached"})
+    db["progress"].create_index(["state"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Whether an update was handled before, and whether its reply went out."""
+
+    handled: bool
+    replied: bool
+
+
+class Store:
+    """A connection to the triage database. Use from one thread at a time."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        conn = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        conn.row_factory = sqlite3.Row
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def migrate(self) -> None:
+        """Bring the schema up to date (each migration in its own transaction)."""
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                migration(self.db)
+                self.conn.execute(f"PRAGMA user_version={number}")
+
+    @property
+    def schema_version(self) -> int:
+        """The applied migration number."""
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One durable transaction: committed (and synced) when the block ends."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # ---- updates ---------------------------------------------------------------------------
+
+    def seen(self, update_id: int) -> Seen:
+        """Whether this Telegram update was handled already."""
+        row = self.conn.execute(
+            "SELECT replied FROM updates WHERE update_id = ?", (update_id,)
+        ).fetchone()
+        return Seen(handled=row is not None, replied=bool(row and row[0]))
+
+    def record_update(self, update_id: int, now: dt.datetime) -> None:
+        """Remember that an update's effect is part of this transaction."""
+        self.conn.execute(
+            "INSERT INTO updates (update_id, received, replied) VALUES (?, ?, 0)",
+            (update_id, _utc(now)),
+        )
+
+    def mark_replied(self, update_id: int) -> None:
+        """Note that every reply to this update was delivered."""
+        with self.transaction():
+            self.conn.execute("UPDATE updates SET replied = 1 WHERE update_id = ?", (update_id,))
+
+    # ---- conversations ---------------------------------------------------------------------
+
+    def load(self, subject: str) -> Conversation | None:
+        """The stored conversation for a pseudonym, if any."""
+        row = self.conn.execute(
+            "SELECT * FROM conversations WHERE subject = ?", (subject,)
+        ).fetchone()
+        if row is None:
+            return None
+        return Conversation(
+            state=row["state"],
+            answers=json.loads(row["answers"]),
+            run=row["run"],
+            started=row["started"],
+            step=row["step"],
+            reviewing=bool(row["reviewing"]),
+            draft=tuple(json.loads(row["draft"])) if row["draft"] is not None else None,
+            code=row["code"],
+        )
+
+    def save(self, subject: str, conv: Conversation, now: dt.datetime) -> None:
+        """Store a conversation's new state."""
+        self.db["conversations"].upsert(
+            {
+                "subject": subject,
+                "state": conv.state,
+                "answers": json.dumps(conv.answers, ensure_ascii=False, sort_keys=True),
+                "draft": json.dumps(list(conv.draft)) if conv.draft is not None else None,
+                "step": conv.step,
+                "reviewing": int(conv.reviewing),
+                "run": conv.run,
+                "started": conv.started,
+                "updated": _utc(now),
+                "code": conv.code,
+            },
+            pk="subject",
+        )
+
+    def delete(self, subject: str) -> None:
+        """Remove a conversation (cancelled or erased)."""
+        self.conn.execute("DELETE FROM conversations WHERE subject = ?", (subject,))
+
+    def reached(self, run: str, state: str, now: dt.datetime) -> None:
+        """Count that a run reached a step (first time only)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO progress (run, state, reached) VALUES (?, ?, ?)",
+            (run, state, _utc(now)),
+        )
+
+    # ---- responses -------------------------------------------------------------------------
+
+    def add_response(self, subject: str, done: Completion) -> int:
+        """Store a completed triage as countable rows; raise CodeTaken on a code clash."""
+        if self.conn.execute("SELECT 1 FROM responses WHERE code = ?", (done.code,)).fetchone():
+            raise CodeTaken(done.code)
+        table = self.db["responses"]
+        table.insert(
+            {"code": done.code, "run": done.run, "started": done.started,
+             "completed": done.completed, "flow": done.flow_id,
+             "content_version": done.content_version}
+        )
+        response_id = int(table.last_pk)
+        rows = [{"response_id": response_id, "question": q, "option": o, "value": v}
+                for q, o, v in done.rows]
+        if rows:
+            self.db["answers"].insert_all(rows)
+        texts = [{"response_id": response_id, "question": q, "text": t}
+                 for q, t in done.texts.items()]
+        if texts:
+            self.db["response_text"].insert_all(texts)
+        recs = [{"response_id": response_id, "position": i, "signpost": sp, "section": section,
+                 "reasons": reasons} for i, (sp, section, reasons) in
+                enumerate(done.recommendations, start=1)]
+        if recs:
+            self.db["recommendations"].insert_all(recs)
+        self.db["response_owners"].insert(
+            {"response_id": response_id, "subject": subject, "completed": done.completed}
+        )
+        return response_id
+
+    # ---- erasure and retention -------------------------------------------------------------
+
+    def forget(self, subject: str) -> int:
+        """Delete a person's conversation and every response linked to them; return count."""
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT response_id FROM response_owners WHERE subject = ?", (subject,))]
+        for table in ("answers", "response_text", "recommendations", "response_owners"):
+            self.conn.executemany(f"DELETE FROM {table} WHERE response_id = ?",
+                                  [(i,) for i in ids])
+        self.conn.executemany("DELETE FROM responses WHERE id = ?", [(i,) for i in ids])
+        self.delete(subject)
+        return len(ids)
+
+    def purge(self, now: dt.datetime, idle_days: int, retention_days: int) -> dict[str, int]:
+        """Apply retention: idle conversations, old free text and owner links, old update ids."""
+        idle = _utc(now - dt.timedelta(days=idle_days))
+        old = _utc(now - dt.timedelta(days=retention_days))
+        updates = _utc(now - UPDATE_MEMORY)
+        with self.transaction():
+            counts = {
+                "conversations": self.conn.execute(
+                    "DELETE FROM conversations WHERE updated < ?", (idle,)).rowcount,
+                "free_text": self.conn.execute(
+                    "DELETE FROM response_text WHERE response_id IN "
+                    "(SELECT id FROM responses WHERE completed < ?)", (old,)).rowcount,
+                "owner_links": self.conn.execute(
+                    "DELETE FROM response_owners WHERE completed < ?", (old,)).rowcount,
+                "update_ids": self.conn.execute(
+                    "DELETE FROM updates WHERE received < ?", (updates,)).rowcount,
+            }
+        return counts
+
