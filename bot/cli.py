@@ -75,13 +75,20 @@ def content_or_exit(settings: Settings) -> Content:
         raise typer.Exit(1) from None
 
 
+# Loggers that would print identifiers or the token below WARNING: httpx logs request URLs
+# (which contain the token) and python-telegram-bot's debug log prints whole updates (with
+# user ids and names). They stay at WARNING whatever TRIAGE_LOG_LEVEL says.
+QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "transitions", "hpack")
+
+
 def configure_logging(level: str) -> None:
-    """Log to stderr; keep HTTP client loggers quiet (their URLs contain the bot token)."""
+    """Log to stderr at ``level``, keeping the loggers that could leak identifiers quiet."""
     logging.basicConfig(
         level=getattr(logging, level), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("httpx", "httpcore", "telegram.ext.AIORateLimiter"):
+    logging.getLogger().setLevel(getattr(logging, level))
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

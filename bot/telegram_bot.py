@@ -226,8 +226,10 @@ class Poller:
         poll_timeout: int = 30,
         limit: int = 100,
         max_attempts: int = 5,
+        backoff: float = 1.0,
     ) -> None:
         self.app = app
+        self.backoff = backoff
         self.handle = handle
         self.poll_timeout = poll_timeout
         self.limit = limit
@@ -347,7 +349,7 @@ class Poller:
             self.attempts[uid] = attempts
             transient = isinstance(error, OSError | NetworkError | TimedOut) or _is_db_error(error)
             if transient or attempts < self.max_attempts:
-                delay = min(2.0 ** attempts, 60.0)
+                delay = min(self.backoff * 2.0 ** attempts, 60.0)
                 self.retry_at[uid] = time.monotonic() + delay
                 log.warning("update %d failed (%s: %s); retry %d in %.0fs", uid,
                             type(error).__name__, error, attempts, delay)
@@ -401,8 +403,9 @@ def build_application(settings: Settings, request: BaseRequest | None = None,
     return builder.build()
 
 
-async def set_commands(app: Application, commands: dict[str, str]) -> None:
-    """Publish the command menu (best effort: the bot works without it)."""
+async def prepare(app: Application, commands: dict[str, str]) -> None:
+    """Take over updates from any webhook, and publish the command menu (best effort)."""
+    await app.bot.delete_webhook(drop_pending_updates=False)
     try:
         await app.bot.set_my_commands([BotCommand(k, v) for k, v in commands.items()])
     except (NetworkError, BadRequest) as exc:
@@ -422,8 +425,7 @@ async def serve(app: Application, adapter: TelegramAdapter, commands: dict[str, 
     poller = Poller(app, adapter.handle)
     await app.initialize()
     try:
-        await app.bot.delete_webhook(drop_pending_updates=False)
-        await set_commands(app, commands)
+        await prepare(app, commands)
         log.info("bot started; polling for updates")
         await poller.run(stop)
     finally:

@@ -81,6 +81,7 @@ class FakeTelegram:
         self.arrived = asyncio.Event()
         self.sent_at: dict[int, float] = {}
         self.fail_next: dict[str, int] = {}
+        self.history: dict[int, dict[str, Any]] = {}
 
     def request(self) -> FakeRequest:
         """A BaseRequest for the bot to talk through."""
@@ -91,6 +92,7 @@ class FakeTelegram:
     def _queue(self, update: dict[str, Any]) -> int:
         update["update_id"] = self.next_update_id
         self.next_update_id += 1
+        self.history[update["update_id"]] = json.loads(json.dumps(update))
         self.pending.append(update)
         self.arrived.set()
         return update["update_id"]
@@ -231,8 +233,8 @@ class FakeTelegram:
             self.confirmed_below = max(self.confirmed_below, offset)
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
         timeout = float(params.get("timeout") or 0)
+        self.arrived.clear()
         if not self.pending and timeout:
-            self.arrived.clear()
             try:
                 await asyncio.wait_for(self.arrived.wait(), timeout)
             except TimeoutError:
