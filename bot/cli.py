@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +19,9 @@ from .service import Triage, utcnow
 from .settings import Settings, SettingsError, load_settings
 from .store import Store
 from .yamlfile import ContentError
+
+if TYPE_CHECKING:
+    from .telegram_bot import StoreThread
 
 app = typer.Typer(
     name="python -m bot",
@@ -34,8 +38,11 @@ DbOption = Annotated[
 ]
 ContentOption = Annotated[
     Path | None,
-    typer.Option("--content", help="Folder holding flows/, templates/ and content/ "
-                 "(default: $TRIAGE_CONTENT_DIR or the copy shipped with the bot)."),
+    typer.Option(
+        "--content",
+        help="Folder holding flows/, templates/ and content/ "
+        "(default: $TRIAGE_CONTENT_DIR or the copy shipped with the bot).",
+    ),
 ]
 
 
@@ -45,8 +52,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def settings_from(ctx: typer.Context, db: Path | None = None,
-                  content: Path | None = None) -> Settings:
+def settings_from(
+    ctx: typer.Context, db: Path | None = None, content: Path | None = None
+) -> Settings:
     """The settings built at start-up, with any command-line overrides applied."""
     settings: Settings = ctx.obj
     env_overrides = {}
@@ -84,7 +92,8 @@ QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "transitions", "hpack")
 def configure_logging(level: str) -> None:
     """Log to stderr at ``level``, keeping the loggers that could leak identifiers quiet."""
     logging.basicConfig(
-        level=getattr(logging, level), stream=sys.stderr,
+        level=getattr(logging, level),
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger().setLevel(getattr(logging, level))
@@ -128,8 +137,9 @@ def chat(
     store = Store(settings.db_path)
     console = Console(highlight=False)
     console.print(f"[dim]Terminal chat on {settings.db_path} — type /quit to leave.[/dim]")
-    triage = Triage(store, Engine(bundle, retention_days=settings.retention_days,
-                                  idle_days=settings.idle_days))
+    triage = Triage(
+        store, Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
+    )
     subject = pseudonym(settings.require_secret(), TERMINAL_SUBJECT_ID)
     try:
         TerminalChat(triage, subject, console, console_reader(console)).run()
@@ -151,8 +161,9 @@ def run(ctx: typer.Context) -> None:
     configure_logging(settings.log_level)
     bundle = content_or_exit(settings)
     store = Store(settings.db_path)
-    triage = Triage(store, Engine(bundle, retention_days=settings.retention_days,
-                                  idle_days=settings.idle_days))
+    triage = Triage(
+        store, Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
+    )
     store_thread = StoreThread()
     application = build_application(settings)
     adapter = TelegramAdapter(application, triage, store_thread, secret)
@@ -164,8 +175,7 @@ def run(ctx: typer.Context) -> None:
         housekeeping = asyncio.create_task(_housekeeping(settings, store, store_thread, stop))
 
         def reload() -> None:
-            asyncio.get_running_loop().create_task(
-                _reload(settings, triage, store_thread, log))
+            asyncio.get_running_loop().create_task(_reload(settings, triage, store_thread, log))
 
         try:
             await serve(application, adapter, bundle.ui.commands, stop, on_reload=reload)
@@ -180,34 +190,39 @@ def run(ctx: typer.Context) -> None:
         store.close()
 
 
-async def _reload(settings: Settings, triage: Triage, store_thread: object,
-                  log: logging.Logger) -> None:
+async def _reload(
+    settings: Settings, triage: Triage, store_thread: StoreThread, log: logging.Logger
+) -> None:
     """SIGHUP: load the content again; switch to it only if it is valid."""
     try:
         bundle = await asyncio.to_thread(load_content, settings.content_dir)
     except ContentError as exc:
-        log.error("content reload refused, keeping version %s: %d problem(s); first: %s",
-                  triage.engine.content.digest, len(exc.problems), exc.problems[0])
+        log.error(
+            "content reload refused, keeping version %s: %d problem(s); first: %s",
+            triage.engine.content.digest,
+            len(exc.problems),
+            exc.problems[0],
+        )
         return
     engine = Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
     # Swap on the store thread, between two events, never during one.
-    await store_thread.call(setattr, triage, "engine", engine)  # type: ignore[attr-defined]
+    await store_thread.call(setattr, triage, "engine", engine)
     log.info("content reloaded: version %s", bundle.digest)
 
 
-async def _housekeeping(settings: Settings, store: Store, store_thread: object,
-                        stop: asyncio.Event) -> None:
+async def _housekeeping(
+    settings: Settings, store: Store, store_thread: StoreThread, stop: asyncio.Event
+) -> None:
     """Apply the retention rules at start and every six hours."""
     log = logging.getLogger("bot.retention")
     while not stop.is_set():
-        counts = await store_thread.call(  # type: ignore[attr-defined]
-            store.purge, utcnow(), settings.idle_days, settings.retention_days)
+        counts = await store_thread.call(
+            store.purge, utcnow(), settings.idle_days, settings.retention_days
+        )
         if any(counts.values()):
             log.info("retention purge: %s", counts)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=6 * 3600)
-        except TimeoutError:
-            pass
 
 
 @app.command()

@@ -36,7 +36,9 @@ class Condition(BaseModel):
         groups = [x for x in (self.all, self.any, self.not_) if x is not None]
         if self.q is not None:
             if groups or len(tests) != 1:
-                raise ValueError("a condition on `q` needs exactly one of: in, not_in, min_selected")
+                raise ValueError(
+                    "a condition on `q` needs exactly one of: in, not_in, min_selected"
+                )
         elif tests or len(groups) != 1:
             raise ValueError("write either `q` with a test, or exactly one of: all, any, not")
         return self

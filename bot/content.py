@@ -34,15 +34,19 @@ class TemplateSpec:
 TEMPLATES: dict[str, TemplateSpec] = {
     "welcome.j2": TemplateSpec(
         "First message: what this is, how answers are used; Start / Privacy / Not now.",
-        {"returning": "true if the person has been here before and went back to the start",
-         "contact": "the programme's contact details (name, email, phone, website, urgent, "
-                    "hours)"},
+        {
+            "returning": "true if the person has been here before and went back to the start",
+            "contact": "the programme's contact details (name, email, phone, website, urgent, "
+            "hours)",
+        },
     ),
     "privacy.j2": TemplateSpec(
         "The privacy notice (/privacy).",
-        {"retention_days": "days completed answers' free text is kept",
-         "idle_days": "days an unfinished conversation is kept",
-         "contact": "the programme's contact details"},
+        {
+            "retention_days": "days completed answers' free text is kept",
+            "idle_days": "days an unfinished conversation is kept",
+            "contact": "the programme's contact details",
+        },
     ),
     "help.j2": TemplateSpec(
         "Help (/help): the commands and what they do.",
@@ -50,13 +54,15 @@ TEMPLATES: dict[str, TemplateSpec] = {
     ),
     "question.j2": TemplateSpec(
         "Frame around every question: progress, the question's own text, a hint.",
-        {"body": "the question's text (from flows/triage.yaml), already rendered",
-         "number": "this question's number on the person's path",
-         "total": "how many questions their path has",
-         "kind": "single, multi, scale or text",
-         "scale": "for a scale: min, max, low and high; otherwise none",
-         "optional": "true if the question can be skipped",
-         "max_length": "longest typed answer accepted, in characters"},
+        {
+            "body": "the question's text (from flows/triage.yaml), already rendered",
+            "number": "this question's number on the person's path",
+            "total": "how many questions their path has",
+            "kind": "single, multi, scale or text",
+            "scale": "for a scale: min, max, low and high; otherwise none",
+            "optional": "true if the question can be skipped",
+            "max_length": "longest typed answer accepted, in characters",
+        },
     ),
     "answered.j2": TemplateSpec(
         "What a question message turns into once answered (its buttons removed).",
@@ -64,8 +70,11 @@ TEMPLATES: dict[str, TemplateSpec] = {
     ),
     "resume.j2": TemplateSpec(
         "Shown on /start to someone part-way through: continue or start again.",
-        {"number": "the question they are on", "total": "questions on their path",
-         "label": "the short label of the question they are on"},
+        {
+            "number": "the question they are on",
+            "total": "questions on their path",
+            "label": "the short label of the question they are on",
+        },
     ),
     "summary.j2": TemplateSpec(
         "The summary of answers before confirming.",
@@ -73,13 +82,15 @@ TEMPLATES: dict[str, TemplateSpec] = {
     ),
     "result.j2": TemplateSpec(
         "The tailored result. Put {{ BREAK }} where a new message may start.",
-        {"code": "the reference code, for example MPSP-7KQ3-X9TD",
-         "sections": "list of {id, title, intro, signposts}; each signpost has id, kind, title, "
-                     "summary, details, pros, cons, fits, action, link and reasons "
-                     "(a list of 'because you said' texts)",
-         "urgent": "true if a bid is due within a month",
-         "org_type": "the organisation type code (psm, spinout, vcse, commissioner, other)",
-         "contact": "the programme's contact details"},
+        {
+            "code": "the reference code, for example MPSP-7KQ3-X9TD",
+            "sections": "list of {id, title, intro, signposts}; each signpost has id, kind, title, "
+            "summary, details, pros, cons, fits, action, link and reasons "
+            "(a list of 'because you said' texts)",
+            "urgent": "true if a bid is due within a month",
+            "org_type": "the organisation type code (psm, spinout, vcse, commissioner, other)",
+            "contact": "the programme's contact details",
+        },
     ),
     "done.j2": TemplateSpec(
         "Shown to someone who has finished, when they come back.",
@@ -87,14 +98,17 @@ TEMPLATES: dict[str, TemplateSpec] = {
     ),
     "reask.j2": TemplateSpec(
         "A friendly nudge before re-showing the current question.",
-        {"reason": "text (typed where a button was expected), media (a photo, sticker...), "
-                   "command (an unknown /command), too_long, empty, stale, unknown",
-         "expects": "what the current step takes: buttons, multi, text or start",
-         "limit": "the longest typed answer accepted (for too_long)",
-         "length": "how long the typed answer was (for too_long)"},
+        {
+            "reason": "text (typed where a button was expected), media (a photo, sticker...), "
+            "command (an unknown /command), too_long, empty, stale, unknown",
+            "expects": "what the current step takes: buttons, multi, text or start",
+            "limit": "the longest typed answer accepted (for too_long)",
+            "length": "how long the typed answer was (for too_long)",
+        },
     ),
     "cancelled.j2": TemplateSpec(
-        "After /cancel.", {"had_conversation": "true if there was something to cancel"},
+        "After /cancel.",
+        {"had_conversation": "true if there was something to cancel"},
     ),
     "not_now.j2": TemplateSpec("After 'Not now' on the welcome.", {}),
     "forgotten.j2": TemplateSpec("After /forget has deleted the person's data.", {}),
@@ -236,14 +250,16 @@ def load_content(root: Path) -> Content:
     for name in TEMPLATES:
         display = f"templates/{name}"
         if not (root / "templates" / name).is_file():
-            problems.append(Problem(display, None, "this template is missing",
-                                    "restore it from the repository"))
+            problems.append(
+                Problem(display, None, "this template is missing", "restore it from the repository")
+            )
             continue
         try:
             templates[name] = env.get_template(name)
         except TemplateError as exc:
-            problems.append(Problem(display, getattr(exc, "lineno", None),
-                                    f"template error: {exc}"))
+            problems.append(
+                Problem(display, getattr(exc, "lineno", None), f"template error: {exc}")
+            )
 
     question_templates: dict[str, Template] = {}
     if flow is not None:
@@ -252,8 +268,9 @@ def load_content(root: Path) -> Content:
             try:
                 question_templates[question.id] = env.from_string(question.text)
             except TemplateError as exc:
-                problems.append(doc.problem(["questions", i, "text"],
-                                            f"{question.id}: template error: {exc}"))
+                problems.append(
+                    doc.problem(["questions", i, "text"], f"{question.id}: template error: {exc}")
+                )
 
     catalogue = None
     if flow is not None and signposts and rules and programme and rules_doc and sp_doc:
@@ -286,38 +303,51 @@ def _cross_check(
     by_id = {}
     for i, sp in enumerate(signposts.signposts):
         if sp.id in by_id:
-            problems.append(sp_doc.problem(["signposts", i, "id"],
-                                           f"signpost id {sp.id!r} is used twice"))
+            problems.append(
+                sp_doc.problem(["signposts", i, "id"], f"signpost id {sp.id!r} is used twice")
+            )
         by_id[sp.id] = sp
     section_ids = {s.id for s in rules.sections}
     for i, rule in enumerate(rules.rules):
         loc: list[str | int] = ["rules", i]
         if rule.show not in by_id:
-            problems.append(rules_doc.problem([*loc, "show"],
-                                              f"rule shows {rule.show!r}, which is not in "
-                                              "content/signposts.yaml",
-                                              "check the spelling of the signpost id"))
+            problems.append(
+                rules_doc.problem(
+                    [*loc, "show"],
+                    f"rule shows {rule.show!r}, which is not in content/signposts.yaml",
+                    "check the spelling of the signpost id",
+                )
+            )
         if rule.section not in section_ids:
-            problems.append(rules_doc.problem([*loc, "section"],
-                                              f"rule uses section {rule.section!r}, which is "
-                                              "not listed under sections",
-                                              f"use one of: {', '.join(sorted(section_ids))}"))
+            problems.append(
+                rules_doc.problem(
+                    [*loc, "section"],
+                    f"rule uses section {rule.section!r}, which is not listed under sections",
+                    f"use one of: {', '.join(sorted(section_ids))}",
+                )
+            )
         for leaf in rule.when.leaves() if rule.when else ():
             question = flow.by_id.get(leaf.q or "")
             if question is None:
-                problems.append(rules_doc.problem([*loc, "when"],
-                                                  f"rule looks at {leaf.q!r}, which is not a "
-                                                  "question in flows/triage.yaml"))
+                problems.append(
+                    rules_doc.problem(
+                        [*loc, "when"],
+                        f"rule looks at {leaf.q!r}, which is not a question in flows/triage.yaml",
+                    )
+                )
                 continue
             known = {o.code for o in flow.choices(question, {})}
             if question.options_from:
                 known = {o.code for o in flow.by_id[question.options_from].options}
             for code in leaf.codes():
                 if code not in known:
-                    problems.append(rules_doc.problem([*loc, "when"],
-                                                      f"rule names option {code!r}, which "
-                                                      f"{question.id} does not have",
-                                                      f"use one of: {', '.join(sorted(known))}"))
+                    problems.append(
+                        rules_doc.problem(
+                            [*loc, "when"],
+                            f"rule names option {code!r}, which {question.id} does not have",
+                            f"use one of: {', '.join(sorted(known))}",
+                        )
+                    )
     catalogue = Catalogue(
         signposts=by_id,
         sections=rules.sections,

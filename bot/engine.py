@@ -203,10 +203,18 @@ class Engine:
                 label=self.flow.by_id[conv.state].label if pos else None,
             )
             b = self.ui.buttons
-            return Outcome(conv, [Reply(text, (
-                (Button(b.resume, f"ct|{conv.step}"),),
-                (Button(b.start_again, f"ag|{conv.step}"),),
-            ))])
+            return Outcome(
+                conv,
+                [
+                    Reply(
+                        text,
+                        (
+                            (Button(b.resume, f"ct|{conv.step}"),),
+                            (Button(b.start_again, f"ag|{conv.step}"),),
+                        ),
+                    )
+                ],
+            )
         if name == "restart":
             if conv is None:
                 return Outcome(None, [self._view(None)])
@@ -247,8 +255,11 @@ class Engine:
         else:
             expects = {"multi": "multi", "text": "text"}.get(question.kind, "buttons")
         note = self.content.render(
-            "reask.j2", reason=reason, expects=expects,
-            limit=extra.get("limit"), length=extra.get("length"),
+            "reask.j2",
+            reason=reason,
+            expects=expects,
+            limit=extra.get("limit"),
+            length=extra.get("length"),
         )
         view = self._view(conv)
         return Outcome(conv, [replace(view, text=f"{note}\n\n{view.text}")])
@@ -277,18 +288,29 @@ class Engine:
             return self._stale(conv, self.ui.notices.stale)
         question = self._question(conv)
         handler = {
-            "go": self._on_go, "pv": self._on_privacy, "ct": self._on_continue,
-            "ag": self._on_again, "a": self._on_answer, "t": self._on_toggle,
-            "d": self._on_done, "s": self._on_skip, "b": self._on_back,
-            "c": self._on_change, "ok": self._on_confirm, "rs": self._on_results,
-            "nt": self._on_again, "nn": self._on_not_now,
+            "go": self._on_go,
+            "pv": self._on_privacy,
+            "ct": self._on_continue,
+            "ag": self._on_again,
+            "a": self._on_answer,
+            "t": self._on_toggle,
+            "d": self._on_done,
+            "s": self._on_skip,
+            "b": self._on_back,
+            "c": self._on_change,
+            "ok": self._on_confirm,
+            "rs": self._on_results,
+            "nt": self._on_again,
+            "nn": self._on_not_now,
         }.get(verb)
         if handler is None:
             return self._stale(conv, self.ui.notices.unknown)
         outcome = handler(conv, question, arg, ctx)
         return outcome if outcome is not None else self._stale(conv, self.ui.notices.unknown)
 
-    def _on_go(self, conv: Conversation, q: Question | None, arg: str, ctx: Context) -> Outcome | None:
+    def _on_go(
+        self, conv: Conversation, q: Question | None, arg: str, ctx: Context
+    ) -> Outcome | None:
         if conv.state != WELCOME:
             return None
         return self._move(conv, "advance", close=True)
@@ -305,14 +327,18 @@ class Engine:
     def _on_again(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
         return self._begin(ctx, [self._closed()])
 
-    def _on_answer(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+    def _on_answer(
+        self, conv: Conversation, q: Question | None, arg: str, ctx: Any
+    ) -> Outcome | None:
         if q is None or q.kind not in ("single", "scale"):
             return None
         if arg not in {o.code for o in self.flow.choices(q, conv.answers)}:
             return None
         return self._answer(conv, q, arg, pressed=True)
 
-    def _on_toggle(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+    def _on_toggle(
+        self, conv: Conversation, q: Question | None, arg: str, ctx: Any
+    ) -> Outcome | None:
         if q is None or q.kind != "multi":
             return None
         options = self.flow.choices(q, conv.answers)
@@ -330,19 +356,25 @@ class Engine:
         view = self._view(new)
         return Outcome(new, [replace(view, edit=True)])
 
-    def _on_done(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+    def _on_done(
+        self, conv: Conversation, q: Question | None, arg: str, ctx: Any
+    ) -> Outcome | None:
         if q is None or q.kind != "multi":
             return None
         if not conv.draft:
             return Outcome(conv, notice=self.ui.notices.pick_one)
         return self._answer(conv, q, list(conv.draft), pressed=True)
 
-    def _on_skip(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+    def _on_skip(
+        self, conv: Conversation, q: Question | None, arg: str, ctx: Any
+    ) -> Outcome | None:
         if q is None or q.kind != "text" or not q.optional:
             return None
         return self._answer(conv, q, "", pressed=True)
 
-    def _on_back(self, conv: Conversation, q: Question | None, arg: str, ctx: Any) -> Outcome | None:
+    def _on_back(
+        self, conv: Conversation, q: Question | None, arg: str, ctx: Any
+    ) -> Outcome | None:
         if conv.state in (WELCOME, DONE):
             return None
         return self._move(replace(conv, draft=None), "back", close=True)
@@ -371,16 +403,19 @@ class Engine:
             flow_id=self.flow.spec.id,
             content_version=self.content.digest,
             rows=self._rows(answers),
-            texts={q: v for q, v in answers.items()
-                   if self.flow.by_id[q].kind == "text" and isinstance(v, str) and v},
+            texts={
+                q: v
+                for q, v in answers.items()
+                if self.flow.by_id[q].kind == "text" and isinstance(v, str) and v
+            },
             recommendations=tuple(
                 (r.signpost.id, r.section.id, " | ".join(r.reasons)) for r in recs
             ),
         )
-        done = replace(conv, state=DONE, answers=answers, step=conv.step + 1, code=code,
-                       draft=None)
-        return Outcome(done, [self._closed(), *self._result(done)], completion=completion,
-                       reached=DONE)
+        done = replace(conv, state=DONE, answers=answers, step=conv.step + 1, code=code, draft=None)
+        return Outcome(
+            done, [self._closed(), *self._result(done)], completion=completion, reached=DONE
+        )
 
     def _rows(self, answers: dict[str, Answer]) -> tuple[tuple[str, str, int | None], ...]:
         """One countable row per chosen option; scales also carry their number."""
@@ -402,8 +437,12 @@ class Engine:
     # ---- moving ----------------------------------------------------------------------------
 
     def _begin(self, ctx: Context, before: list[Reply]) -> Outcome:
-        conv = Conversation(state=WELCOME, answers={}, run=ctx.new_run(),
-                            started=ctx.now.isoformat(timespec="seconds"))
+        conv = Conversation(
+            state=WELCOME,
+            answers={},
+            run=ctx.new_run(),
+            started=ctx.now.isoformat(timespec="seconds"),
+        )
         out = self._move(conv, "advance", close=False)
         out.replies[:0] = before
         return out
@@ -419,8 +458,11 @@ class Engine:
         before = []
         if pressed:
             body = self.content.question_body(q, self._said(conv.answers))
-            before.append(Reply(self.content.render("answered.j2", body=body,
-                                                    answer=", ".join(said)), edit=True))
+            before.append(
+                Reply(
+                    self.content.render("answered.j2", body=body, answer=", ".join(said)), edit=True
+                )
+            )
         out = self._move(replace(conv, answers=answers, draft=None), "advance", close=False)
         out.replies[:0] = before
         return out
@@ -473,9 +515,12 @@ class Engine:
         return said
 
     def _privacy(self) -> str:
-        return self.content.render("privacy.j2", retention_days=self.retention_days,
-                                   idle_days=self.idle_days,
-                                   contact=self.content.catalogue.contact)
+        return self.content.render(
+            "privacy.j2",
+            retention_days=self.retention_days,
+            idle_days=self.idle_days,
+            contact=self.content.catalogue.contact,
+        )
 
     def _closed(self) -> Reply:
         """Remove the buttons from the message that was pressed (its text stays)."""
@@ -486,19 +531,26 @@ class Engine:
         b = self.ui.buttons
         if conv is None or conv.state == WELCOME:
             step = conv.step if conv is not None else 0
-            text = self.content.render("welcome.j2", returning=conv is not None,
-                                       contact=self.content.catalogue.contact)
-            return Reply(text, (
-                (Button(b.start, f"go|{step}"),),
-                (Button(b.privacy, f"pv|{step}"), Button(b.not_now, f"nn|{step}")),
-            ))
+            text = self.content.render(
+                "welcome.j2", returning=conv is not None, contact=self.content.catalogue.contact
+            )
+            return Reply(
+                text,
+                (
+                    (Button(b.start, f"go|{step}"),),
+                    (Button(b.privacy, f"pv|{step}"), Button(b.not_now, f"nn|{step}")),
+                ),
+            )
         if conv.state == SUMMARY:
             return self._summary(conv)
         if conv.state == DONE:
-            return Reply(self.content.render("done.j2", code=conv.code), (
-                (Button(b.results_again, f"rs|{conv.step}"),),
-                (Button(b.new_triage, f"nt|{conv.step}"),),
-            ))
+            return Reply(
+                self.content.render("done.j2", code=conv.code),
+                (
+                    (Button(b.results_again, f"rs|{conv.step}"),),
+                    (Button(b.new_triage, f"nt|{conv.step}"),),
+                ),
+            )
         question = self.flow.by_id[conv.state]
         return self._question_view(conv, question)
 
@@ -507,8 +559,13 @@ class Engine:
         pos = self.flow.position(q.id, conv.answers)
         body = self.content.question_body(q, self._said(conv.answers))
         text = self.content.render(
-            "question.j2", body=body, number=pos.number, total=pos.total, kind=q.kind,
-            scale=q.scale.model_dump() if q.scale else None, optional=q.optional,
+            "question.j2",
+            body=body,
+            number=pos.number,
+            total=pos.total,
+            kind=q.kind,
+            scale=q.scale.model_dump() if q.scale else None,
+            optional=q.optional,
             max_length=q.max_length,
         )
         current = conv.answers.get(q.id)
@@ -519,10 +576,12 @@ class Engine:
                 mark = marks.selected if ticked else marks.unselected
                 buttons.append(Button(f"{mark} {option.label}", f"t|{s}|{option.code}"))
             else:
-                label = f"{marks.selected} {option.label}" if option.code == current else option.label
+                label = (
+                    f"{marks.selected} {option.label}" if option.code == current else option.label
+                )
                 buttons.append(Button(label, f"a|{s}|{option.code}"))
         per_row = len(buttons) if q.kind == "scale" else q.columns
-        rows = [tuple(buttons[i:i + per_row]) for i in range(0, len(buttons), per_row)]
+        rows = [tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
         nav = [Button(b.back, f"b|{s}")]
         if q.kind == "multi":
             nav.append(Button(b.done, f"d|{s}"))
@@ -535,11 +594,13 @@ class Engine:
         b, s = self.ui.buttons, conv.step
         said = self._said(conv.answers)
         path = self.flow.path(conv.answers)
-        items = [{"number": i, "label": q.label, "answer": said.get(q.id, "")}
-                 for i, q in enumerate(path, start=1)]
+        items = [
+            {"number": i, "label": q.label, "answer": said.get(q.id, "")}
+            for i, q in enumerate(path, start=1)
+        ]
         text = self.content.render("summary.j2", items=items)
         changes = [Button(b.change.format(label=q.label), f"c|{s}|{q.id}") for q in path]
-        rows = [tuple(changes[i:i + 2]) for i in range(0, len(changes), 2)]
+        rows = [tuple(changes[i : i + 2]) for i in range(0, len(changes), 2)]
         rows.append((Button(b.back, f"b|{s}"), Button(b.confirm, f"ok|{s}")))
         return Reply(text, tuple(rows))
 
@@ -551,20 +612,38 @@ class Engine:
         sections: list[dict[str, Any]] = []
         for rec in recs:
             if not sections or sections[-1]["id"] != rec.section.id:
-                sections.append({"id": rec.section.id, "title": rec.section.title,
-                                 "intro": rec.section.intro, "signposts": []})
+                sections.append(
+                    {
+                        "id": rec.section.id,
+                        "title": rec.section.title,
+                        "intro": rec.section.intro,
+                        "signposts": [],
+                    }
+                )
             sp = rec.signpost
-            sections[-1]["signposts"].append({
-                "id": sp.id, "kind": sp.kind, "title": sp.title, "summary": sp.summary,
-                "details": list(sp.details), "pros": list(sp.pros), "cons": list(sp.cons),
-                "fits": sp.fits, "action": sp.action, "link": str(sp.link) if sp.link else None,
-                "reasons": rec.reasons,
-            })
+            sections[-1]["signposts"].append(
+                {
+                    "id": sp.id,
+                    "kind": sp.kind,
+                    "title": sp.title,
+                    "summary": sp.summary,
+                    "details": list(sp.details),
+                    "pros": list(sp.pros),
+                    "cons": list(sp.cons),
+                    "fits": sp.fits,
+                    "action": sp.action,
+                    "link": str(sp.link) if sp.link else None,
+                    "reasons": rec.reasons,
+                }
+            )
         contact = self.content.catalogue.contact
         text = self.content.render(
-            "result.j2", code=conv.code, sections=sections,
+            "result.j2",
+            code=conv.code,
+            sections=sections,
             urgent=answers.get("live_bid") == "within_month",
-            org_type=answers.get("org_type"), contact=contact,
+            org_type=answers.get("org_type"),
+            contact=contact,
         )
         messages = split_rendered(text)
         b = self.ui.buttons

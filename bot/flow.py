@@ -205,7 +205,7 @@ class Flow:
         return kept
 
     def position(self, question_id: str, answers: Answers) -> Position:
-        """"Question N of M" for a question on the path."""
+        """Position of a question on the path, for "Question N of M"."""
         ids = [q.id for q in self.path(answers)]
         number = ids.index(question_id) + 1 if question_id in ids else len(ids)
         return Position(number=number, total=max(number, self.longest(answers)))
@@ -219,8 +219,10 @@ class Flow:
         """
         path = self.path(answers)
         for question in path:
-            if question.id in self.branch_points and question.kind != "multi" and (
-                question.id not in answers
+            if (
+                question.id in self.branch_points
+                and question.kind != "multi"
+                and (question.id not in answers)
             ):
                 return max(
                     self.longest({**answers, question.id: option.code})
@@ -263,30 +265,50 @@ class Flow:
         for i, source in enumerate([WELCOME, *ids]):
             for target in ids[i:]:
                 spec.append(
-                    {"trigger": "advance", "source": source, "dest": target,
-                     "conditions": [guard("next", target)]}
+                    {
+                        "trigger": "advance",
+                        "source": source,
+                        "dest": target,
+                        "conditions": [guard("next", target)],
+                    }
                 )
             spec.append({"trigger": "advance", "source": source, "dest": SUMMARY})
         for i, source in enumerate([*ids, SUMMARY]):
             if source != SUMMARY:
                 spec.append(
-                    {"trigger": "back", "source": source, "dest": SUMMARY,
-                     "conditions": [guard("return", SUMMARY)]}
+                    {
+                        "trigger": "back",
+                        "source": source,
+                        "dest": SUMMARY,
+                        "conditions": [guard("return", SUMMARY)],
+                    }
                 )
             for target in reversed(ids[:i]):
                 spec.append(
-                    {"trigger": "back", "source": source, "dest": target,
-                     "conditions": [guard("on_path", target)]}
+                    {
+                        "trigger": "back",
+                        "source": source,
+                        "dest": target,
+                        "conditions": [guard("on_path", target)],
+                    }
                 )
             spec.append({"trigger": "back", "source": source, "dest": WELCOME})
         for target in ids:
             spec.append(
-                {"trigger": f"change_{target}", "source": SUMMARY, "dest": target,
-                 "conditions": [guard("on_path", target)]}
+                {
+                    "trigger": f"change_{target}",
+                    "source": SUMMARY,
+                    "dest": target,
+                    "conditions": [guard("on_path", target)],
+                }
             )
         spec.append(
-            {"trigger": "confirm", "source": SUMMARY, "dest": DONE,
-             "conditions": [guard("complete", DONE)]}
+            {
+                "trigger": "confirm",
+                "source": SUMMARY,
+                "dest": DONE,
+                "conditions": [guard("complete", DONE)],
+            }
         )
         spec.append({"trigger": "restart", "source": "*", "dest": self.first.id})
         return spec
@@ -321,8 +343,10 @@ def guards_for(flow: Flow) -> Callable[[str, str], Callable[[EventData], bool]]:
         if kind == "on_path":
             return _Guard("on path", lambda model: target in model.path_ids)
         if kind == "return":
-            return _Guard("reviewing, all answered",
-                          lambda model: model.reviewing and not model.unanswered_ids)
+            return _Guard(
+                "reviewing, all answered",
+                lambda model: model.reviewing and not model.unanswered_ids,
+            )
         if kind == "complete":
             return _Guard("all answered", lambda model: not model.unanswered_ids)
         raise ValueError(kind)
@@ -352,8 +376,11 @@ def load_flow(path: Path, display: str | None = None) -> Flow:
     for i, question in enumerate(spec.questions):
         if question.id in seen:
             problems.append(
-                doc.problem(["questions", i, "id"], f"question id {question.id!r} is used twice",
-                            "every question needs its own id")
+                doc.problem(
+                    ["questions", i, "id"],
+                    f"question id {question.id!r} is used twice",
+                    "every question needs its own id",
+                )
             )
         earlier = {q.id: q for q in spec.questions[:i]}
         if question.when is not None:
@@ -361,9 +388,12 @@ def load_flow(path: Path, display: str | None = None) -> Flow:
                 loc: list[str | int] = ["questions", i, "when"]
                 if leaf.q not in earlier:
                     problems.append(
-                        doc.problem(loc, f"{question.id}: `when` looks at {leaf.q!r}, which is "
-                                    "not a question above this one",
-                                    "a condition may only use answers already given")
+                        doc.problem(
+                            loc,
+                            f"{question.id}: `when` looks at {leaf.q!r}, which is "
+                            "not a question above this one",
+                            "a condition may only use answers already given",
+                        )
                     )
                     continue
                 source = earlier[leaf.q]
@@ -373,22 +403,30 @@ def load_flow(path: Path, display: str | None = None) -> Flow:
                 for code in leaf.codes():
                     if code not in known:
                         problems.append(
-                            doc.problem(loc, f"{question.id}: `when` names option {code!r}, "
-                                        f"which {leaf.q} does not have",
-                                        f"use one of: {', '.join(sorted(known))}")
+                            doc.problem(
+                                loc,
+                                f"{question.id}: `when` names option {code!r}, "
+                                f"which {leaf.q} does not have",
+                                f"use one of: {', '.join(sorted(known))}",
+                            )
                         )
                 if leaf.min_selected is not None and source.kind != "multi":
                     problems.append(
-                        doc.problem(loc, f"{question.id}: min_selected only works on a "
-                                    f"multi-select question, and {leaf.q} is {source.kind}")
+                        doc.problem(
+                            loc,
+                            f"{question.id}: min_selected only works on a "
+                            f"multi-select question, and {leaf.q} is {source.kind}",
+                        )
                     )
         if question.options_from is not None:
             source = earlier.get(question.options_from)
             if source is None or source.kind != "multi":
                 problems.append(
-                    doc.problem(["questions", i, "options_from"],
-                                f"{question.id}: options_from must name a multi-select "
-                                "question above this one")
+                    doc.problem(
+                        ["questions", i, "options_from"],
+                        f"{question.id}: options_from must name a multi-select "
+                        "question above this one",
+                    )
                 )
         longest = max([len(o.code) for o in question.options] + [len(question.id), 3])
         if len(f"c|{'9' * MAX_STEP_DIGITS}|") + longest > CALLBACK_LIMIT:
@@ -396,8 +434,11 @@ def load_flow(path: Path, display: str | None = None) -> Flow:
         seen[question.id] = i
     if spec.questions and spec.questions[0].when is not None:
         problems.append(
-            doc.problem(["questions", 0, "when"], "the first question must be asked of everyone",
-                        "remove its `when`")
+            doc.problem(
+                ["questions", 0, "when"],
+                "the first question must be asked of everyone",
+                "remove its `when`",
+            )
         )
     if problems:
         raise ContentError(problems)

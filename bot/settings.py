@@ -39,8 +39,8 @@ class Settings:
     admins: frozenset[int] = frozenset()
     retention_days: int = 90
     idle_days: int = 30
-    send_rate: float = 30.0
-    send_burst: int = 100
+    send_rate: float = 0.0
+    send_burst: int = 30
     log_level: str = "INFO"
 
     @property
@@ -106,8 +106,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise SettingsError(f"{name}={raw} must be more than 0")
+    if value < 0:
+        raise SettingsError(f"{name}={raw} must not be negative")
     return value
 
 
@@ -171,7 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         admins=frozenset(admins),
         retention_days=_int(env, "TRIAGE_RETENTION_DAYS", 90, 1),
         idle_days=_int(env, "TRIAGE_IDLE_DAYS", 30, 1),
-        send_rate=_float(env, "TRIAGE_SEND_RATE", 30.0),
-        send_burst=_int(env, "TRIAGE_SEND_BURST", 100, 1),
+        send_rate=_float(env, "TRIAGE_SEND_RATE", 0.0),
+        send_burst=_int(env, "TRIAGE_SEND_BURST", 30, 1),
         log_level=level,
     )

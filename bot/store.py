@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
@@ -35,16 +34,39 @@ def _utc(now: dt.datetime) -> str:
 
 def _migration_1(db: sqlite_utils.Database) -> None:
     db["conversations"].create(
-        {"subject": str, "state": str, "answers": str, "draft": str, "step": int,
-         "reviewing": int, "run": str, "started": str, "updated": str, "code": str},
-        pk="subject", not_null={"state", "answers", "step", "run", "started", "updated"},
+        {
+            "subject": str,
+            "state": str,
+            "answers": str,
+            "draft": str,
+            "step": int,
+            "reviewing": int,
+            "run": str,
+            "started": str,
+            "updated": str,
+            "code": str,
+        },
+        pk="subject",
+        not_null={"state", "answers", "step", "run", "started", "updated"},
     )
-    db["updates"].create({"update_id": int, "received": str, "replied": int}, pk="update_id",
-                         not_null={"received"}, defaults={"replied": 0})
+    db["updates"].create(
+        {"update_id": int, "received": str, "replied": int},
+        pk="update_id",
+        not_null={"received"},
+        defaults={"replied": 0},
+    )
     db["responses"].create(
-        {"id": int, "code": str, "run": str, "started": str, "completed": str,
-         "flow": str, "content_version": str},
-        pk="id", not_null={"code", "run", "started", "completed", "flow", "content_version"},
+        {
+            "id": int,
+            "code": str,
+            "run": str,
+            "started": str,
+            "completed": str,
+            "flow": str,
+            "content_version": str,
+        },
+        pk="id",
+        not_null={"code", "run", "started", "completed", "flow", "content_version"},
     )
     db["responses"].create_index(["code"], unique=True)
     db["responses"].create_index(["completed"])
@@ -70,13 +92,15 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     # never exported or shown in the review tools.
     db["response_owners"].create(
         {"response_id": int, "subject": str, "completed": str},
-        pk="response_id", foreign_keys=[("response_id", "responses", "id")],
+        pk="response_id",
+        foreign_keys=[("response_id", "responses", "id")],
         not_null={"subject", "completed"},
     )
     db["response_owners"].create_index(["subject"])
     # Which steps each run reached, for drop-off counts; runs are random ids.
-    db["progress"].create({"run": str, "state": str, "reached": str}, pk=("run", "state"),
-                          not_null={"reached"})
+    db["progress"].create(
+        {"run": str, "state": str, "reached": str}, pk=("run", "state"), not_null={"reached"}
+    )
     db["progress"].create_index(["state"])
 
 
@@ -97,7 +121,9 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         conn = sqlite3.connect(
-            str(self.path), isolation_level=None, check_same_thread=False,
+            str(self.path),
+            isolation_level=None,
+            check_same_thread=False,
             timeout=BUSY_TIMEOUT_MS / 1000,
         )
         conn.row_factory = sqlite3.Row
@@ -216,22 +242,37 @@ class Store:
             raise CodeTaken(done.code)
         table = self.db["responses"]
         table.insert(
-            {"code": done.code, "run": done.run, "started": done.started,
-             "completed": done.completed, "flow": done.flow_id,
-             "content_version": done.content_version}
+            {
+                "code": done.code,
+                "run": done.run,
+                "started": done.started,
+                "completed": done.completed,
+                "flow": done.flow_id,
+                "content_version": done.content_version,
+            }
         )
         response_id = int(table.last_pk)
-        rows = [{"response_id": response_id, "question": q, "option": o, "value": v}
-                for q, o, v in done.rows]
+        rows = [
+            {"response_id": response_id, "question": q, "option": o, "value": v}
+            for q, o, v in done.rows
+        ]
         if rows:
             self.db["answers"].insert_all(rows)
-        texts = [{"response_id": response_id, "question": q, "text": t}
-                 for q, t in done.texts.items()]
+        texts = [
+            {"response_id": response_id, "question": q, "text": t} for q, t in done.texts.items()
+        ]
         if texts:
             self.db["response_text"].insert_all(texts)
-        recs = [{"response_id": response_id, "position": i, "signpost": sp, "section": section,
-                 "reasons": reasons} for i, (sp, section, reasons) in
-                enumerate(done.recommendations, start=1)]
+        recs = [
+            {
+                "response_id": response_id,
+                "position": i,
+                "signpost": sp,
+                "section": section,
+                "reasons": reasons,
+            }
+            for i, (sp, section, reasons) in enumerate(done.recommendations, start=1)
+        ]
         if recs:
             self.db["recommendations"].insert_all(recs)
         self.db["response_owners"].insert(
@@ -243,11 +284,14 @@ class Store:
 
     def forget(self, subject: str) -> int:
         """Delete a person's conversation and every response linked to them; return count."""
-        ids = [r[0] for r in self.conn.execute(
-            "SELECT response_id FROM response_owners WHERE subject = ?", (subject,))]
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT response_id FROM response_owners WHERE subject = ?", (subject,)
+            )
+        ]
         for table in ("answers", "response_text", "recommendations", "response_owners"):
-            self.conn.executemany(f"DELETE FROM {table} WHERE response_id = ?",
-                                  [(i,) for i in ids])
+            self.conn.executemany(f"DELETE FROM {table} WHERE response_id = ?", [(i,) for i in ids])
         self.conn.executemany("DELETE FROM responses WHERE id = ?", [(i,) for i in ids])
         self.delete(subject)
         return len(ids)
@@ -260,14 +304,18 @@ class Store:
         with self.transaction():
             counts = {
                 "conversations": self.conn.execute(
-                    "DELETE FROM conversations WHERE updated < ?", (idle,)).rowcount,
+                    "DELETE FROM conversations WHERE updated < ?", (idle,)
+                ).rowcount,
                 "free_text": self.conn.execute(
                     "DELETE FROM response_text WHERE response_id IN "
-                    "(SELECT id FROM responses WHERE completed < ?)", (old,)).rowcount,
+                    "(SELECT id FROM responses WHERE completed < ?)",
+                    (old,),
+                ).rowcount,
                 "owner_links": self.conn.execute(
-                    "DELETE FROM response_owners WHERE completed < ?", (old,)).rowcount,
+                    "DELETE FROM response_owners WHERE completed < ?", (old,)
+                ).rowcount,
                 "update_ids": self.conn.execute(
-                    "DELETE FROM updates WHERE received < ?", (updates,)).rowcount,
+                    "DELETE FROM updates WHERE received < ?", (updates,)
+                ).rowcount,
             }
         return counts
-

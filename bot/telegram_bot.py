@@ -111,16 +111,24 @@ def keyboard(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | Non
     if not rows:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, url=b.url) if b.url else
-          InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
+        [
+            [
+                InlineKeyboardButton(b.label, url=b.url)
+                if b.url
+                else InlineKeyboardButton(b.label, callback_data=b.data)
+                for b in row
+            ]
+            for row in rows
+        ]
     )
 
 
 class TelegramAdapter:
     """Applies an update through the triage service, then shows the replies."""
 
-    def __init__(self, app: Application, triage: Triage, store_thread: StoreThread,
-                 secret: str) -> None:
+    def __init__(
+        self, app: Application, triage: Triage, store_thread: StoreThread, secret: str
+    ) -> None:
         self.app = app
         self.triage = triage
         self.store_thread = store_thread
@@ -160,9 +168,13 @@ class TelegramAdapter:
 
     async def _send_all(self, chat_id: int, replies: list[Reply]) -> None:
         for reply in replies:
-            ok = await _retrying(lambda r=reply: self.app.bot.send_message(
-                chat_id, r.text, reply_markup=keyboard(r.buttons),
-            ))
+            ok = await _retrying(
+                lambda r=reply: self.app.bot.send_message(
+                    chat_id,
+                    r.text,
+                    reply_markup=keyboard(r.buttons),
+                )
+            )
             if not ok:
                 return  # the person blocked the bot: nothing more to say
 
@@ -171,14 +183,22 @@ class TelegramAdapter:
         assert incoming.message_id is not None
         try:
             if reply.text:
-                await _retrying(lambda: bot.edit_message_text(
-                    reply.text, incoming.chat_id, incoming.message_id,
-                    reply_markup=keyboard(reply.buttons),
-                ))
+                await _retrying(
+                    lambda: bot.edit_message_text(
+                        reply.text,
+                        incoming.chat_id,
+                        incoming.message_id,
+                        reply_markup=keyboard(reply.buttons),
+                    )
+                )
             else:
-                await _retrying(lambda: bot.edit_message_reply_markup(
-                    incoming.chat_id, incoming.message_id, reply_markup=None,
-                ))
+                await _retrying(
+                    lambda: bot.edit_message_reply_markup(
+                        incoming.chat_id,
+                        incoming.message_id,
+                        reply_markup=None,
+                    )
+                )
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return
@@ -256,10 +276,15 @@ class Poller:
         backoff = 1.0
         while not stop.is_set():
             timeout = 0 if self.unfinished else self.poll_timeout
-            poll = asyncio.ensure_future(self.app.bot.get_updates(
-                offset=self.offset, timeout=timeout, limit=self.limit,
-                allowed_updates=ALLOWED_UPDATES, read_timeout=timeout + 10,
-            ))
+            poll = asyncio.ensure_future(
+                self.app.bot.get_updates(
+                    offset=self.offset,
+                    timeout=timeout,
+                    limit=self.limit,
+                    allowed_updates=ALLOWED_UPDATES,
+                    read_timeout=timeout + 10,
+                )
+            )
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({poll, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
@@ -276,8 +301,9 @@ class Poller:
                 await self._pause(stop, 10)
                 continue
             except (NetworkError, TimedOut) as exc:
-                log.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__,
-                            backoff)
+                log.warning(
+                    "getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, backoff
+                )
                 await self._pause(stop, backoff)
                 backoff = min(backoff * 2, 60)
                 continue
@@ -294,11 +320,13 @@ class Poller:
             await asyncio.wait(list(self.running.values()), timeout=timeout)
         if self.offset is not None:
             with contextlib.suppress(Exception):
-                await self.app.bot.get_updates(offset=self.offset, timeout=0, limit=1,
-                                               allowed_updates=ALLOWED_UPDATES)
+                await self.app.bot.get_updates(
+                    offset=self.offset, timeout=0, limit=1, allowed_updates=ALLOWED_UPDATES
+                )
 
-    async def _pause(self, stop: asyncio.Event, seconds: float,
-                     also: asyncio.Event | None = None) -> None:
+    async def _pause(
+        self, stop: asyncio.Event, seconds: float, also: asyncio.Event | None = None
+    ) -> None:
         waits = [asyncio.ensure_future(stop.wait())]
         if also is not None:
             waits.append(asyncio.ensure_future(also.wait()))
@@ -313,7 +341,11 @@ class Poller:
             uid = update.update_id
             if uid in self.running or uid in self.finished:
                 continue
-            if self.next_offset is not None and uid < self.next_offset and uid not in self.unfinished:
+            if (
+                self.next_offset is not None
+                and uid < self.next_offset
+                and uid not in self.unfinished
+            ):
                 continue
             if self.retry_at.get(uid, 0) > now:
                 continue
@@ -349,13 +381,18 @@ class Poller:
             self.attempts[uid] = attempts
             transient = isinstance(error, OSError | NetworkError | TimedOut) or _is_db_error(error)
             if transient or attempts < self.max_attempts:
-                delay = min(self.backoff * 2.0 ** attempts, 60.0)
+                delay = min(self.backoff * 2.0**attempts, 60.0)
                 self.retry_at[uid] = time.monotonic() + delay
-                log.warning("update %d failed (%s: %s); retry %d in %.0fs", uid,
-                            type(error).__name__, error, attempts, delay)
+                log.warning(
+                    "update %d failed (%s: %s); retry %d in %.0fs",
+                    uid,
+                    type(error).__name__,
+                    error,
+                    attempts,
+                    delay,
+                )
             else:
-                log.error("update %d failed %d times; skipping it", uid, attempts,
-                          exc_info=error)
+                log.error("update %d failed %d times; skipping it", uid, attempts, exc_info=error)
                 self._complete(uid)
         self.changed.set()
 
@@ -379,8 +416,26 @@ def _order_key(update: Update) -> Any:
     return ("user", user.id) if user is not None else ("update", update.update_id)
 
 
-def build_application(settings: Settings, request: BaseRequest | None = None,
-                      updates_request: BaseRequest | None = None) -> Application:
+def rate_limiter(settings: Settings) -> AIORateLimiter:
+    """Honour Telegram's flood limits: wait out every 429 ``retry_after`` before retrying.
+
+    Replies to people are not throttled in advance unless TRIAGE_SEND_RATE is set: then at
+    most TRIAGE_SEND_BURST messages go out in any BURST/RATE seconds.
+    """
+    if settings.send_rate > 0:
+        return AIORateLimiter(
+            overall_max_rate=settings.send_burst,
+            overall_time_period=settings.send_burst / settings.send_rate,
+            max_retries=3,
+        )
+    return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
+
+
+def build_application(
+    settings: Settings,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+) -> Application:
     """The PTB Application: our own poller replaces its Updater."""
     builder = (
         ApplicationBuilder()
@@ -388,13 +443,12 @@ def build_application(settings: Settings, request: BaseRequest | None = None,
         .base_url(settings.base_url)
         .base_file_url(f"{settings.api_url}/file/bot")
         .updater(None)
-        .defaults(Defaults(parse_mode=ParseMode.HTML,
-                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .rate_limiter(AIORateLimiter(
-            overall_max_rate=settings.send_burst,
-            overall_time_period=settings.send_burst / settings.send_rate,
-            max_retries=3,
-        ))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
+        .rate_limiter(rate_limiter(settings))
     )
     if request is not None:
         builder = builder.request(request)
@@ -412,8 +466,13 @@ async def prepare(app: Application, commands: dict[str, str]) -> None:
         log.warning("could not set the command menu: %s", type(exc).__name__)
 
 
-async def serve(app: Application, adapter: TelegramAdapter, commands: dict[str, str],
-                stop: asyncio.Event, on_reload: Callable[[], None] | None = None) -> Poller:
+async def serve(
+    app: Application,
+    adapter: TelegramAdapter,
+    commands: dict[str, str],
+    stop: asyncio.Event,
+    on_reload: Callable[[], None] | None = None,
+) -> Poller:
     """Run the bot until ``stop`` is set (or SIGINT/SIGTERM); SIGHUP calls ``on_reload``."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,10 +17,22 @@ from .engine import Button, Command, Event, Outcome, Press, Reply, Text
 from .service import Triage
 
 _TAG = re.compile(r"<(/?)([a-zA-Z-]+)([^>]*)>")
-_STYLE = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-          "ins": "underline", "s": "strike", "strike": "strike", "del": "strike",
-          "code": "cyan", "pre": "cyan", "blockquote": "dim", "tg-spoiler": "reverse",
-          "span": "reverse"}
+_STYLE = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strike",
+    "strike": "strike",
+    "del": "strike",
+    "code": "cyan",
+    "pre": "cyan",
+    "blockquote": "dim",
+    "tg-spoiler": "reverse",
+    "span": "reverse",
+}
 TERMINAL_SUBJECT_ID = "terminal"
 
 
@@ -30,7 +42,7 @@ def html_to_rich(text: str) -> str:
     links: list[str] = []
     pos = 0
     for match in _TAG.finditer(text):
-        out.append(escape(html.unescape(text[pos:match.start()])))
+        out.append(escape(html.unescape(text[pos : match.start()])))
         closing, name, attrs = match.groups()
         name = name.lower()
         if name == "a":
@@ -51,8 +63,9 @@ def html_to_rich(text: str) -> str:
 class TerminalChat:
     """Drives one conversation from console input."""
 
-    def __init__(self, triage: Triage, subject: str, console: Console,
-                 read: Callable[[], str]) -> None:
+    def __init__(
+        self, triage: Triage, subject: str, console: Console, read: Callable[[], str]
+    ) -> None:
         self.triage = triage
         self.subject = subject
         self.console = console
@@ -116,16 +129,20 @@ class TerminalChat:
 
 def console_reader(console: Console) -> Callable[[], str]:
     """Read a line from the console with a prompt."""
+
     def read() -> str:
         return console.input("[bold]> [/bold]")
+
     return read
 
 
 def lines_reader(lines: Iterator[str]) -> Callable[[], str]:
     """Read from an iterator of lines (tests, scripted demos); EOF at the end."""
+
     def read() -> str:
         try:
             return next(lines)
         except StopIteration:
             raise EOFError from None
+
     return read

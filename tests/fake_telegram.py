@@ -8,6 +8,7 @@ and fails loudly on any Bot API method the bot is not expected to call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -17,8 +18,14 @@ from telegram.request import BaseRequest, RequestData
 
 BOT_ID = 7000000001
 EXPECTED = {
-    "getMe", "getUpdates", "sendMessage", "editMessageText", "editMessageReplyMarkup",
-    "answerCallbackQuery", "setMyCommands", "deleteWebhook",
+    "getMe",
+    "getUpdates",
+    "sendMessage",
+    "editMessageText",
+    "editMessageReplyMarkup",
+    "answerCallbackQuery",
+    "setMyCommands",
+    "deleteWebhook",
 }
 
 
@@ -36,13 +43,23 @@ class Person:
         return self.user_id
 
     def user(self) -> dict[str, Any]:
-        return {"id": self.user_id, "is_bot": False, "first_name": self.first_name,
-                "last_name": self.last_name, "username": self.username,
-                "language_code": "en"}
+        return {
+            "id": self.user_id,
+            "is_bot": False,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "username": self.username,
+            "language_code": "en",
+        }
 
     def chat(self) -> dict[str, Any]:
-        return {"id": self.chat_id, "type": "private", "first_name": self.first_name,
-                "last_name": self.last_name, "username": self.username}
+        return {
+            "id": self.chat_id,
+            "type": "private",
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "username": self.username,
+        }
 
 
 @dataclass
@@ -99,8 +116,13 @@ class FakeTelegram:
 
     def send_text(self, person: Person, text: str) -> int:
         """The person types a message."""
-        message = {"message_id": self._message_id(), "date": int(time.time()),
-                   "chat": person.chat(), "from": person.user(), "text": text}
+        message = {
+            "message_id": self._message_id(),
+            "date": int(time.time()),
+            "chat": person.chat(),
+            "from": person.user(),
+            "text": text,
+        }
         if text.startswith("/"):
             length = len(text.split()[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
@@ -108,29 +130,51 @@ class FakeTelegram:
 
     def send_photo(self, person: Person) -> int:
         """The person sends a photo."""
-        message = {"message_id": self._message_id(), "date": int(time.time()),
-                   "chat": person.chat(), "from": person.user(),
-                   "photo": [{"file_id": "AgAD", "file_unique_id": "x1", "width": 90,
-                              "height": 90}]}
+        message = {
+            "message_id": self._message_id(),
+            "date": int(time.time()),
+            "chat": person.chat(),
+            "from": person.user(),
+            "photo": [{"file_id": "AgAD", "file_unique_id": "x1", "width": 90, "height": 90}],
+        }
         return self._queue({"message": message})
 
     def send_sticker(self, person: Person) -> int:
         """The person sends a sticker."""
-        message = {"message_id": self._message_id(), "date": int(time.time()),
-                   "chat": person.chat(), "from": person.user(),
-                   "sticker": {"file_id": "CAAD", "file_unique_id": "s1", "width": 512,
-                               "height": 512, "is_animated": False, "is_video": False,
-                               "type": "regular"}}
+        message = {
+            "message_id": self._message_id(),
+            "date": int(time.time()),
+            "chat": person.chat(),
+            "from": person.user(),
+            "sticker": {
+                "file_id": "CAAD",
+                "file_unique_id": "s1",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            },
+        }
         return self._queue({"message": message})
 
     def press_data(self, person: Person, message_id: int, data: str) -> int:
         """The person's app sends a callback query (data can be anything: forged, old...)."""
         shown = self.shown.get(message_id)
-        message = {"message_id": message_id, "date": int(time.time()), "chat": person.chat(),
-                   "from": {"id": BOT_ID, "is_bot": True, "first_name": "Triage"},
-                   "text": shown.text if shown else "old"}
-        query = {"id": str(self.next_callback), "from": person.user(), "message": message,
-                 "chat_instance": "ci", "data": data}
+        message = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": person.chat(),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Triage"},
+            "text": shown.text if shown else "old",
+        }
+        query = {
+            "id": str(self.next_callback),
+            "from": person.user(),
+            "message": message,
+            "chat_instance": "ci",
+            "data": data,
+        }
         self.next_callback += 1
         return self._queue({"callback_query": query})
 
@@ -142,10 +186,14 @@ class FakeTelegram:
     def group_command(self, person: Person, text: str) -> int:
         """The person sends a command in a group the bot is in."""
         chat = {"id": -100123, "type": "group", "title": "Mutuals chat"}
-        message = {"message_id": self._message_id(), "date": int(time.time()), "chat": chat,
-                   "from": person.user(), "text": text,
-                   "entities": [{"type": "bot_command", "offset": 0,
-                                 "length": len(text.split()[0])}]}
+        message = {
+            "message_id": self._message_id(),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": person.user(),
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
+        }
         return self._queue({"message": message})
 
     # ---- what the person sees ------------------------------------------------------------
@@ -170,8 +218,7 @@ class FakeTelegram:
 
     @property
     def all_confirmed(self) -> bool:
-        return not self.pending or all(u["update_id"] < self.confirmed_below
-                                       for u in self.pending)
+        return not self.pending or all(u["update_id"] < self.confirmed_below for u in self.pending)
 
     def _message_id(self) -> int:
         self.next_message_id += 1
@@ -192,10 +239,15 @@ class FakeTelegram:
         if self.latency:
             await asyncio.sleep(self.latency)
         if method == "getMe":
-            return 200, {"id": BOT_ID, "is_bot": True, "first_name": "Triage",
-                         "username": "mpsp_triage_bot", "can_join_groups": True,
-                         "can_read_all_group_messages": False,
-                         "supports_inline_queries": False}
+            return 200, {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Triage",
+                "username": "mpsp_triage_bot",
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
         if method in ("setMyCommands", "deleteWebhook", "answerCallbackQuery"):
             return 200, True
         chat_id = int(params["chat_id"])
@@ -235,17 +287,19 @@ class FakeTelegram:
         timeout = float(params.get("timeout") or 0)
         self.arrived.clear()
         if not self.pending and timeout:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), timeout)
-            except TimeoutError:
-                pass
         limit = int(params.get("limit") or 100)
         return [json.loads(json.dumps(u)) for u in self.pending[:limit]]
 
     def _message(self, message_id: int, chat_id: int, text: str) -> dict[str, Any]:
-        return {"message_id": message_id, "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private"},
-                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Triage"}, "text": text}
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Triage"},
+            "text": text,
+        }
 
 
 def _check_callback_data(keyboard: list[list[dict[str, Any]]]) -> None:
@@ -272,10 +326,16 @@ class FakeRequest(BaseRequest):
     async def shutdown(self) -> None:
         return None
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = None, write_timeout: Any = None,
-                         connect_timeout: Any = None, pool_timeout: Any = None,
-                         ) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
         assert url.startswith("https://api.telegram.org/bot") or "/bot" in url, url
         api_method = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data is not None else {}

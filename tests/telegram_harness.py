@@ -29,18 +29,27 @@ SECRET = "s" * 64
 class RunningBot:
     """One bot process's worth of objects, sharing a database file with any other."""
 
-    def __init__(self, telegram: FakeTelegram, db_path: Path, content: Content,
-                 poll_timeout: int = 1, backoff: float = 0.01, **settings: object) -> None:
+    def __init__(
+        self,
+        telegram: FakeTelegram,
+        db_path: Path,
+        content: Content,
+        poll_timeout: int = 1,
+        backoff: float = 0.01,
+        **settings: object,
+    ) -> None:
         self.telegram = telegram
         self.settings = Settings(token=TOKEN, secret=SECRET, db_path=db_path, **settings)
         self.store = Store(db_path)
         self.triage = Triage(self.store, Engine(content))
-        self.app = build_application(self.settings, request=telegram.request(),
-                                     updates_request=telegram.request())
+        self.app = build_application(
+            self.settings, request=telegram.request(), updates_request=telegram.request()
+        )
         self.store_thread = StoreThread()
         self.adapter = TelegramAdapter(self.app, self.triage, self.store_thread, SECRET)
-        self.poller = Poller(self.app, self.adapter.handle, poll_timeout=poll_timeout,
-                             backoff=backoff)
+        self.poller = Poller(
+            self.app, self.adapter.handle, poll_timeout=poll_timeout, backoff=backoff
+        )
         self.stop = asyncio.Event()
         self.task: asyncio.Task | None = None
 
@@ -55,8 +64,7 @@ class RunningBot:
         """Hand one update (as Telegram sent it) straight to the adapter."""
         from telegram import Update
 
-        await self.adapter.handle(Update.de_json(self.telegram.history[update_id],
-                                                 self.app.bot))
+        await self.adapter.handle(Update.de_json(self.telegram.history[update_id], self.app.bot))
 
     async def settle(self, timeout: float = 10) -> None:
         """Wait until every queued update is handled and confirmed to Telegram."""

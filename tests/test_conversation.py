@@ -81,8 +81,11 @@ def test_mutual_walk_to_result(walker: Walker) -> None:
     code = out.completion.code
     assert code in result
     # One support offer per need, each saying why.
-    for title in ("Commercial advice", "Legal advice on partnership arrangements",
-                  "Financial modelling and costing"):
+    for title in (
+        "Commercial advice",
+        "Legal advice on partnership arrangements",
+        "Financial modelling and costing",
+    ):
         assert title in result
     assert "Because you said — Support wanted: Legal advice" in result
     assert "Bid writing support" not in result
@@ -97,13 +100,12 @@ def test_mutual_walk_to_result(walker: Walker) -> None:
 
 def test_completed_response_is_stored_as_countable_rows(walker: Walker) -> None:
     start(walker)
-    answer_all(walker, MUTUAL_ANSWERS[:-1] + [("type", "Ring 07700 900123 or jo@example.com")])
+    answer_all(walker, [*MUTUAL_ANSWERS[:-1], ("type", "Ring 07700 900123 or jo@example.com")])
     walker.tap("Confirm")
     store = walker.triage.store
     (response,) = store.db["responses"].rows
     assert re.match(r"^MPSP-", response["code"])
-    rows = list(store.db.query(
-        "SELECT question, option, value FROM answers ORDER BY rowid"))
+    rows = list(store.db.query("SELECT question, option, value FROM answers ORDER BY rowid"))
     experience = [r["option"] for r in rows if r["question"] == "experience"]
     assert experience == ["informal", "sub_lead"]
     assert {"question": "confidence", "option": "v3", "value": 3} in rows
@@ -118,12 +120,21 @@ def test_completed_response_is_stored_as_countable_rows(walker: Walker) -> None:
 @pytest.mark.parametrize(
     ("org", "steps", "route"),
     [
-        ("Planning to spin out", [("tap", "Writing the business case")],
-         "Support for staff planning to spin out"),
-        ("A commissioner or public body", [("tick", "Running a pilot")],
-         "Working with Mutuals as a commissioner"),
-        ("Another social enterprise", [("tap", "partner with a Mutual")],
-         "Partnering with a Mutual"),
+        (
+            "Planning to spin out",
+            [("tap", "Writing the business case")],
+            "Support for staff planning to spin out",
+        ),
+        (
+            "A commissioner or public body",
+            [("tick", "Running a pilot")],
+            "Working with Mutuals as a commissioner",
+        ),
+        (
+            "Another social enterprise",
+            [("tap", "partner with a Mutual")],
+            "Partnering with a Mutual",
+        ),
         ("Something else", [("tap", "Not sure yet")], "How partnerships between providers work"),
     ],
 )
@@ -169,8 +180,12 @@ def test_biggest_barrier_offers_only_the_chosen_ones(walker: Walker) -> None:
     walker.tap("Done")
     assert walker.state() == "top_barrier"
     labels = [b.label for b in walker.buttons()]
-    assert labels == ["Lack of legal expertise", "No seed funding", "Sharing ideas with rivals",
-                      "⬅️ Back"]
+    assert labels == [
+        "Lack of legal expertise",
+        "No seed funding",
+        "Sharing ideas with rivals",
+        "⬅️ Back",
+    ]
 
 
 # ---- back and summary edits ---------------------------------------------------------------
@@ -323,8 +338,14 @@ def test_forget_erases_conversation_and_responses(walker: Walker) -> None:
     assert count(store, "responses") == 1
     out = walker.command("forget")
     assert "deleted" in out.replies[0].text
-    for table in ("responses", "answers", "response_text", "recommendations",
-                  "response_owners", "conversations"):
+    for table in (
+        "responses",
+        "answers",
+        "response_text",
+        "recommendations",
+        "response_owners",
+        "conversations",
+    ):
         assert count(store, table) == 0, table
 
 
@@ -374,10 +395,27 @@ def test_stale_button_reshows_the_current_question(walker: Walker) -> None:
     assert walker.triage.store.load(walker.subject).answers["org_type"] == "psm"
 
 
-@pytest.mark.parametrize("data", [
-    "", "|", "x", "a", "a|", "a|abc|psm", "a|3|nope", "t|3|psm", "c|3|org_type", "ok|3",
-    "zz|3|9", "a|99999999999999999999|psm", "é" * 40, "rs|3", "nt|-1", "go|3",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "|",
+        "x",
+        "a",
+        "a|",
+        "a|abc|psm",
+        "a|3|nope",
+        "t|3|psm",
+        "c|3|org_type",
+        "ok|3",
+        "zz|3|9",
+        "a|99999999999999999999|psm",
+        "é" * 40,
+        "rs|3",
+        "nt|-1",
+        "go|3",
+    ],
+)
 def test_forged_callback_data_never_breaks_anything(walker: Walker, data: str) -> None:
     start(walker)
     walker.tap("A Public Service Mutual")

@@ -15,8 +15,9 @@ from .fake_telegram import FakeTelegram, Person
 from .telegram_harness import TOKEN, RunningBot
 
 ALICE = Person(user_id=424242001, first_name="Alice", username="alice_example")
-BOB = Person(user_id=424242002, first_name="Bobbington", username="bob_mutual_lead",
-             last_name="Quartermaine")
+BOB = Person(
+    user_id=424242002, first_name="Bobbington", username="bob_mutual_lead", last_name="Quartermaine"
+)
 
 
 @pytest.fixture
@@ -70,13 +71,21 @@ async def test_complete_triage_on_telegram(telegram: FakeTelegram, bot: RunningB
     # Every call was a Bot API method the bot is meant to use, and every message was HTML.
     sends = [p for m, p in telegram.calls if m == "sendMessage"]
     assert sends and all(p.get("parse_mode") == "HTML" for p in sends)
-    assert {"getMe", "deleteWebhook", "setMyCommands", "getUpdates", "sendMessage",
-            "editMessageText", "editMessageReplyMarkup", "answerCallbackQuery"} <= set(
-        telegram.methods())
+    assert {
+        "getMe",
+        "deleteWebhook",
+        "setMyCommands",
+        "getUpdates",
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "answerCallbackQuery",
+    } <= set(telegram.methods())
 
 
 async def test_answered_questions_keep_the_answer_and_lose_their_buttons(
-        telegram: FakeTelegram, bot: RunningBot) -> None:
+    telegram: FakeTelegram, bot: RunningBot
+) -> None:
     await begin(telegram, bot, ALICE)
     question = telegram.latest_with_buttons(ALICE)
     telegram.tap(ALICE, "A Public Service Mutual")
@@ -131,7 +140,8 @@ async def test_duplicate_update_changes_nothing(telegram, tmp_path, content) -> 
 
 
 async def test_redelivered_update_whose_replies_were_lost_reshows_the_question(
-        telegram, tmp_path, content) -> None:
+    telegram, tmp_path, content
+) -> None:
     bot = await RunningBot(telegram, tmp_path / "t.db", content).start(poll=False)
     try:
         await bot.deliver(telegram.send_text(ALICE, "/start"))
@@ -197,8 +207,7 @@ async def test_people_are_handled_concurrently_and_each_in_order(tmp_path, conte
     telegram = FakeTelegram(latency=0.05)
     bot = await RunningBot(telegram, tmp_path / "t.db", content).start()
     try:
-        people = [Person(user_id=5000 + i, first_name=f"P{i}", username=f"p{i}")
-                  for i in range(20)]
+        people = [Person(user_id=5000 + i, first_name=f"P{i}", username=f"p{i}") for i in range(20)]
         for person in people:
             telegram.send_text(person, "/start")
         await bot.settle()
@@ -244,8 +253,9 @@ async def test_kill_and_resume_on_the_same_database(telegram, tmp_path, content)
         await second.close()
 
 
-async def test_update_is_not_confirmed_until_committed(telegram, tmp_path, content,
-                                                       monkeypatch) -> None:
+async def test_update_is_not_confirmed_until_committed(
+    telegram, tmp_path, content, monkeypatch
+) -> None:
     import sqlite3
 
     bot = RunningBot(telegram, tmp_path / "t.db", content)
@@ -272,8 +282,7 @@ async def test_update_is_not_confirmed_until_committed(telegram, tmp_path, conte
         await bot.close()
 
 
-async def test_database_and_logs_hold_no_identifiers(telegram, tmp_path, content,
-                                                     caplog) -> None:
+async def test_database_and_logs_hold_no_identifiers(telegram, tmp_path, content, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     configure_logging("DEBUG")  # the bot's own policy, at its most talkative
     db = tmp_path / "triage.db"
@@ -291,8 +300,7 @@ async def test_database_and_logs_hold_no_identifiers(telegram, tmp_path, content
         await bot.close()
     blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("triage"))
     for person in (ALICE, BOB):
-        for needle in (str(person.user_id), person.first_name, person.username,
-                       person.last_name):
+        for needle in (str(person.user_id), person.first_name, person.username, person.last_name):
             assert needle.encode() not in blobs, needle
             assert needle not in caplog.text, needle
     assert TOKEN not in caplog.text

@@ -1,0 +1,88 @@
+"""The store: durability settings, migrations, de-duplication, erasure and retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.engine import Command, Press
+from bot.privacy import CODE_RE, new_reference_code, normalise_code, pseudonym, scrub
+from bot.store import MIGRATIONS, Store
+
+from .conftest import MUTUAL_ANSWERS, Walker, answer_all
+
+
+def test_durability_pragmas_and_schema_version(store: Store) -> None:
+    conn = store.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert store.schema_version == len(MIGRATIONS)
+    store.migrate()  # idempotent
+    assert store.schema_version == len(MIGRATIONS)
+
+
+def test_update_ids_are_applied_once(triage) -> None:
+    subject = "b" * 64
+    first = triage.handle(subject, Command("start"), update_id=10)
+    assert first is not None
+    again = triage.handle(subject, Press("go|0"), update_id=10)
+    # Not yet marked replied: the person is shown where they are, and nothing changes.
+    assert again is not None and triage.store.load(subject) is None
+    triage.mark_replied(10)
+    assert triage.handle(subject, Press("go|0"), update_id=10) is None
+
+
+def test_forget_removes_only_that_person(triage) -> None:
+    alice, bob = Walker(triage, "a" * 64), Walker(triage, "b" * 64)
+    for w in (alice, bob):
+        w.command("start")
+        w.tap("Start")
+        answer_all(w, MUTUAL_ANSWERS)
+        w.tap("Confirm")
+    assert triage.store.forget("a" * 64) == 1
+    assert triage.store.db["responses"].count == 1
+    (owner,) = triage.store.db["response_owners"].rows
+    assert owner["subject"] == "b" * 64
+
+
+def test_retention_purge(triage) -> None:
+    w = Walker(triage)
+    w.command("start")
+    w.tap("Start")
+    answer_all(w, MUTUAL_ANSWERS)
+    w.tap("Confirm")
+    idle = Walker(triage, "c" * 64)
+    idle.command("start")
+    idle.tap("Start")
+    store = triage.store
+    soon = triage.clock() + dt.timedelta(days=5)
+    assert store.purge(soon, idle_days=30, retention_days=90) == {
+        "conversations": 0,
+        "free_text": 0,
+        "owner_links": 0,
+        "update_ids": 0,
+    }
+    later = triage.clock() + dt.timedelta(days=100)
+    counts = store.purge(later, idle_days=30, retention_days=90)
+    assert counts["conversations"] == 2 and counts["free_text"] == 1
+    assert counts["owner_links"] == 1
+    assert store.db["responses"].count == 1  # the anonymous answers stay
+    assert store.db["answers"].count > 10
+
+
+def test_pseudonyms_codes_and_scrubbing() -> None:
+    assert pseudonym("k" * 32, 123) == pseudonym("k" * 32, "123")
+    assert pseudonym("k" * 32, 123) != pseudonym("j" * 32, 123)
+    assert "123" not in pseudonym("k" * 32, 123)
+    codes = {new_reference_code() for _ in range(2000)}
+    assert len(codes) == 2000 and all(CODE_RE.match(c) for c in codes)
+    code = next(iter(codes))
+    assert normalise_code(code.lower().replace("-", " ")) == code
+    assert normalise_code("MPSP-0000-0000") is None
+    cleaned = scrub(
+        "Mail a.b@c.co.uk, ring +44 (0)20 7946 0958 or 07700900123, "
+        "see www.x.org, @someone, EX4 4QJ; we had 250 staff in 2019 and £1,000,000"
+    )
+    for gone in ("a.b@c", "7946", "07700900123", "www.x.org", "@someone", "EX4 4QJ"):
+        assert gone not in cleaned
+    assert "250 staff in 2019" in cleaned and "£1,000,000" in cleaned

@@ -1,0 +1,156 @@
+"""The terminal chat driven through its input and output, and settings validation."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from bot.engine import Engine
+from bot.service import Triage
+from bot.settings import SettingsError, load_settings
+from bot.store import Store
+from bot.terminal import TerminalChat, html_to_rich, lines_reader
+
+from .conftest import ROOT
+
+
+def run_chat(content, db: Path, lines: list[str]) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=100, color_system=None, highlight=False)
+    store = Store(db)
+    try:
+        chat = TerminalChat(
+            Triage(store, Engine(content)), "t" * 64, console, lines_reader(iter(lines))
+        )
+        chat.run()
+    finally:
+        store.close()
+    return out.getvalue()
+
+
+def test_terminal_walk_through_to_results(content, tmp_path: Path) -> None:
+    lines = [
+        "1",  # Start
+        "1",  # A Public Service Mutual
+        "hello",  # typed where a button is expected
+        "1",  # Leadership team
+        "3",  # Children and young people
+        "9",  # South West
+        "2",  # 11 to 50
+        "1",  # Under £1m
+        "2",  # 1 to 3 years
+        "2",  # confidence 2
+        "1",
+        "9",  # tick None yet, Done (8 is Back)
+        "2",  # We might
+        "1",
+        "9",  # Bid for larger contracts, Done
+        "3",
+        "7",
+        "14",  # capacity, no partners, Done
+        "1",  # biggest: capacity
+        "12",
+        "15",  # placements, Done
+        "3",  # no live bid
+        "Our number is 01632 960 123",
+        "18",  # Confirm: after 16 change buttons and Back
+    ]
+    output = run_chat(content, tmp_path / "t.db", lines)
+    assert "Question 1 of 17" in output
+    assert "I can't read a typed answer here." in output
+    assert "Please check your answers" in output
+    assert "[phone removed]" in output
+    assert "Here are your results" in output
+    assert "Staff placements and shadowing" in output
+    assert "Suggested route: start with something light" in output
+    store = Store(tmp_path / "t.db")
+    assert store.db["responses"].count == 1
+    store.close()
+
+
+def test_terminal_resumes_where_the_person_left_off(content, tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    run_chat(content, db, ["1", "1", "1"])  # Start, Mutual, Leadership; then end of input
+    output = run_chat(content, db, ["1"])  # new session: continue
+    assert "Welcome back" in output and "question 3 of 17" in output
+    assert output.rstrip().endswith("Back") or "Which service area" in output
+
+
+def test_terminal_renders_html_as_plain_styles() -> None:
+    assert html_to_rich("<b>Hi</b> &amp; [x]") == "[bold]Hi[/bold] & \\[x]"
+    assert (
+        html_to_rich('<a href="https://e.org">site</a>') == "[underline]site[/underline] "
+        "(https://e.org)"
+    )
+
+
+def test_settings_errors_are_one_line_and_name_the_setting(tmp_path: Path) -> None:
+    cases = {
+        "TRIAGE_SECRET": ({"TRIAGE_SECRET": "short"}, "TRIAGE_SECRET is too short"),
+        "TRIAGE_DB": ({"TRIAGE_DB": str(tmp_path / "missing" / "x.db")}, "TRIAGE_DB="),
+        "TELEGRAM_API_URL": ({"TELEGRAM_API_URL": "ftp://x"}, "TELEGRAM_API_URL="),
+        "TELEGRAM_BOT_TOKEN": ({"TELEGRAM_BOT_TOKEN": "nocolon"}, "TELEGRAM_BOT_TOKEN"),
+        "TRIAGE_ADMINS": ({"TRIAGE_ADMINS": "12,abc"}, "TRIAGE_ADMINS"),
+        "TRIAGE_RETENTION_DAYS": ({"TRIAGE_RETENTION_DAYS": "0"}, "TRIAGE_RETENTION_DAYS=0"),
+        "TRIAGE_CONTENT_DIR": ({"TRIAGE_CONTENT_DIR": str(tmp_path)}, "TRIAGE_CONTENT_DIR="),
+    }
+    for env, expected in cases.values():
+        with pytest.raises(SettingsError) as info:
+            load_settings(env)
+        assert expected in str(info.value)
+        assert "\n" not in str(info.value)
+    settings = load_settings(
+        {
+            "TELEGRAM_API_URL": "http://localhost:8081/",
+            "TRIAGE_ADMINS": "1, 2",
+            "TELEGRAM_BOT_TOKEN": "1:abc",
+        }
+    )
+    assert settings.base_url == "http://localhost:8081/bot"
+    assert settings.admins == frozenset({1, 2})
+
+
+def test_chat_keeps_a_local_secret_beside_the_database(tmp_path: Path) -> None:
+    settings = load_settings({"TRIAGE_DB": str(tmp_path / "t.db")})
+    first = settings.with_local_secret()
+    again = settings.with_local_secret()
+    assert first.secret == again.secret and len(first.secret) == 64
+    assert (tmp_path / "t.db.secret").stat().st_mode & 0o077 == 0
+
+
+def cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_run_without_secret_or_token_fails_with_one_line(tmp_path: Path) -> None:
+    env = {"TRIAGE_DB": str(tmp_path / "t.db"), "TELEGRAM_BOT_TOKEN": "", "TRIAGE_SECRET": ""}
+    result = cli("run", env=env)
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+    result = cli("run", env={**env, "TELEGRAM_BOT_TOKEN": "1:abc"})
+    assert result.returncode == 2 and "TRIAGE_SECRET is not set" in result.stderr
+    result = cli("chat", env={**env, "TRIAGE_SECRET": "x"})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_main_job_without_token_is_the_terminal_chat(tmp_path: Path) -> None:
+    env = {"TRIAGE_DB": str(tmp_path / "t.db"), "TELEGRAM_BOT_TOKEN": "", "TRIAGE_SECRET": ""}
+    result = cli(env=env, stdin="1\n1\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Question 1 of 17" in result.stdout
+    assert "What is your role?" in result.stdout
