@@ -32,6 +32,14 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
+
+def _register_subcommands() -> None:
+    from .editor_cli import content_app, flow_app
+
+    app.add_typer(content_app, name="content")
+    app.add_typer(flow_app, name="flow")
+
+
 DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="SQLite database file (default: $TRIAGE_DB or ./triage.db)."),
@@ -174,8 +182,17 @@ def run(ctx: typer.Context) -> None:
         stop = asyncio.Event()
         housekeeping = asyncio.create_task(_housekeeping(settings, store, store_thread, stop))
 
+        reloading: set[asyncio.Task[None]] = set()
+
         def reload() -> None:
-            asyncio.get_running_loop().create_task(_reload(settings, triage, store_thread, log))
+            if reloading:
+                log.info("a content reload is already under way")
+                return
+            task = asyncio.get_running_loop().create_task(
+                reload_content(settings, triage, store_thread, log)
+            )
+            reloading.add(task)
+            task.add_done_callback(reloading.discard)
 
         try:
             await serve(application, adapter, bundle.ui.commands, stop, on_reload=reload)
@@ -190,24 +207,52 @@ def run(ctx: typer.Context) -> None:
         store.close()
 
 
-async def _reload(
+async def reload_content(
     settings: Settings, triage: Triage, store_thread: StoreThread, log: logging.Logger
-) -> None:
-    """SIGHUP: load the content again; switch to it only if it is valid."""
+) -> bool:
+    """SIGHUP: run the full content check; switch to the new content only if it passes.
+
+    The check runs as a separate process (the same `content check` editors run), so its
+    rendering work never slows the bot's replies.
+    """
+    current = triage.engine.content.digest
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "content",
+        "check",
+        "--quiet",
+        "--content",
+        str(settings.content_dir),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await proc.communicate()
+    if proc.returncode != 0:
+        errors = [
+            line
+            for line in output.decode(errors="replace").splitlines()
+            if line.startswith("error")
+        ]
+        log.error(
+            "content reload refused, keeping version %s: the content check found %d error(s); "
+            "first: %s",
+            current,
+            len(errors),
+            errors[0] if errors else output[-300:],
+        )
+        return False
     try:
         bundle = await asyncio.to_thread(load_content, settings.content_dir)
-    except ContentError as exc:
-        log.error(
-            "content reload refused, keeping version %s: %d problem(s); first: %s",
-            triage.engine.content.digest,
-            len(exc.problems),
-            exc.problems[0],
-        )
-        return
+    except ContentError as exc:  # changed again since the check
+        log.error("content reload refused, keeping version %s: %s", current, exc.problems[0])
+        return False
     engine = Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
     # Swap on the store thread, between two events, never during one.
     await store_thread.call(setattr, triage, "engine", engine)
-    log.info("content reloaded: version %s", bundle.digest)
+    log.info("content reloaded: version %s (was %s)", bundle.digest, current)
+    return True
 
 
 async def _housekeeping(
@@ -236,6 +281,9 @@ def purge(ctx: typer.Context, db: DbOption = None) -> None:
         store.close()
     for name, count in counts.items():
         typer.echo(f"{name.replace('_', ' ')}: {count} removed")
+
+
+_register_subcommands()
 
 
 def main() -> None:

@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .flow import Flow, Question, load_flow
 from .render import make_environment, render
-from .signposts import Catalogue, ProgrammeFile, RulesFile, SignpostFile
+from .signposts import (
+    READINESS,
+    Catalogue,
+    ProgrammeFile,
+    ReadinessFile,
+    ReadinessScale,
+    RulesFile,
+    SignpostFile,
+)
 from .yamlfile import ContentError, Problem, YamlDoc
 
 FLOW_FILE = "flows/triage.yaml"
@@ -88,6 +96,8 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "summary, details, pros, cons, fits, action, link and reasons "
             "(a list of 'because you said' texts)",
             "urgent": "true if a bid is due within a month",
+            "readiness": "for Mutuals, their readiness stage as {title, meaning, score, "
+            "out_of} (from content/readiness.yaml); otherwise none",
             "org_type": "the organisation type code (psm, spinout, vcse, commissioner, other)",
             "contact": "the programme's contact details",
         },
@@ -244,6 +254,8 @@ def load_content(root: Path) -> Content:
     rules = attempt(rules_doc.validate, RulesFile) if rules_doc else None
     prog_doc = attempt(YamlDoc, root / "content/programme.yaml", "content/programme.yaml")
     programme = attempt(prog_doc.validate, ProgrammeFile) if prog_doc else None
+    ready_doc = attempt(YamlDoc, root / "content/readiness.yaml", "content/readiness.yaml")
+    readiness = attempt(ready_doc.validate, ReadinessFile) if ready_doc else None
 
     env = make_environment(root / "templates")
     templates: dict[str, Template] = {}
@@ -273,8 +285,9 @@ def load_content(root: Path) -> Content:
                 )
 
     catalogue = None
-    if flow is not None and signposts and rules and programme and rules_doc and sp_doc:
-        catalogue, more = _cross_check(flow, signposts, rules, programme, rules_doc, sp_doc)
+    docs = (rules_doc, sp_doc, ready_doc)
+    if flow is not None and signposts and rules and programme and readiness and all(docs):
+        catalogue, more = _cross_check(flow, signposts, rules, programme, readiness, *docs)
         problems.extend(more)
 
     if problems:
@@ -296,10 +309,48 @@ def _cross_check(
     signposts: SignpostFile,
     rules: RulesFile,
     programme: ProgrammeFile,
+    readiness: ReadinessFile,
     rules_doc: YamlDoc,
     sp_doc: YamlDoc,
+    ready_doc: YamlDoc,
 ) -> tuple[Catalogue, list[Problem]]:
     problems: list[Problem] = []
+    scale = ReadinessScale(readiness)
+    questions = {**flow.by_id, READINESS: scale.question}
+    if READINESS in flow.by_id:
+        problems.append(
+            Problem(
+                FLOW_FILE,
+                None,
+                f"the question id {READINESS!r} is reserved for the readiness stage",
+                "rename the question",
+            )
+        )
+    for qid, points in readiness.points.items():
+        question = flow.by_id.get(qid)
+        if question is None:
+            problems.append(
+                ready_doc.problem(
+                    ["points", qid],
+                    f"points for {qid!r}, which is not a question in flows/triage.yaml",
+                )
+            )
+            continue
+        known = _codes(flow, question)
+        for code in points:
+            if code not in known:
+                problems.append(
+                    ready_doc.problem(
+                        ["points", qid, code],
+                        f"points for option {code!r}, which {qid} does not have",
+                        f"use one of: {', '.join(sorted(known))}",
+                    )
+                )
+    for qid in readiness.combine:
+        if qid not in readiness.points:
+            problems.append(
+                ready_doc.problem(["combine", qid], f"combine names {qid!r}, which has no points")
+            )
     by_id = {}
     for i, sp in enumerate(signposts.signposts):
         if sp.id in by_id:
@@ -327,18 +378,17 @@ def _cross_check(
                 )
             )
         for leaf in rule.when.leaves() if rule.when else ():
-            question = flow.by_id.get(leaf.q or "")
+            question = questions.get(leaf.q or "")
             if question is None:
                 problems.append(
                     rules_doc.problem(
                         [*loc, "when"],
-                        f"rule looks at {leaf.q!r}, which is not a question in flows/triage.yaml",
+                        f"rule looks at {leaf.q!r}, which is not a question in "
+                        f"flows/triage.yaml (nor {READINESS!r})",
                     )
                 )
                 continue
-            known = {o.code for o in flow.choices(question, {})}
-            if question.options_from:
-                known = {o.code for o in flow.by_id[question.options_from].options}
+            known = _codes(flow, question)
             for code in leaf.codes():
                 if code not in known:
                     problems.append(
@@ -348,10 +398,28 @@ def _cross_check(
                             f"use one of: {', '.join(sorted(known))}",
                         )
                     )
+    for i, group in enumerate(rules.conflicts):
+        for sid in group:
+            if sid not in by_id:
+                problems.append(
+                    rules_doc.problem(
+                        ["conflicts", i],
+                        f"conflicts names {sid!r}, which is not in content/signposts.yaml",
+                    )
+                )
     catalogue = Catalogue(
         signposts=by_id,
         sections=rules.sections,
         rules=rules.rules,
         contact=programme.contact,
+        readiness=scale,
+        conflicts=rules.conflicts,
     )
     return catalogue, problems
+
+
+def _codes(flow: Flow, question: Question) -> set[str]:
+    """Every option code a question can have (for options_from, its source's)."""
+    if question.options_from:
+        return {o.code for o in flow.by_id[question.options_from].options}
+    return {o.code for o in flow.choices(question, {})}

@@ -23,6 +23,7 @@ from .conditions import Answer
 from .content import Content
 from .flow import DONE, SUMMARY, WELCOME, Question, build_machine
 from .privacy import scrub
+from .render import BREAK, pack
 
 # ---- values passed in and out -------------------------------------------------------------
 
@@ -98,6 +99,7 @@ class Reply:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     edit: bool = False
+    source: str = ""  # the template it came from, for content check messages
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class Completion:
     rows: tuple[tuple[str, str, int | None], ...]
     texts: dict[str, str]
     recommendations: tuple[tuple[str, str, str], ...]
+    readiness: str | None = None
 
 
 @dataclass
@@ -186,7 +189,7 @@ class Engine:
         if isinstance(event, Unsupported):
             return self._reask(conv, "media")
         if isinstance(event, NotPrivate):
-            return Outcome(conv, [Reply(self.content.render("private_only.j2"))])
+            return Outcome(conv, [self._msg("private_only.j2")])
         return Outcome(conv, [self._view(conv)])
 
     # ---- commands and text ---------------------------------------------------------------
@@ -196,43 +199,38 @@ class Engine:
             if conv is None or conv.state in (WELCOME, DONE):
                 return Outcome(conv, [self._view(conv)])
             pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
-            text = self.content.render(
+            b = self.ui.buttons
+            buttons = (
+                (Button(b.resume, f"ct|{conv.step}"),),
+                (Button(b.start_again, f"ag|{conv.step}"),),
+            )
+            resume = self._msg(
                 "resume.j2",
+                buttons,
                 number=pos.number if pos else None,
                 total=pos.total if pos else None,
                 label=self.flow.by_id[conv.state].label if pos else None,
             )
-            b = self.ui.buttons
-            return Outcome(
-                conv,
-                [
-                    Reply(
-                        text,
-                        (
-                            (Button(b.resume, f"ct|{conv.step}"),),
-                            (Button(b.start_again, f"ag|{conv.step}"),),
-                        ),
-                    )
-                ],
-            )
+            return Outcome(conv, [resume])
         if name == "restart":
             if conv is None:
                 return Outcome(None, [self._view(None)])
             return self._begin(ctx, [])
         if name == "cancel":
-            text = self.content.render(
-                "cancelled.j2", had_conversation=conv is not None and conv.state != DONE
-            )
             kept = conv if conv is not None and conv.state == DONE else None
-            return Outcome(kept, [Reply(text, ((Button(self.ui.buttons.start, "go|0"),),))])
+            cancelled = self._msg(
+                "cancelled.j2",
+                ((Button(self.ui.buttons.start, "go|0"),),),
+                had_conversation=conv is not None and conv.state != DONE,
+            )
+            return Outcome(kept, [cancelled])
         if name == "help":
             in_progress = conv is not None and conv.state not in (WELCOME, DONE)
-            help_text = self.content.render("help.j2", in_progress=in_progress)
-            return Outcome(conv, [Reply(help_text), self._view(conv)])
+            return Outcome(conv, [self._msg("help.j2", in_progress=in_progress), self._view(conv)])
         if name == "privacy":
-            return Outcome(conv, [Reply(self._privacy()), self._view(conv)])
+            return Outcome(conv, [self._privacy(), self._view(conv)])
         if name == "forget":
-            return Outcome(None, [Reply(self.content.render("forgotten.j2"))], forget=True)
+            return Outcome(None, [self._msg("forgotten.j2")], forget=True)
         return self._reask(conv, "command")
 
     def _text(self, conv: Conversation | None, raw: str) -> Outcome:
@@ -262,7 +260,8 @@ class Engine:
             length=extra.get("length"),
         )
         view = self._view(conv)
-        return Outcome(conv, [replace(view, text=f"{note}\n\n{view.text}")])
+        text = f"{note}\n\n{view.text}"
+        return Outcome(conv, [replace(view, text=text, source=f"reask.j2 + {view.source}")])
 
     # ---- button presses ------------------------------------------------------------------
 
@@ -279,9 +278,9 @@ class Engine:
             if verb == "go":
                 return self._begin(ctx, [self._closed()])
             if verb == "pv":
-                return Outcome(None, [Reply(self._privacy()), self._view(None)])
+                return Outcome(None, [self._privacy(), self._view(None)])
             if verb == "nn":
-                return Outcome(None, [Reply(self.content.render("not_now.j2"))])
+                return Outcome(None, [self._msg("not_now.j2")])
             return self._stale(None, self.ui.notices.expired)
 
         if step != conv.step:
@@ -316,10 +315,10 @@ class Engine:
         return self._move(conv, "advance", close=True)
 
     def _on_privacy(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
-        return Outcome(conv, [Reply(self._privacy()), self._view(conv)])
+        return Outcome(conv, [self._privacy(), self._view(conv)])
 
     def _on_not_now(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
-        return Outcome(conv, [Reply(self.content.render("not_now.j2"))])
+        return Outcome(conv, [self._msg("not_now.j2")])
 
     def _on_continue(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
         return Outcome(conv, [self._closed(), self._view(conv)])
@@ -395,6 +394,7 @@ class Engine:
         answers = self.flow.final_answers(conv.answers)
         code = ctx.new_code()
         recs = self.content.catalogue.recommend(self.flow, answers, self.content.words)
+        assessed = self.content.catalogue.readiness.assess(self.flow, answers)
         completion = Completion(
             code=code,
             run=conv.run,
@@ -411,6 +411,7 @@ class Engine:
             recommendations=tuple(
                 (r.signpost.id, r.section.id, " | ".join(r.reasons)) for r in recs
             ),
+            readiness=assessed.stage.id if assessed else None,
         )
         done = replace(conv, state=DONE, answers=answers, step=conv.step + 1, code=code, draft=None)
         return Outcome(
@@ -458,11 +459,7 @@ class Engine:
         before = []
         if pressed:
             body = self.content.question_body(q, self._said(conv.answers))
-            before.append(
-                Reply(
-                    self.content.render("answered.j2", body=body, answer=", ".join(said)), edit=True
-                )
-            )
+            before.append(self._msg("answered.j2", edit=True, body=body, answer=", ".join(said)))
         out = self._move(replace(conv, answers=answers, draft=None), "advance", close=False)
         out.replies[:0] = before
         return out
@@ -514,13 +511,23 @@ class Engine:
                 said[q.id] = ", ".join(self.content.words(q, codes))
         return said
 
-    def _privacy(self) -> str:
-        return self.content.render(
+    def _privacy(self) -> Reply:
+        return self._msg(
             "privacy.j2",
             retention_days=self.retention_days,
             idle_days=self.idle_days,
             contact=self.content.catalogue.contact,
         )
+
+    def _msg(
+        self,
+        name: str,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        edit: bool = False,
+        **context: Any,
+    ) -> Reply:
+        """A message rendered from a named template."""
+        return Reply(self.content.render(name, **context), buttons, edit=edit, source=name)
 
     def _closed(self) -> Reply:
         """Remove the buttons from the message that was pressed (its text stays)."""
@@ -531,26 +538,24 @@ class Engine:
         b = self.ui.buttons
         if conv is None or conv.state == WELCOME:
             step = conv.step if conv is not None else 0
-            text = self.content.render(
-                "welcome.j2", returning=conv is not None, contact=self.content.catalogue.contact
+            buttons = (
+                (Button(b.start, f"go|{step}"),),
+                (Button(b.privacy, f"pv|{step}"), Button(b.not_now, f"nn|{step}")),
             )
-            return Reply(
-                text,
-                (
-                    (Button(b.start, f"go|{step}"),),
-                    (Button(b.privacy, f"pv|{step}"), Button(b.not_now, f"nn|{step}")),
-                ),
+            return self._msg(
+                "welcome.j2",
+                buttons,
+                returning=conv is not None,
+                contact=self.content.catalogue.contact,
             )
         if conv.state == SUMMARY:
             return self._summary(conv)
         if conv.state == DONE:
-            return Reply(
-                self.content.render("done.j2", code=conv.code),
-                (
-                    (Button(b.results_again, f"rs|{conv.step}"),),
-                    (Button(b.new_triage, f"nt|{conv.step}"),),
-                ),
+            buttons = (
+                (Button(b.results_again, f"rs|{conv.step}"),),
+                (Button(b.new_triage, f"nt|{conv.step}"),),
             )
+            return self._msg("done.j2", buttons, code=conv.code)
         question = self.flow.by_id[conv.state]
         return self._question_view(conv, question)
 
@@ -588,7 +593,7 @@ class Engine:
         if q.kind == "text" and q.optional:
             nav.append(Button(b.skip, f"s|{s}"))
         rows.append(tuple(nav))
-        return Reply(text, tuple(rows))
+        return Reply(text, tuple(rows), source="question.j2")
 
     def _summary(self, conv: Conversation) -> Reply:
         b, s = self.ui.buttons, conv.step
@@ -602,11 +607,22 @@ class Engine:
         changes = [Button(b.change.format(label=q.label), f"c|{s}|{q.id}") for q in path]
         rows = [tuple(changes[i : i + 2]) for i in range(0, len(changes), 2)]
         rows.append((Button(b.back, f"b|{s}"), Button(b.confirm, f"ok|{s}")))
-        return Reply(text, tuple(rows))
+        return Reply(text, tuple(rows), source="summary.j2")
 
     def _result(self, conv: Conversation) -> list[Reply]:
-        from .render import split_rendered
+        messages = pack(self.result_pieces(conv))
+        b = self.ui.buttons
+        contact = self.content.catalogue.contact
+        rows: list[tuple[Button, ...]] = []
+        if contact.website is not None:
+            rows.append((Button(b.contact, url=str(contact.website)),))
+        rows.append((Button(b.new_triage, f"nt|{conv.step}"),))
+        replies = [Reply(m, source="result.j2") for m in messages]
+        replies[-1] = replace(replies[-1], buttons=tuple(rows))
+        return replies
 
+    def result_pieces(self, conv: Conversation) -> list[str]:
+        """The result, rendered and cut at its BREAK marks (before packing into messages)."""
         answers = conv.answers
         recs = self.content.catalogue.recommend(self.flow, answers, self.content.words)
         sections: list[dict[str, Any]] = []
@@ -637,23 +653,26 @@ class Engine:
                 }
             )
         contact = self.content.catalogue.contact
+        assessed = self.content.catalogue.readiness.assess(self.flow, answers)
+        readiness = None
+        if assessed is not None:
+            readiness = {
+                "id": assessed.stage.id,
+                "title": assessed.stage.title,
+                "meaning": assessed.stage.meaning,
+                "score": assessed.score,
+                "out_of": assessed.out_of,
+            }
         text = self.content.render(
             "result.j2",
+            readiness=readiness,
             code=conv.code,
             sections=sections,
             urgent=answers.get("live_bid") == "within_month",
             org_type=answers.get("org_type"),
             contact=contact,
         )
-        messages = split_rendered(text)
-        b = self.ui.buttons
-        rows: list[tuple[Button, ...]] = []
-        if contact.website is not None:
-            rows.append((Button(b.contact, url=str(contact.website)),))
-        rows.append((Button(b.new_triage, f"nt|{conv.step}"),))
-        replies = [Reply(m) for m in messages]
-        replies[-1] = replace(replies[-1], buttons=tuple(rows))
-        return replies
+        return [piece.strip() for piece in text.split(BREAK) if piece.strip()]
 
     def _repair(self, conv: Conversation) -> Conversation:
         """Make a stored conversation fit the current content (which may have changed)."""

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 MESSAGE_LIMIT = 4096
 # Templates put this between pieces that may go in separate messages.
-BREAK = "\x1e"
+BREAK = "\ue000"  # a private-use character: never in real text, and not whitespace
 # The tags Telegram's HTML parse mode accepts (https://core.telegram.org/bots/api#html-style).
 ALLOWED_TAGS = frozenset(
     {
@@ -121,11 +121,6 @@ def pack(pieces: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
     return messages
 
 
-def split_rendered(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split a rendered template at its BREAK marks and pack it into messages."""
-    return pack(text.split(BREAK), limit)
-
-
 def _hard_split(piece: str, limit: int) -> list[str]:
     """Last resort for one over-long piece: cut at line ends where no tag is open."""
     if telegram_length(piece) <= limit:
@@ -144,12 +139,20 @@ def _hard_split(piece: str, limit: int) -> list[str]:
             current, size = [], 0
     if current:
         parts.append("\n".join(current))
-    # A single enormous line cannot be split safely; cut its text without tags.
+    # A single enormous line cannot be split where no tag is open: send it as plain text,
+    # cut between words. `content check` reports any piece that needs this.
     out: list[str] = []
     for part in parts:
-        while telegram_length(part) > limit:
-            flat = html.escape(plain_text(part), quote=False)
-            out.append(flat[: limit - 10])
-            part = flat[limit - 10 :]
-        out.append(part)
+        if telegram_length(part) <= limit:
+            out.append(part)
+            continue
+        chunk = ""
+        for word in plain_text(part).split(" "):
+            candidate = f"{chunk} {word}" if chunk else word
+            if telegram_length(html.escape(candidate, quote=False)) > limit - 16:
+                out.append(html.escape(chunk, quote=False))
+                candidate = word[: limit // 2]
+            chunk = candidate
+        if chunk:
+            out.append(html.escape(chunk, quote=False))
     return out

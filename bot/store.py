@@ -104,7 +104,13 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["progress"].create_index(["state"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+def _migration_2(db: sqlite_utils.Database) -> None:
+    # Readiness stage of each response (content/readiness.yaml), for breakdowns.
+    db["responses"].add_column("readiness", str)
+    db["responses"].create_index(["readiness"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
 
 
 @dataclass(frozen=True)
@@ -249,6 +255,7 @@ class Store:
                 "completed": done.completed,
                 "flow": done.flow_id,
                 "content_version": done.content_version,
+                "readiness": done.readiness,
             }
         )
         response_id = int(table.last_pk)

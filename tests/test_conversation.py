@@ -131,7 +131,7 @@ def test_completed_response_is_stored_as_countable_rows(walker: Walker) -> None:
             "Working with Mutuals as a commissioner",
         ),
         (
-            "Another social enterprise",
+            "A charity or other social enterprise",
             [("tap", "partner with a Mutual")],
             "Partnering with a Mutual",
         ),

@@ -1,0 +1,264 @@
+"""Editors' commands: ``content check``, ``content preview``, ``content docs``, ``flow diagram``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .checker import Report, check_content
+from .content import Content
+from .engine import Reply
+from .profiles import load_sample, sample_files
+from .terminal import html_to_rich
+from .yamlfile import ContentError
+
+content_app = typer.Typer(
+    help="Check, preview and document the content editors change (flows, templates, YAML).",
+    no_args_is_help=True,
+)
+flow_app = typer.Typer(help="The conversation flow.", no_args_is_help=True)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ContentDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--content",
+        help="Folder holding flows/, templates/ and content/ "
+        "(default: $TRIAGE_CONTENT_DIR, or the copy shipped with the bot).",
+    ),
+]
+
+
+def _content_dir(ctx: typer.Context, content: Path | None) -> Path:
+    from .cli import settings_from
+
+    return settings_from(ctx, content=content).content_dir
+
+
+def _load(ctx: typer.Context, content: Path | None) -> Content:
+    from .cli import content_or_exit, settings_from
+
+    return content_or_exit(settings_from(ctx, content=content))
+
+
+@content_app.command("check")
+def check(
+    ctx: typer.Context,
+    content: ContentDir = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Treat warnings (example contacts, overdue "
+            "reviews...) as errors: use before publishing.",
+        ),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print problems only.")] = False,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick", help="Fewer random profiles (paths and samples all still checked)."
+        ),
+    ] = False,
+) -> None:
+    """Check everything a person could see, before it goes live.
+
+    Validates every YAML file against its schema, compiles every template in the sandbox,
+    then walks the real conversation through every path of the flow, a set of answers that
+    puts every pair of options together at least once, and the samples in content/samples/.
+    Every message is checked for Telegram's HTML, length and links; every result must have
+    at least one recommendation, each with a reason, and nothing contradictory.
+
+    Problems name the file and line and say what to do. Exit status 1 if there are errors
+    (or warnings, with --strict).
+    """
+    root = _content_dir(ctx, content)
+    if not quiet:
+        out.print(f"Checking the content in [bold]{escape(str(root))}[/bold]")
+    if quiet:
+        report = check_content(root, quick=quick)
+    else:
+        with Progress(
+            TextColumn("Rendering answer profiles"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=out,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("render", total=None)
+
+            def start(total: int) -> Callable[[int, int], None]:
+                bar.update(task, total=total)
+                return lambda done, _total: bar.update(task, completed=done)
+
+            report = check_content(root, progress=start, quick=quick)
+    _print_report(report, quiet)
+    failed = report.errors or (strict and report.warnings)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _print_report(report: Report, quiet: bool) -> None:
+    seen: set[str] = set()
+    for problem in report.problems:
+        text = str(problem)
+        if text in seen:
+            continue
+        seen.add(text)
+        label = "[yellow]warning[/yellow]" if problem.warning else "[bold red]error[/bold red]"
+        out.print(f"{label} {escape(text)}", soft_wrap=True)
+    if quiet:
+        return
+    errors, warnings = len(report.errors), len({str(w) for w in report.warnings})
+    if report.coverage is not None:
+        cov = report.coverage
+        out.print(
+            f"Checked {report.profiles} answer profiles ({report.paths} paths through the "
+            f"flow; {cov.covered:,} of {cov.pairs:,} option pairs together), "
+            f"{report.messages:,} messages, in {report.seconds:.1f}s. "
+            f"Content version {report.digest}."
+        )
+    verdict = (
+        "[bold green]No errors.[/bold green]"
+        if not errors
+        else (
+            f"[bold red]{errors} error{'s' if errors != 1 else ''}[/bold red]: fix them before "
+            "publishing."
+        )
+    )
+    out.print(f"{verdict} {warnings} warning{'s' if warnings != 1 else ''}.")
+
+
+@content_app.command("preview")
+def preview(
+    ctx: typer.Context,
+    answers: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A YAML file of answers (same shape as content/samples/*.yaml).",
+            show_default=False,
+        ),
+    ] = None,
+    sample: Annotated[
+        str | None,
+        typer.Option(
+            "--sample", "-s", help="A sample in content/samples/, by file name without .yaml."
+        ),
+    ] = None,
+    result_only: Annotated[
+        bool, typer.Option("--result-only", help="Show only the result messages.")
+    ] = False,
+    content: ContentDir = None,
+) -> None:
+    """Show exactly what a person would see: every message and its buttons, in order.
+
+    Give an answers file, or --sample NAME; with neither, lists the samples.
+    """
+    from .simulate import walk
+
+    bundle = _load(ctx, content)
+    samples = {p.stem: p for p in sample_files(bundle.root)}
+    if answers is None and sample is None:
+        out.print("Samples (use --sample NAME):")
+        for name, path in samples.items():
+            out.print(f"  {name}  [dim]{escape(str(path))}[/dim]")
+        return
+    if sample is not None:
+        if sample not in samples:
+            raise _fail(f"no sample called {sample!r}; there are: {', '.join(samples)}")
+        path = samples[sample]
+    else:
+        assert answers is not None
+        path = answers
+        if not path.is_file():
+            raise _fail(f"{path} is not a file")
+    try:
+        profile = load_sample(path, bundle.flow, str(path))
+    except ContentError as exc:
+        for problem in exc.problems:
+            err.print(f"[bold red]error[/bold red] {escape(str(problem))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    steps = walk(bundle, profile.answers)
+    if result_only:
+        steps = steps[-1:]
+    out.print(f"[dim]Preview of {escape(profile.name)} with content version {bundle.digest}[/dim]")
+    for step in steps:
+        if not result_only:
+            out.print(f"\n[bold cyan]you ▸[/bold cyan] {escape(step.action)}")
+        if step.outcome.notice:
+            out.print(f"  [yellow]pop-up: {escape(step.outcome.notice)}[/yellow]")
+        for reply in step.outcome.replies:
+            _show(reply)
+
+
+def _show(reply: Reply) -> None:
+    if reply.edit and not reply.text:
+        out.print("  [dim]✎ the message you tapped loses its buttons[/dim]")
+        return
+    title = "✎ the message you tapped now reads" if reply.edit else "bot"
+    out.print(Panel(html_to_rich(reply.text), title=title, title_align="left", width=80))
+    for row in reply.buttons:
+        cells = [f"[ {escape(b.label)}{' ↗' if b.url else ''} ]" for b in row]
+        out.print("  " + "  ".join(cells))
+
+
+@content_app.command("docs")
+def docs(
+    ctx: typer.Context,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Only report whether content/README.md is current.")
+    ] = False,
+    content: ContentDir = None,
+) -> None:
+    """Regenerate the list of template variables in content/README.md from the code."""
+    from .docs import update_readme
+
+    root = _content_dir(ctx, content)
+    changed = update_readme(root / "content" / "README.md", write=not check_only)
+    if check_only and changed:
+        raise _fail("content/README.md is out of date: run `python -m bot content docs`", 1)
+    out.print(
+        "content/README.md is up to date."
+        if not changed
+        else "Updated the variable list in content/README.md."
+    )
+
+
+@flow_app.command("diagram")
+def diagram(
+    ctx: typer.Context,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder to write flow.mmd and the image into.")
+    ] = Path("."),
+    fmt: Annotated[str, typer.Option("--format", help="Image format: svg or png.")] = "svg",
+    content: ContentDir = None,
+) -> None:
+    """Draw the conversation as Mermaid (flow.mmd) and an image (flow.svg or flow.png).
+
+    Drawn from the same state machine the bot runs, so it cannot drift from the real flow.
+    The image needs Graphviz (`apt install graphviz`); Mermaid is always written.
+    """
+    from .diagram import write_diagram
+
+    if fmt not in ("svg", "png"):
+        raise _fail(f"--format must be svg or png, not {fmt!r}")
+    bundle = _load(ctx, content)
+    written = write_diagram(bundle.flow, out_dir, fmt)
+    out.print(f"Wrote {written.mermaid}")
+    if written.image is not None:
+        out.print(f"Wrote {written.image}")
+    else:
+        out.print(f"[yellow]{escape(written.note)}[/yellow]")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
