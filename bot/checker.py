@@ -131,7 +131,7 @@ def check_content(
         tick(1, len(profiles) + 1)
     for n, profile in enumerate(profiles, start=2):
         try:
-            steps = walk(content, profile.answers)
+            steps = walk(content, profile.answers, engine=engine)
         except Exception as exc:
             report.problems.append(_render_problem(content, profile.name, exc))
         else:

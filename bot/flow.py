@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -184,6 +184,12 @@ class Flow:
         A question whose condition cannot be decided yet counts as on the path, so the
         "of N" in the progress line can only shrink as the person answers.
         """
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(answers.items()))
+        return list(self._path(key))
+
+    @lru_cache(maxsize=512)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
+    def _path(self, key: tuple[tuple[str, Any], ...]) -> tuple[Question, ...]:
+        answers = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
         on_path: list[Question] = []
         ids: set[str] = set()
         for question in self.questions:
@@ -193,7 +199,7 @@ class Flow:
             ):
                 on_path.append(question)
                 ids.add(question.id)
-        return on_path
+        return tuple(on_path)
 
     def clean(self, answers: Mapping[str, Any]) -> dict[str, Answer]:
         """Drop answers that no longer fit the flow (after a content change)."""

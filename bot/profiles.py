@@ -7,6 +7,7 @@ is chosen together at least once; ``random_answers`` one random, valid set.
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,11 +132,18 @@ def pairwise_profiles(
     uncovered: set[tuple[Fact, Fact]] = set().union(*pool_pairs)
     total = len(uncovered)
     chosen: list[Profile] = []
-    while uncovered:
-        best = max(range(len(pool)), key=lambda i: len(pool_pairs[i] & uncovered))
+    # Greedy set cover, lazily: a profile's gain can only shrink, so a stale gain at the top
+    # of the heap that is still the best after refreshing is the true best.
+    heap = [(-len(pairs), i) for i, pairs in enumerate(pool_pairs)]
+    heapq.heapify(heap)
+    while uncovered and heap:
+        _, best = heapq.heappop(heap)
         gain = pool_pairs[best] & uncovered
         if not gain:
-            break
+            continue
+        if heap and len(gain) < -heap[0][0]:
+            heapq.heappush(heap, (-len(gain), best))
+            continue
         chosen.append(Profile(f"pairwise {len(chosen) + 1}", pool[best]))
         uncovered -= gain
     seen = set().union(*(facts(p.answers) for p in chosen))

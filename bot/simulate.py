@@ -40,9 +40,11 @@ class Step:
 class Session:
     """One simulated person talking to an engine."""
 
-    def __init__(self, content: Content, code: str = PREVIEW_CODE) -> None:
+    def __init__(
+        self, content: Content, code: str = PREVIEW_CODE, engine: Engine | None = None
+    ) -> None:
         self.content = content
-        self.engine = Engine(content)
+        self.engine = engine or Engine(content)
         self.ctx = Context(now=PREVIEW_TIME, new_code=lambda: code, new_run=lambda: "preview")
         self.conv: Conversation | None = None
         self.steps: list[Step] = []
@@ -85,9 +87,14 @@ class Session:
         raise RuntimeError("the flow did not reach the summary")
 
 
-def walk(content: Content, answers: dict[str, Answer], code: str = PREVIEW_CODE) -> list[Step]:
+def walk(
+    content: Content,
+    answers: dict[str, Answer],
+    code: str = PREVIEW_CODE,
+    engine: Engine | None = None,
+) -> list[Step]:
     """Start, answer everything, confirm: every message a person would see, in order."""
-    session = Session(content, code)
+    session = Session(content, code, engine)
     session.do("send /start", Command("start"))
     session.press("tap Start", "go")
     session.answer_all(answers)
