@@ -35,7 +35,9 @@ err = Console(stderr=True)
 
 def _register_subcommands() -> None:
     from .editor_cli import content_app, flow_app
+    from .team_cli import register
 
+    register(app)
     app.add_typer(content_app, name="content")
     app.add_typer(flow_app, name="flow")
 
@@ -109,6 +111,16 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def make_engine(settings: Settings, bundle: Content) -> Engine:
+    """The engine for a content bundle, with the retention periods the privacy notice quotes."""
+    return Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
+
+
+def make_triage(settings: Settings, bundle: Content, store: Store) -> Triage:
+    """The engine and the store together, as both adapters use them."""
+    return Triage(store, make_engine(settings, bundle), rules=settings.rules)
+
+
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context) -> None:
     """With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the terminal chat."""
@@ -145,9 +157,7 @@ def chat(
     store = Store(settings.db_path)
     console = Console(highlight=False)
     console.print(f"[dim]Terminal chat on {settings.db_path} — type /quit to leave.[/dim]")
-    triage = Triage(
-        store, Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
-    )
+    triage = make_triage(settings, bundle, store)
     subject = pseudonym(settings.require_secret(), TERMINAL_SUBJECT_ID)
     try:
         TerminalChat(triage, subject, console, console_reader(console)).run()
@@ -169,12 +179,10 @@ def run(ctx: typer.Context) -> None:
     configure_logging(settings.log_level)
     bundle = content_or_exit(settings)
     store = Store(settings.db_path)
-    triage = Triage(
-        store, Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
-    )
+    triage = make_triage(settings, bundle, store)
     store_thread = StoreThread()
     application = build_application(settings)
-    adapter = TelegramAdapter(application, triage, store_thread, secret)
+    adapter = TelegramAdapter(application, triage, store_thread, secret, settings.admins)
     log = logging.getLogger("bot")
     log.info("content version %s from %s", bundle.digest, settings.content_dir)
 
@@ -248,7 +256,7 @@ async def reload_content(
     except ContentError as exc:  # changed again since the check
         log.error("content reload refused, keeping version %s: %s", current, exc.problems[0])
         return False
-    engine = Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
+    engine = make_engine(settings, bundle)
     # Swap on the store thread, between two events, never during one.
     await store_thread.call(setattr, triage, "engine", engine)
     log.info("content reloaded: version %s (was %s)", bundle.digest, current)

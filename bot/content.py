@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import Template, TemplateError
 from markupsafe import Markup
@@ -123,6 +123,19 @@ TEMPLATES: dict[str, TemplateSpec] = {
     "not_now.j2": TemplateSpec("After 'Not now' on the welcome.", {}),
     "forgotten.j2": TemplateSpec("After /forget has deleted the person's data.", {}),
     "private_only.j2": TemplateSpec("Reply in a group chat: the bot works one-to-one.", {}),
+    "stats.j2": TemplateSpec(
+        "/stats for programme admins: headline figures, with disclosure control applied.",
+        {
+            "finished": "finished checks (text: a rounded count, or the suppression mark)",
+            "recent": "finished in the last 30 days (text, as above)",
+            "started": "conversations started (text, as above)",
+            "completion_rate": "percent of started conversations finished, or none",
+            "needs": "up to three most wanted kinds of support: list of {label, percent}",
+            "barriers": "up to three most cited barriers: list of {label, percent}",
+            "urgent": "bids due within a month (text, as above)",
+            "note": "the sentence explaining the disclosure control applied",
+        },
+    ),
 }
 
 
@@ -179,6 +192,36 @@ class UiText(BaseModel):
     commands: dict[str, str] = Field(description="command -> description for Telegram's menu")
 
 
+class ReportLabels(BaseModel):
+    """Column and row words used in reports."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    all: str
+    total: str
+    people_asked: str
+    suppressed: str
+    reached: str
+    stopped: str
+    finished: str
+
+
+class ReportText(BaseModel):
+    """``content/report.yaml``: the words of the programme team's reports."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    confidential: str
+    disclosure: str = Field(
+        description="may use {min_count}, {round_to}, {min_denominator} and {suppressed}"
+    )
+    labels: ReportLabels
+    dimensions: dict[Literal["sector", "size", "region", "readiness"], str]
+    tables: dict[Literal["over_time", "funnel", "biggest_barrier"], str]
+    notes: dict[str, str]
+
+
 @dataclass(frozen=True)
 class Content:
     """Everything an editor owns, validated and compiled; one immutable bundle."""
@@ -187,6 +230,7 @@ class Content:
     flow: Flow
     ui: UiText
     catalogue: Catalogue
+    report: ReportText
     templates: dict[str, Template]
     question_templates: dict[str, Template]
     digest: str
@@ -256,6 +300,8 @@ def load_content(root: Path) -> Content:
     programme = attempt(prog_doc.validate, ProgrammeFile) if prog_doc else None
     ready_doc = attempt(YamlDoc, root / "content/readiness.yaml", "content/readiness.yaml")
     readiness = attempt(ready_doc.validate, ReadinessFile) if ready_doc else None
+    report_doc = attempt(YamlDoc, root / "content/report.yaml", "content/report.yaml")
+    report = attempt(report_doc.validate, ReportText) if report_doc else None
 
     env = make_environment(root / "templates")
     templates: dict[str, Template] = {}
@@ -292,8 +338,9 @@ def load_content(root: Path) -> Content:
 
     if problems:
         raise ContentError(problems)
-    assert flow and ui and catalogue
+    assert flow and ui and catalogue and report
     return Content(
+        report=report,
         root=root,
         flow=flow,
         ui=ui,

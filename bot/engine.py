@@ -80,7 +80,14 @@ class NotPrivate:
     """A message in a group: the bot only talks one-to-one."""
 
 
-Event = Command | Press | Text | Unsupported | Resume | NotPrivate
+@dataclass(frozen=True)
+class Stats:
+    """/stats from a programme admin; ``figures`` are filled in (protected) by the service."""
+
+    figures: dict[str, Any] | None = None
+
+
+Event = Command | Press | Text | Unsupported | Resume | NotPrivate | Stats
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,7 @@ class Context:
     new_run: Callable[[], str]
 
 
-COMMANDS = frozenset({"start", "restart", "cancel", "help", "privacy", "forget"})
+COMMANDS = frozenset({"start", "restart", "cancel", "help", "privacy", "forget", "stats"})
 
 
 # ---- the engine ---------------------------------------------------------------------------
@@ -190,6 +197,10 @@ class Engine:
             return self._reask(conv, "media")
         if isinstance(event, NotPrivate):
             return Outcome(conv, [self._msg("private_only.j2")])
+        if isinstance(event, Stats):
+            if event.figures is None:
+                return self._command(conv, "help", ctx)
+            return Outcome(conv, [self._msg("stats.j2", **event.figures)])
         return Outcome(conv, [self._view(conv)])
 
     # ---- commands and text ---------------------------------------------------------------
@@ -231,6 +242,9 @@ class Engine:
             return Outcome(conv, [self._privacy(), self._view(conv)])
         if name == "forget":
             return Outcome(None, [self._msg("forgotten.j2")], forget=True)
+        if name == "stats":
+            # Only programme admins get figures (the adapter sends them as Stats).
+            return self._command(conv, "help", ctx)
         return self._reask(conv, "command")
 
     def _text(self, conv: Conversation | None, raw: str) -> Outcome:
@@ -393,13 +407,29 @@ class Engine:
             return self._move(conv, f"change_{missing[0].id}", close=True) if missing else None
         answers = self.flow.final_answers(conv.answers)
         code = ctx.new_code()
-        recs = self.content.catalogue.recommend(self.flow, answers, self.content.words)
-        assessed = self.content.catalogue.readiness.assess(self.flow, answers)
-        completion = Completion(
+        completion = self.completion(
+            answers,
             code=code,
             run=conv.run,
             started=conv.started,
             completed=ctx.now.isoformat(timespec="seconds"),
+        )
+        done = replace(conv, state=DONE, answers=answers, step=conv.step + 1, code=code, draft=None)
+        return Outcome(
+            done, [self._closed(), *self._result(done)], completion=completion, reached=DONE
+        )
+
+    def completion(
+        self, answers: dict[str, Answer], *, code: str, run: str, started: str, completed: str
+    ) -> Completion:
+        """A finished set of answers as a storable response, with its recommendations."""
+        recs = self.content.catalogue.recommend(self.flow, answers, self.content.words)
+        assessed = self.content.catalogue.readiness.assess(self.flow, answers)
+        return Completion(
+            code=code,
+            run=run,
+            started=started,
+            completed=completed,
             flow_id=self.flow.spec.id,
             content_version=self.content.digest,
             rows=self._rows(answers),
@@ -412,10 +442,6 @@ class Engine:
                 (r.signpost.id, r.section.id, " | ".join(r.reasons)) for r in recs
             ),
             readiness=assessed.stage.id if assessed else None,
-        )
-        done = replace(conv, state=DONE, answers=answers, step=conv.step + 1, code=code, draft=None)
-        return Outcome(
-            done, [self._closed(), *self._result(done)], completion=completion, reached=DONE
         )
 
     def _rows(self, answers: dict[str, Answer]) -> tuple[tuple[str, str, int | None], ...]:

@@ -11,7 +11,8 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from .engine import Context, Conversation, Engine, Event, Outcome, Resume
+from .disclosure import Rules
+from .engine import Context, Conversation, Engine, Event, Outcome, Resume, Stats
 from .privacy import new_reference_code, new_run_id
 from .store import CodeTaken, Store
 
@@ -33,11 +34,13 @@ class Triage:
         *,
         clock: Callable[[], dt.datetime] = utcnow,
         new_code: Callable[[], str] = new_reference_code,
+        rules: Rules | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
         self.clock = clock
         self.new_code = new_code
+        self.rules = rules or Rules()
 
     def handle(self, subject: str, event: Event, update_id: int | None = None) -> Outcome | None:
         """Apply one event for one pseudonym; None if this update was already answered."""
@@ -61,6 +64,8 @@ class Triage:
                     return self.engine.handle(self.store.load(subject), Resume(), ctx)
                 self.store.record_update(update_id, now)
             conv = self.store.load(subject)
+            if isinstance(event, Stats) and event.figures is None:
+                event = Stats(self.stats_figures(now))
             outcome = self.engine.handle(conv, event, ctx)
             self._apply(subject, conv, outcome, now)
         return outcome
@@ -81,6 +86,16 @@ class Triage:
             self.store.add_response(subject, outcome.completion)
         if outcome.reached is not None and after is not None:
             self.store.reached(after.run, outcome.reached, now)
+
+    def stats_figures(self, now: dt.datetime) -> dict[str, object]:
+        """Headline figures for /stats, with disclosure control applied."""
+        from .analytics import Analysis, load_responses
+        from .reporting import stats_figures
+
+        content = self.engine.content
+        analysis = Analysis(content, self.rules)
+        headline = analysis.headline(self.store, load_responses(self.store), now.date())
+        return stats_figures(content, self.rules, headline)
 
     def mark_replied(self, update_id: int) -> None:
         """Record that the replies to an update were delivered."""

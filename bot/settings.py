@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .disclosure import Rules
+
 DEFAULT_DB = "triage.db"
 DEFAULT_API_URL = "https://api.telegram.org"
 MIN_SECRET_LENGTH = 32
@@ -42,6 +44,14 @@ class Settings:
     send_rate: float = 0.0
     send_burst: int = 30
     log_level: str = "INFO"
+    min_count: int = 10
+    round_to: int = 5
+    min_denominator: int = 10
+
+    @property
+    def rules(self) -> Rules:
+        """The disclosure thresholds every aggregate output applies."""
+        return Rules(self.min_count, self.round_to, self.min_denominator)
 
     @property
     def base_url(self) -> str:
@@ -174,4 +184,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         send_rate=_float(env, "TRIAGE_SEND_RATE", 0.0),
         send_burst=_int(env, "TRIAGE_SEND_BURST", 30, 1),
         log_level=level,
+        min_count=_int(env, "TRIAGE_MIN_COUNT", 10, 1),
+        round_to=_int(env, "TRIAGE_ROUND_TO", 5, 1),
+        min_denominator=_int(env, "TRIAGE_MIN_DENOMINATOR", 10, 1),
     )

@@ -35,7 +35,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TimedO
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
-from .engine import Button, Command, Event, NotPrivate, Press, Reply, Text, Unsupported
+from .engine import Button, Command, Event, NotPrivate, Press, Reply, Stats, Text, Unsupported
 from .privacy import pseudonym
 from .service import Triage
 from .settings import Settings
@@ -73,8 +73,12 @@ class Incoming:
     message_id: int | None = None
 
 
-def to_incoming(update: Update) -> Incoming | None:
-    """Turn a Telegram update into an engine event; None for updates we do not answer."""
+def to_incoming(update: Update, admins: frozenset[int] = frozenset()) -> Incoming | None:
+    """Turn a Telegram update into an engine event; None for updates we do not answer.
+
+    /stats becomes a Stats event only for programme admins in a private chat; for anyone
+    else it stays an ordinary command (and gets the help text).
+    """
     query = update.callback_query
     if query is not None:
         if query.message is None:
@@ -90,7 +94,10 @@ def to_incoming(update: Update) -> Incoming | None:
         if message.text and message.text.startswith("/"):
             return Incoming(message.from_user.id, message.chat.id, NotPrivate())
         return None
-    return Incoming(message.from_user.id, message.chat.id, message_event(message))
+    event = message_event(message)
+    if event == Command("stats") and message.from_user.id in admins:
+        event = Stats()
+    return Incoming(message.from_user.id, message.chat.id, event)
 
 
 def message_event(message: Message) -> Event:
@@ -127,16 +134,22 @@ class TelegramAdapter:
     """Applies an update through the triage service, then shows the replies."""
 
     def __init__(
-        self, app: Application, triage: Triage, store_thread: StoreThread, secret: str
+        self,
+        app: Application,
+        triage: Triage,
+        store_thread: StoreThread,
+        secret: str,
+        admins: frozenset[int] = frozenset(),
     ) -> None:
         self.app = app
         self.triage = triage
         self.store_thread = store_thread
         self.secret = secret
+        self.admins = admins
 
     async def handle(self, update: Update) -> None:
         """Handle one update. Raises if its effect could not be committed or delivered."""
-        incoming = to_incoming(update)
+        incoming = to_incoming(update, self.admins)
         if incoming is None:
             return
         subject = pseudonym(self.secret, incoming.user_id)

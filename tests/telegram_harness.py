@@ -46,7 +46,9 @@ class RunningBot:
             self.settings, request=telegram.request(), updates_request=telegram.request()
         )
         self.store_thread = StoreThread()
-        self.adapter = TelegramAdapter(self.app, self.triage, self.store_thread, SECRET)
+        self.adapter = TelegramAdapter(
+            self.app, self.triage, self.store_thread, SECRET, self.settings.admins
+        )
         self.poller = Poller(
             self.app, self.adapter.handle, poll_timeout=poll_timeout, backoff=backoff
         )

@@ -170,7 +170,8 @@ def test_oversized_signpost_is_caught(copy: Path) -> None:
         copy,
         "content/signposts.yaml",
         lambda t: t.replace(
-            "      Specialist lawyers explain your options in plain terms and can review the documents",
+            "      Specialist lawyers explain your options in plain terms and can review the"
+            " documents",
             f"      {long_text}",
             1,
         ),

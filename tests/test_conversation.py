@@ -378,7 +378,7 @@ def test_media_and_unknown_commands(walker: Walker) -> None:
     start(walker)
     out = walker.send(Unsupported("photo"))
     assert "only read button taps" in out.replies[0].text
-    out = walker.command("stats")
+    out = walker.command("nonsense")
     assert "don't know that command" in out.replies[0].text
     assert walker.state() == "org_type"
 

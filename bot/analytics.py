@@ -1,0 +1,323 @@
+"""The triage log as tables of counts, for reports and /stats.
+
+Everything here produces :class:`bot.disclosure.Table` (true counts), which callers must pass
+through :func:`bot.disclosure.protect` before showing anyone. Breakdowns are by one dimension
+at a time (sector, size, region or readiness stage), never crossed: with about 120 Mutuals,
+sector with region with size could point at a single organisation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+from .content import Content
+from .disclosure import Rules, SafeTable, Table, protect, protect_count
+from .flow import DONE, SUMMARY, Question
+from .signposts import READINESS
+from .store import Store
+
+Dimension = Literal["sector", "size", "region", "readiness"]
+DIMENSIONS: dict[str, str] = {
+    "sector": "service",
+    "size": "staff",
+    "region": "region",
+    "readiness": READINESS,
+}
+
+
+@dataclass(frozen=True)
+class Response:
+    """One finished triage: its answers as lists of option codes."""
+
+    id: int
+    completed: str
+    readiness: str | None
+    answers: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive date range (either end open)."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def sql(self, column: str) -> tuple[str, list[str]]:
+        """A WHERE fragment and its parameters for an ISO timestamp column."""
+        parts, params = [], []
+        if self.since is not None:
+            parts.append(f"{column} >= ?")
+            params.append(self.since.isoformat())
+        if self.until is not None:
+            parts.append(f"{column} < ?")
+            params.append((self.until + dt.timedelta(days=1)).isoformat())
+        return (" AND ".join(parts) or "1"), params
+
+
+def load_responses(store: Store, period: Period = Period()) -> list[Response]:
+    """Every finished response in the period, with its answers."""
+    where, params = period.sql("r.completed")
+    rows = store.conn.execute(
+        f"SELECT r.id, r.completed, r.readiness FROM responses r WHERE {where} ORDER BY r.id",
+        params,
+    ).fetchall()
+    answers: dict[int, dict[str, list[str]]] = defaultdict(dict)
+    answer_rows = store.conn.execute(
+        "SELECT a.response_id, a.question, a.option FROM answers a "
+        f"JOIN responses r ON r.id = a.response_id WHERE {where} ORDER BY a.rowid",
+        params,
+    )
+    for response_id, question, option in answer_rows:
+        answers[response_id].setdefault(question, []).append(option)
+    return [Response(r[0], r[1], r[2], answers.get(r[0], {})) for r in rows]
+
+
+class Analysis:
+    """Builds the report's tables from responses and the funnel, for one content bundle."""
+
+    def __init__(self, content: Content, rules: Rules) -> None:
+        self.content = content
+        self.flow = content.flow
+        self.rules = rules
+        self.text = content.report
+        self.readiness_question = content.catalogue.readiness.question
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _values(self, response: Response, qid: str) -> list[str]:
+        if qid == READINESS:
+            return [response.readiness] if response.readiness else []
+        return response.answers.get(qid, [])
+
+    def _question(self, qid: str) -> Question:
+        return self.readiness_question if qid == READINESS else self.flow.by_id[qid]
+
+    def _options(self, question: Question) -> list[tuple[str, str]]:
+        source = self.flow.by_id[question.options_from] if question.options_from else question
+        choices = self.flow.choices(source, {})
+        return [
+            (o.code, label)
+            for o, label in zip(
+                choices, self.content.words(source, [o.code for o in choices]), strict=True
+            )
+            if not (question.options_from and o.exclusive)
+        ]
+
+    def _columns(self, responses: list[Response], by: str | None) -> list[tuple[str, str]]:
+        if by is None:
+            return [("*", self.text.labels.all)]
+        return self._options(self._question(DIMENSIONS[by]))
+
+    # ---- tables ----------------------------------------------------------------------------
+
+    def choice_table(
+        self,
+        responses: list[Response],
+        qid: str,
+        by: str | None,
+        title: str | None = None,
+        values: dict[int, list[str]] | None = None,
+        note: str = "",
+    ) -> Table:
+        """Who chose each option of a question, optionally broken down by one dimension."""
+        question = self._question(qid)
+        options = self._options(question)
+        columns = self._columns(responses, by)
+        col_index = {code: i for i, (code, _) in enumerate(columns)}
+        counts = [[0] * len(columns) for _ in options]
+        row_index = {code: i for i, (code, _) in enumerate(options)}
+        bases = [0] * len(columns)
+        totals = [0] * len(options)
+        base_total = 0
+        for response in responses:
+            chosen = (
+                values.get(response.id, []) if values is not None else self._values(response, qid)
+            )
+            if not chosen:
+                continue
+            if by is None:
+                column = 0
+            else:
+                dim = self._values(response, DIMENSIONS[by])
+                if not dim or dim[0] not in col_index:
+                    continue
+                column = col_index[dim[0]]
+            bases[column] += 1
+            base_total += 1
+            for code in chosen:
+                if code in row_index:
+                    counts[row_index[code]][column] += 1
+                    totals[row_index[code]] += 1
+        notes = [self.text.notes["share"]]
+        if question.kind == "multi":
+            notes.append(self.text.notes["multi"])
+        if note:
+            notes.insert(0, note)
+        return Table(
+            id=qid if title is None else title.lower().replace(" ", "_"),
+            title=title or question.label,
+            rows=[label for _, label in options],
+            columns=[label for _, label in columns],
+            counts=counts,
+            bases=bases,
+            row_totals=totals,
+            base_total=base_total,
+            additive=question.kind != "multi",
+            note=" ".join(notes),
+        )
+
+    def biggest_barrier(self, responses: list[Response], by: str | None) -> Table:
+        """The barrier named as biggest, or the only one named."""
+        barriers = self.flow.by_id.get("barriers")
+        values: dict[int, list[str]] = {}
+        for response in responses:
+            top = response.answers.get("top_barrier")
+            named = [
+                c
+                for c in response.answers.get("barriers", [])
+                if barriers is None or c not in barriers.exclusive_codes
+            ]
+            if top:
+                values[response.id] = top
+            elif len(named) == 1:
+                values[response.id] = named
+        return self.choice_table(
+            responses,
+            "top_barrier",
+            by,
+            title=self.text.tables["biggest_barrier"],
+            values=values,
+            note=self.text.notes["biggest_barrier"],
+        )
+
+    def over_time(self, responses: list[Response]) -> Table:
+        """Finished checks per calendar month."""
+        months = Counter(r.completed[:7] for r in responses)
+        keys = sorted(months)
+        return Table(
+            id="over_time",
+            title=self.text.tables["over_time"],
+            rows=keys,
+            columns=[self.text.labels.finished],
+            counts=[[months[k]] for k in keys],
+            bases=[len(responses)],
+            row_totals=[months[k] for k in keys],
+            base_total=len(responses),
+            additive=True,
+            kind="count",
+            note=self.text.notes["over_time"],
+        )
+
+    def funnel(self, store: Store, period: Period = Period()) -> Table:
+        """Conversations reaching each step, and how many went no further."""
+        where, params = period.sql("min(reached)")
+        runs = store.conn.execute(
+            f"SELECT run, group_concat(state, ' ') FROM progress GROUP BY run HAVING {where}",
+            params,
+        ).fetchall()
+        steps = [*(q.id for q in self.flow.questions), SUMMARY, DONE]
+        order = {s: i for i, s in enumerate(steps)}
+        reached: Counter[str] = Counter()
+        stopped: Counter[str] = Counter()
+        for _run, states in runs:
+            seen = [s for s in states.split() if s in order]
+            reached.update(set(seen))
+            if seen and DONE not in seen:
+                stopped[max(seen, key=order.__getitem__)] += 1
+        labels = {q.id: q.label for q in self.flow.questions}
+        labels[SUMMARY] = SUMMARY.title()
+        labels[DONE] = self.text.labels.finished
+        used = [s for s in steps if reached[s]]
+        return Table(
+            id="funnel",
+            title=self.text.tables["funnel"],
+            rows=[labels[s] for s in used],
+            columns=[self.text.labels.reached, self.text.labels.stopped],
+            counts=[[reached[s], stopped[s]] for s in used],
+            bases=[len(runs), sum(stopped.values())],
+            row_totals=[reached[s] for s in used],
+            base_total=len(runs),
+            # "Stopped here" adds up to its total; treating both columns as additive can only
+            # hide more, never less.
+            additive=True,
+            kind="count",
+            partition=False,
+            percent_of_first=True,
+            note=self.text.notes["funnel"],
+            extra={"steps": used},
+        )
+
+    def tables(
+        self, store: Store, responses: list[Response], by: str | None, period: Period = Period()
+    ) -> list[SafeTable]:
+        """Every table of the report, protected."""
+        raw: list[Table] = []
+        if by is None:
+            raw += [self.over_time(responses), self.funnel(store, period)]
+        skip = {DIMENSIONS[by]} if by else set()
+        note = self.text.notes["mutuals_only"] if by in ("size", "readiness") else ""
+        for question in self.flow.questions:
+            if question.kind == "text" or question.id in skip:
+                continue
+            if question.id == "top_barrier":
+                raw.append(self.biggest_barrier(responses, by))
+                continue
+            raw.append(self.choice_table(responses, question.id, by, note=note))
+        if by != "readiness":
+            raw.append(self.choice_table(responses, READINESS, by, note=note))
+        return [protect(t, self.rules) for t in raw]
+
+    def headline(
+        self, store: Store, responses: list[Response], today: dt.date
+    ) -> dict[str, object]:
+        """The few protected figures /stats shows."""
+        recent = [
+            r for r in responses if r.completed[:10] >= (today - dt.timedelta(days=30)).isoformat()
+        ]
+        finished_total = protect_count(len(responses), self.rules)
+        recent_total = protect_count(len(recent), self.rules)
+        funnel = protect(self.funnel(store), self.rules)
+        started = funnel.bases[0]
+        finished = (
+            funnel.cells[-1][0]
+            if funnel.rows and funnel.rows[-1] == (self.text.labels.finished)
+            else None
+        )
+        rate = None
+        if started.count is not None and finished is not None and finished.count is not None:
+            rate = round(100 * finished.count / started.count)
+
+        def top(qid: str, n: int = 3) -> list[dict[str, object]]:
+            if qid not in self.flow.by_id:
+                return []
+            table = protect(self.choice_table(responses, qid, None), self.rules)
+            shown = [
+                (label, row[0])
+                for label, row in zip(table.rows, table.cells, strict=True)
+                if row[0].percent is not None
+            ]
+            shown.sort(key=lambda item: -(item[1].percent or 0))
+            return [{"label": label, "percent": cell.percent} for label, cell in shown[:n]]
+
+        urgent = (
+            protect(self.choice_table(responses, "live_bid", None), self.rules)
+            if ("live_bid" in self.flow.by_id)
+            else None
+        )
+        urgent_cell = None
+        if urgent is not None:
+            codes = [code for code, _ in self._options(self.flow.by_id["live_bid"])]
+            if "within_month" in codes:
+                urgent_cell = urgent.cells[codes.index("within_month")][0]
+        return {
+            "finished": finished_total,
+            "recent": recent_total,
+            "started": started,
+            "completion_rate": rate,
+            "needs": top("support"),
+            "barriers": top("barriers"),
+            "urgent": urgent_cell,
+        }

@@ -1,0 +1,260 @@
+"""Synthetic triage data drawn from the 2018 survey's proportions, for trying the review tools.
+
+Proportions (from the research in ``shared/research``): just over half of Mutuals work in
+health and social care; 34 of 54 had bid with partners, rising with turnover (all of the top
+quartile, 38% of the bottom); legal complexity was the top barrier (59%); commercial and legal
+support were the top needs, followed by risk/benefit analysis and financial modelling, with
+about three needs each; 65% would definitely partner and 35% might; confidence to win alone
+averaged 3.88 of 5 and past partnerships were rated 3.75 of 5.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+
+from .conditions import Answer
+from .content import Content
+from .engine import Engine
+from .flow import DONE, SUMMARY, Flow
+from .privacy import new_reference_code
+from .store import Store
+
+Weights = dict[str, float]
+
+ORG_TYPE: Weights = {"psm": 86, "spinout": 5, "vcse": 4, "commissioner": 3, "other": 2}
+SERVICE: Weights = {
+    "health": 30,
+    "social_care": 22,
+    "cyp": 12,
+    "education": 8,
+    "culture_leisure": 14,
+    "other": 14,
+}
+REGION: Weights = {
+    "north_east": 6,
+    "north_west": 14,
+    "yorkshire": 9,
+    "east_midlands": 8,
+    "west_midlands": 9,
+    "east": 9,
+    "london": 14,
+    "south_east": 12,
+    "south_west": 13,
+    "several": 6,
+}
+ROLE: Weights = {
+    "leadership": 40,
+    "bids": 20,
+    "finance": 10,
+    "operations": 15,
+    "frontline": 5,
+    "board": 5,
+    "other": 5,
+}
+STAFF: Weights = {"s1_10": 8, "s11_50": 20, "s51_250": 32, "s251_1000": 27, "s1000_plus": 13}
+TURNOVER_BY_STAFF: dict[str, Weights] = {
+    "s1_10": {"under_1m": 85, "t1_5m": 10, "undisclosed": 5},
+    "s11_50": {"under_1m": 50, "t1_5m": 42, "undisclosed": 8},
+    "s51_250": {"t1_5m": 45, "t5_20m": 45, "undisclosed": 10},
+    "s251_1000": {"t5_20m": 60, "over_20m": 32, "undisclosed": 8},
+    "s1000_plus": {"over_20m": 92, "undisclosed": 8},
+}
+# Share with any partnering experience, by turnover: 34 of 54 overall.
+PARTNERED: dict[str, float] = {
+    "under_1m": 0.38,
+    "t1_5m": 0.55,
+    "t5_20m": 0.75,
+    "over_20m": 1.0,
+    "undisclosed": 0.6,
+}
+YEARS: Weights = {"under_1": 5, "y1_3": 12, "y3_5": 18, "y5_10": 45, "over_10": 20}
+CONFIDENCE: Weights = {"v1": 2, "v2": 5, "v3": 20, "v4": 48, "v5": 25}  # mean 3.89
+SUCCESS: Weights = {"v1": 3, "v2": 10, "v3": 20, "v4": 42, "v5": 25}  # mean 3.76
+APPETITE: Weights = {"definitely": 63, "might": 34, "not_now": 3}
+EXPERIENCE: dict[str, float] = {
+    "informal": 0.51,
+    "sub_lead": 0.33,
+    "sub_partner": 0.33,
+    "jv_alliance": 0.12,
+    "new_entity": 0.08,
+    "la_direct": 0.2,
+}
+MOTIVATIONS: dict[str, float] = {
+    "larger_contracts": 0.6,
+    "integrated_services": 0.45,
+    "back_office": 0.3,
+    "capacity": 0.35,
+    "new_income": 0.3,
+    "new_places": 0.25,
+    "learning": 0.4,
+}
+BARRIERS: dict[str, float] = {
+    "legal_complexity": 0.59,
+    "culture": 0.45,
+    "capacity": 0.42,
+    "legal_expertise": 0.3,
+    "risk": 0.25,
+    "cost": 0.25,
+    "no_partners": 0.2,
+    "timescales": 0.28,
+    "procurement_rules": 0.3,
+    "seed_funding": 0.15,
+    "sharing_ideas": 0.15,
+}
+# Scaled so people pick about three each.
+SUPPORT: dict[str, float] = {
+    "commercial": 0.5,
+    "legal": 0.48,
+    "risk_benefit": 0.36,
+    "financial_modelling": 0.34,
+    "bid_writing": 0.2,
+    "choosing_model": 0.2,
+    "investment_case": 0.14,
+    "workshops": 0.14,
+    "influencing": 0.18,
+    "social_value": 0.22,
+    "peer_network": 0.18,
+    "placements": 0.08,
+}
+LIVE_BID: Weights = {"within_month": 10, "one_to_three": 25, "none": 65}
+OTHER_PATHS: dict[str, tuple[str, Weights | dict[str, float]]] = {
+    "spinout": ("spinout_stage", {"exploring": 40, "business_case": 40, "agreed": 20}),
+    "commissioner": (
+        "commissioner_interest",
+        {
+            "consortia": 0.5,
+            "market_engagement": 0.4,
+            "pilots": 0.4,
+            "social_value": 0.3,
+            "mutuals_exemption": 0.3,
+            "direct_award": 0.1,
+        },
+    ),
+    "vcse": ("vcse_interest", {"partner_with_mutual": 55, "learn": 30, "not_sure": 15}),
+    "other": ("vcse_interest", {"partner_with_mutual": 30, "learn": 40, "not_sure": 30}),
+}
+
+
+def _pick(rng: random.Random, weights: Weights) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _tick(rng: random.Random, chances: dict[str, float]) -> list[str]:
+    picked = [code for code, p in chances.items() if rng.random() < p]
+    return picked or [max(chances, key=chances.__getitem__)]
+
+
+def synthetic_answers(rng: random.Random) -> dict[str, Answer]:
+    """One plausible set of answers."""
+    org = _pick(rng, ORG_TYPE)
+    answers: dict[str, Answer] = {"org_type": org}
+    if org != "psm":
+        qid, weights = OTHER_PATHS[org]
+        multi = all(v <= 1 for v in weights.values())
+        answers[qid] = _tick(rng, weights) if multi else _pick(rng, weights)
+        answers["service"] = _pick(rng, SERVICE)
+        answers["region"] = _pick(rng, REGION)
+        answers["comments"] = ""
+        return answers
+    staff = _pick(rng, STAFF)
+    turnover = _pick(rng, TURNOVER_BY_STAFF[staff])
+    answers |= {
+        "role": _pick(rng, ROLE),
+        "service": _pick(rng, SERVICE),
+        "region": _pick(rng, REGION),
+        "staff": staff,
+        "turnover": turnover,
+        "years": _pick(rng, YEARS),
+        "confidence": _pick(rng, CONFIDENCE),
+    }
+    if rng.random() < PARTNERED[turnover]:
+        answers["experience"] = _tick(rng, EXPERIENCE)
+        answers["success"] = _pick(rng, SUCCESS)
+    else:
+        answers["experience"] = ["none"]
+    answers["appetite"] = _pick(rng, APPETITE)
+    if answers["appetite"] != "not_now":
+        answers["motivations"] = _tick(rng, MOTIVATIONS)
+    if rng.random() < 0.03:
+        answers["barriers"] = ["none"]
+    else:
+        barriers = _tick(rng, BARRIERS)
+        answers["barriers"] = barriers
+        if len(barriers) > 1:
+            answers["top_barrier"] = rng.choices(barriers, weights=[BARRIERS[b] for b in barriers])[
+                0
+            ]
+    answers["support"] = ["nothing"] if rng.random() < 0.05 else _tick(rng, SUPPORT)
+    answers["live_bid"] = _pick(rng, LIVE_BID)
+    answers["comments"] = ""
+    return answers
+
+
+def generate(
+    store: Store,
+    content: Content,
+    n: int,
+    seed: int = 2018,
+    abandon_share: float = 0.25,
+    today: dt.date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Fill an empty database with ``n`` finished triages and some abandoned ones."""
+    rng = random.Random(seed)
+    flow = content.flow
+    engine = Engine(content)
+    end = dt.datetime.combine(today or dt.date.today(), dt.time(17, 0), tzinfo=dt.UTC)
+    codes: set[str] = set()
+    made = 0
+    batch = 250
+    while made < n:
+        with store.transaction():
+            for _ in range(min(batch, n - made)):
+                made += 1
+                # More checks in recent months, as the programme becomes known.
+                age = dt.timedelta(days=365 * (1 - rng.random() ** 0.7))
+                completed = end - age - dt.timedelta(minutes=rng.randint(0, 600))
+                started = completed - dt.timedelta(seconds=rng.randint(150, 900))
+                answers = flow.final_answers(synthetic_answers(rng))
+                code = new_reference_code()
+                while code in codes:
+                    code = new_reference_code()
+                codes.add(code)
+                run = f"demo{made:07d}"
+                completion = engine.completion(
+                    answers,
+                    code=code,
+                    run=run,
+                    started=_iso(started),
+                    completed=_iso(completed),
+                )
+                store.add_response(f"demo-subject-{made}", completion)
+                for state in [*(q.id for q in flow.path(answers)), SUMMARY, DONE]:
+                    store.reached(run, state, started)
+                if rng.random() < abandon_share / (1 - abandon_share):
+                    _abandoned(store, flow, rng, f"demo-gone{made:07d}", started)
+        if progress:
+            progress(made)
+    # Demo owner links are not real pseudonyms; drop them so the data looks purged.
+    with store.transaction():
+        store.conn.execute("DELETE FROM response_owners WHERE subject LIKE 'demo-subject-%'")
+    return made
+
+
+def _abandoned(
+    store: Store, flow: Flow, rng: random.Random, run: str, started: dt.datetime
+) -> None:
+    path = [q.id for q in flow.path(flow.final_answers(synthetic_answers(rng)))]
+    # People leave more often early on and at the long multi-select questions.
+    weights = [
+        3 if i < 2 else 2 if flow.by_id[q].kind == "multi" else 1 for i, q in enumerate(path)
+    ]
+    stop = rng.choices(range(len(path)), weights=weights)[0]
+    for state in path[: stop + 1]:
+        store.reached(run, state, started)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,492 @@
+"""The programme team's commands: report, lookup, review, export and demo-data."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import subprocess
+import sys
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from .content import Content
+from .disclosure import Rules
+from .privacy import normalise_code
+from .settings import Settings
+from .store import Store
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="SQLite database file (default: $TRIAGE_DB or ./triage.db)."),
+]
+
+
+class Format(StrEnum):
+    """Report formats."""
+
+    table = "table"
+    csv = "csv"
+    html = "html"
+
+
+class ExportFormat(StrEnum):
+    """Export formats."""
+
+    csv = "csv"
+    json = "json"
+
+
+class By(StrEnum):
+    """The one dimension a report may be split by."""
+
+    sector = "sector"
+    size = "size"
+    region = "region"
+    readiness = "readiness"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _open(ctx: typer.Context, db: Path | None) -> tuple[Settings, Content, Store]:
+    """Settings, content and the store, refusing to create a database that is not there."""
+    from .cli import content_or_exit, settings_from
+
+    settings = settings_from(ctx, db)
+    if not settings.db_path.exists():
+        raise _fail(
+            f"there is no database at {settings.db_path}: set TRIAGE_DB (or --db), or make a "
+            "demo one with `python -m bot demo-data --db demo.db`"
+        )
+    return settings, content_or_exit(settings), Store(settings.db_path)
+
+
+def _rules(
+    settings: Settings, min_count: int | None, round_to: int | None, min_denominator: int | None
+) -> Rules:
+    base = settings.rules
+    return Rules(
+        min_count=min_count or base.min_count,
+        round_to=round_to or base.round_to,
+        min_denominator=min_denominator or base.min_denominator,
+    )
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{name} {value!r} is not a date; write YYYY-MM-DD") from None
+
+
+def report(
+    ctx: typer.Context,
+    fmt: Annotated[Format, typer.Option("--format", help="table (terminal), csv or html.")] = (
+        Format.table
+    ),
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file (required for html).")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only checks finished on or after this date (YYYY-MM-DD)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Only checks finished on or before this date (YYYY-MM-DD)."),
+    ] = None,
+    by: Annotated[
+        By | None,
+        typer.Option(
+            "--by",
+            help="Split every table by one of: sector, size, "
+            "region, readiness. Never more than one: combined, they could "
+            "identify an organisation.",
+        ),
+    ] = None,
+    db: DbOption = None,
+    min_count: Annotated[
+        int | None, typer.Option(help="Hide counts under this (default $TRIAGE_MIN_COUNT or 10).")
+    ] = None,
+    round_to: Annotated[
+        int | None, typer.Option(help="Round counts to this (default $TRIAGE_ROUND_TO or 5).")
+    ] = None,
+    min_denominator: Annotated[
+        int | None, typer.Option(help="Show percentages only over at least this many (default 10).")
+    ] = None,
+) -> None:
+    """Demand, drop-off and needs from the triage log, safe to share.
+
+    Finished checks over time, where people stop, and every question's answers: sectors,
+    sizes, regions, readiness, barriers and the biggest barrier, support needs, experience,
+    appetite, motivations and urgency. Every figure follows the ONS 10/5 rule: counts under
+    10 hidden, others rounded to 5, percentages only over 10 or more people, and no hidden
+    figure recoverable from a total.
+    """
+    from .analytics import Analysis, Period, load_responses
+    from .reporting import ReportMeta, print_tables, to_csv, to_html, write_text
+
+    settings, content, store = _open(ctx, db)
+    rules = _rules(settings, min_count, round_to, min_denominator)
+    period = Period(_date(since, "--since"), _date(until, "--until"))
+    if fmt == Format.html and out_file is None:
+        raise _fail("an HTML report needs --out FILE.html")
+    try:
+        analysis = Analysis(content, rules)
+        responses = load_responses(store, period)
+        tables = analysis.tables(store, responses, by.value if by else None, period)
+        headline = analysis.headline(store, responses, dt.date.today())
+    finally:
+        store.close()
+    from .disclosure import protect_count
+
+    meta = ReportMeta(
+        generated=dt.datetime.now(dt.UTC),
+        since=period.since,
+        until=period.until,
+        by=by.value if by else None,
+        responses=protect_count(len(responses), rules),
+        rules=rules,
+    )
+    if fmt == Format.table:
+        print_tables(out, content, meta, tables)
+        return
+    if fmt == Format.csv:
+        write_text(out_file, to_csv(content, tables), out)
+    else:
+        from .reporting import cell_text
+
+        labels = content.report.labels
+        head = {
+            **headline,
+            "started": None
+            if headline["started"].count is None
+            else cell_text(headline["started"], labels, percent=False),
+        }
+        write_text(out_file, to_html(content, meta, tables, head), out)
+    if out_file is not None:
+        out.print(f"Wrote {out_file}")
+
+
+def lookup(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="The reference code, e.g. MPSP-7KQ3-X9TD.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Everything about one response, for when a Mutual quotes its reference code."""
+    _, content, store = _open(ctx, db)
+    wanted = normalise_code(code)
+    if wanted is None:
+        raise _fail(f"{code!r} is not a reference code: they look like MPSP-7KQ3-X9TD")
+    try:
+        found = _lookup(store, content, wanted)
+    finally:
+        store.close()
+    if found is None:
+        raise _fail(
+            f"no response has the code {wanted}. It may have been mistyped, or "
+            "deleted at the person's request (/forget).",
+            1,
+        )
+    if as_json:
+        out.print_json(json.dumps(found, ensure_ascii=False))
+        return
+    out.print(
+        f"[bold]{found['code']}[/bold]  finished {found['completed']} UTC  "
+        f"content version {found['content_version']}"
+    )
+    if found["readiness"]:
+        out.print(f"Readiness stage: [bold]{escape(found['readiness'])}[/bold]")
+    answers = RichTable(title="Answers", title_justify="left", show_header=False)
+    answers.add_column(style="bold")
+    answers.add_column()
+    for item in found["answers"]:
+        answers.add_row(escape(item["question"]), escape(item["answer"]))
+    out.print(answers)
+    recs = RichTable(title="Advice shown", title_justify="left")
+    for column in ("#", "signpost", "section", "because"):
+        recs.add_column(column)
+    for item in found["recommendations"]:
+        recs.add_row(
+            str(item["position"]), escape(item["title"]), item["section"], escape(item["reasons"])
+        )
+    out.print(recs)
+
+
+def _lookup(store: Store, content: Content, code: str) -> dict[str, Any] | None:
+    row = store.conn.execute("SELECT * FROM responses WHERE code = ?", (code,)).fetchone()
+    if row is None:
+        return None
+    flow = content.flow
+    chosen: dict[str, list[str]] = {}
+    for question, option in store.conn.execute(
+        "SELECT question, option FROM answers WHERE response_id = ? ORDER BY rowid", (row["id"],)
+    ):
+        chosen.setdefault(question, []).append(option)
+    texts = dict(
+        store.conn.execute(
+            "SELECT question, text FROM response_text WHERE response_id = ?", (row["id"],)
+        )
+    )
+    answers = []
+    for question in flow.questions:
+        if question.id in chosen:
+            words = ", ".join(content.words(question, chosen.pop(question.id)))
+        elif question.id in texts:
+            words = texts.pop(question.id)
+        else:
+            continue
+        answers.append({"question": question.label, "id": question.id, "answer": words})
+    # Questions since removed from the flow still show, by their codes.
+    for qid, codes in chosen.items():
+        answers.append({"question": qid, "id": qid, "answer": ", ".join(codes)})
+    for qid, text in texts.items():
+        answers.append({"question": qid, "id": qid, "answer": text})
+    stages = {s.id: s.title for s in content.catalogue.readiness.spec.stages}
+    recs = []
+    for rec in store.conn.execute(
+        "SELECT position, signpost, section, reasons FROM recommendations "
+        "WHERE response_id = ? ORDER BY position",
+        (row["id"],),
+    ):
+        signpost = content.catalogue.signposts.get(rec["signpost"])
+        recs.append(
+            {
+                "position": rec["position"],
+                "signpost": rec["signpost"],
+                "title": signpost.title if signpost else rec["signpost"],
+                "section": rec["section"],
+                "reasons": rec["reasons"] or "",
+            }
+        )
+    return {
+        "code": row["code"],
+        "completed": row["completed"],
+        "started": row["started"],
+        "content_version": row["content_version"],
+        "readiness": stages.get(row["readiness"], row["readiness"]),
+        "answers": answers,
+        "recommendations": recs,
+    }
+
+
+def review(
+    ctx: typer.Context,
+    port: Annotated[
+        int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")
+    ] = 8001,
+    db: DbOption = None,
+) -> None:
+    """Browse the triage log in Datasette, read-only, on this computer only.
+
+    Serves a snapshot taken now, without pseudonyms or unfinished conversations, with
+    labels, a one-row-per-response view, facets and canned queries for common questions
+    (which support is needed in a sector, where people drop out, what a code said).
+    Stop it with Ctrl-C.
+    """
+    from .review import build_copy, write_metadata
+
+    settings, content, store = _open(ctx, db)
+    store.close()
+    with tempfile.TemporaryDirectory(prefix="mpsp-review-") as tmp:
+        copy = build_copy(settings.db_path, Path(tmp) / "review.db", content)
+        meta = write_metadata(Path(tmp) / "metadata.json", content, settings.rules)
+        out.print(
+            f"Reviewing a snapshot of {settings.db_path} at http://127.0.0.1:{port}/ "
+            "(Ctrl-C to stop)"
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "datasette",
+            "serve",
+            "--immutable",
+            str(copy),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--metadata",
+            str(meta),
+            "--setting",
+            "suggest_facets",
+            "off",
+            "--setting",
+            "allow_download",
+            "off",
+            "--setting",
+            "default_page_size",
+            "50",
+        ]
+        with contextlib.suppress(KeyboardInterrupt):
+            subprocess.run(command, check=False)
+
+
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or json.")] = (
+        ExportFormat.csv
+    ),
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: print).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Anonymised answer rows for the team's own analysis (confidential, not for publishing).
+
+    One row per option chosen: response number, date finished, readiness stage, content
+    version, question and option (codes and words). No reference codes, pseudonyms or free
+    text.
+    """
+    from .reporting import write_text
+
+    _, content, store = _open(ctx, db)
+    try:
+        rows = _export_rows(store, content)
+    finally:
+        store.close()
+    notice = " ".join(content.report.confidential.split())
+    if fmt == ExportFormat.json:
+        text = (
+            json.dumps(
+                {
+                    "notice": notice,
+                    "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "rows": rows,
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+            + "\n"
+        )
+    else:
+        buffer = io.StringIO()
+        buffer.write(f"# {notice}\n")
+        writer = csv.DictWriter(buffer, fieldnames=list(EXPORT_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    write_text(out_file, text, out)
+    if out_file is not None:
+        err.print(f"Wrote {len(rows):,} rows to {out_file}")
+
+
+EXPORT_FIELDS = (
+    "response",
+    "finished_on",
+    "readiness",
+    "content_version",
+    "question",
+    "question_label",
+    "option",
+    "option_label",
+    "value",
+)
+
+
+def _export_rows(store: Store, content: Content) -> list[dict[str, Any]]:
+    flow = content.flow
+    labels: dict[tuple[str, str], str] = {}
+    for question in flow.questions:
+        if question.kind == "text":
+            continue
+        source = flow.by_id[question.options_from] if question.options_from else question
+        for option in flow.choices(source, {}):
+            (word,) = content.words(source, [option.code])
+            labels[(question.id, option.code)] = word
+    rows = []
+    for r in store.conn.execute(
+        "SELECT r.id, substr(r.completed, 1, 10) AS day, r.readiness, r.content_version, "
+        "a.question, a.option, a.value FROM answers a JOIN responses r ON r.id = a.response_id "
+        "ORDER BY r.id, a.rowid"
+    ):
+        question = flow.by_id.get(r["question"])
+        rows.append(
+            {
+                "response": r["id"],
+                "finished_on": r["day"],
+                "readiness": r["readiness"] or "",
+                "content_version": r["content_version"],
+                "question": r["question"],
+                "question_label": question.label if question else "",
+                "option": r["option"],
+                "option_label": labels.get((r["question"], r["option"]), ""),
+                "value": "" if r["value"] is None else r["value"],
+            }
+        )
+    return rows
+
+
+def demo_data(
+    ctx: typer.Context,
+    n: Annotated[int, typer.Option("--n", min=1, help="How many finished checks to make.")] = (500),
+    seed: Annotated[int, typer.Option(help="Random seed, for repeatable data.")] = 2018,
+    db: DbOption = None,
+) -> None:
+    """Make a synthetic triage database, so the review tools can be tried before real data.
+
+    Drawn from the 2018 survey's proportions (sector mix, partnering experience rising with
+    turnover, legal complexity the top barrier, commercial and legal the top needs, about
+    three needs each), with some unfinished conversations for the drop-off figures. Refuses
+    a database that already holds responses.
+    """
+    from .cli import content_or_exit, settings_from
+    from .demo import generate
+
+    settings = settings_from(ctx, db)
+    content = content_or_exit(settings)
+    store = Store(settings.db_path)
+    try:
+        existing = store.db["responses"].count
+        if existing:
+            raise _fail(
+                f"{settings.db_path} already holds {existing:,} responses; demo data "
+                "goes in a new file (for example --db demo.db)"
+            )
+        with Progress(
+            TextColumn("Making demo data"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("demo", total=n)
+            made = generate(
+                store, content, n, seed=seed, progress=lambda done: bar.update(task, completed=done)
+            )
+    finally:
+        store.close()
+    out.print(
+        f"Made {made:,} synthetic finished checks in {settings.db_path}. Try "
+        f"`python -m bot report --db {settings.db_path}` or `python -m bot review "
+        f"--db {settings.db_path}`."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the team's commands to the main CLI."""
+    app.command()(report)
+    app.command()(lookup)
+    app.command()(review)
+    app.command()(export)
+    app.command("demo-data")(demo_data)

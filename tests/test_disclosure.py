@@ -1,0 +1,185 @@
+"""Disclosure control: no rendered figure breaks the 10/5 rule, for any triage log."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.analytics import Analysis, Period, load_responses
+from bot.content import load_content
+from bot.demo import generate
+from bot.disclosure import Cell, Rules, Table, check_safe, hidden_lines, protect, protect_count
+from bot.reporting import ReportMeta, stats_figures, to_csv, to_html
+from bot.store import Store
+
+from .conftest import ROOT
+
+CONTENT = load_content(ROOT)
+SUPPRESSED = CONTENT.report.labels.suppressed
+
+
+def table(counts, bases, additive=True, columns=None):
+    rows = [f"r{i}" for i in range(len(counts))]
+    cols = columns or [f"c{j}" for j in range(len(bases))]
+    return Table(
+        id="t",
+        title="T",
+        rows=rows,
+        columns=cols,
+        counts=counts,
+        bases=bases,
+        row_totals=[sum(r) for r in counts],
+        base_total=sum(bases),
+        additive=additive,
+    )
+
+
+# ---- the rule, cell by cell -------------------------------------------------------------------
+
+
+def test_small_counts_are_hidden_and_others_rounded() -> None:
+    safe = protect(table([[0], [9], [10], [12], [13], [47]], [91]), Rules())
+    shown = [row[0].count for row in safe.cells]
+    assert shown[:2] == [None, None]
+    assert shown[2:] == [10, 10, 15, 45]
+    assert safe.base_total.count == 90
+
+
+def test_percentages_use_rounded_figures_and_need_ten_people() -> None:
+    safe = protect(table([[13], [7]], [20], additive=False), Rules())
+    # 13 shows as 15 of 20: 75%, not the true 65%, which would give 13 away.
+    assert safe.cells[0][0] == Cell(15, 75)
+    assert safe.cells[1][0] == Cell(None)
+    # With one answer each, the 7 could be worked out from the total: the 13 goes too.
+    safe = protect(table([[13], [7]], [20]), Rules())
+    assert safe.cells[0][0] == Cell(None)
+    safe = protect(table([[12], [40]], [52], additive=False), Rules(min_denominator=60))
+    assert safe.cells[0][0].percent is None
+
+
+def test_a_lone_hidden_cell_gets_a_partner() -> None:
+    # Column c1 has one small cell; its row total and column base would give it away.
+    safe = protect(table([[40, 3, 30], [50, 60, 70]], [90, 63, 100]), Rules())
+    assert safe.cells[0][1].count is None
+    hidden = [(r, c) for r in range(2) for c in range(3) if safe.cells[r][c].count is None]
+    assert len(hidden) >= 2
+    assert check_safe(safe, Rules()) == []
+
+
+def test_thresholds_are_configurable() -> None:
+    rules = Rules(min_count=20, round_to=10, min_denominator=50)
+    safe = protect(table([[15], [26], [34]], [75]), rules)
+    assert [row[0].count for row in safe.cells] == [None, None, 30]
+    assert protect_count(19, rules).count is None and protect_count(25, rules).count == 30
+
+
+# ---- any log, any breakdown ------------------------------------------------------------------
+
+
+def build_log(n: int, seed: int, abandon: float) -> tuple[Store, Path]:
+    folder = Path(tempfile.mkdtemp(prefix="disclosure-"))
+    store = Store(folder / "t.db")
+    generate(store, CONTENT, n, seed=seed, abandon_share=abandon, today=dt.date(2026, 11, 1))
+    return store, folder
+
+
+def rendered_numbers_obey(text_cells: list[str], rules: Rules) -> list[str]:
+    bad = []
+    for text in text_cells:
+        text = text.strip()
+        if not text or text == SUPPRESSED:
+            continue
+        match = re.fullmatch(r"([\d,]+)(?: \((\d+)%\))?", text)
+        if match is None:
+            continue
+        count = int(match.group(1).replace(",", ""))
+        if count < rules.min_count or count % rules.round_to:
+            bad.append(text)
+    return bad
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    n=st.integers(min_value=0, max_value=90),
+    seed=st.integers(min_value=0, max_value=10_000),
+    abandon=st.sampled_from([0.0, 0.2, 0.5]),
+    by=st.sampled_from([None, "sector", "size", "region", "readiness"]),
+    rules=st.sampled_from([Rules(), Rules(min_count=5, round_to=3, min_denominator=20)]),
+)
+def test_no_rendered_figure_breaks_the_rule(n, seed, abandon, by, rules) -> None:
+    store, _ = build_log(n, seed, abandon)
+    try:
+        analysis = Analysis(CONTENT, rules)
+        responses = load_responses(store)
+        tables = analysis.tables(store, responses, by)
+        headline = analysis.headline(store, responses, dt.date(2026, 11, 1))
+    finally:
+        store.close()
+    for safe in tables:
+        assert check_safe(safe, rules) == [], safe.id
+        for line in hidden_lines(safe):
+            assert sum(c.count is None for c in line) != 1
+    # The CSV: every count is hidden, or big enough and rounded.
+    rows = list(csv.DictReader(io.StringIO(to_csv(CONTENT, tables))))
+    counts = [r["count"] for r in rows]
+    assert rendered_numbers_obey(counts, rules) == []
+    for r in rows:
+        if r["percent"]:
+            assert r["count"] != SUPPRESSED
+    # The HTML: every number in a table cell obeys the rule too.
+    meta = ReportMeta(
+        generated=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        since=None,
+        until=None,
+        by=by,
+        responses=protect_count(len(responses), rules),
+        rules=rules,
+    )
+    html = to_html(CONTENT, meta, tables, {**headline, "started": None})
+    cells = re.findall(r"<td(?: class=\"[a-z]+\")?>([^<]*)</td>", html)
+    assert rendered_numbers_obey([c for c in cells if re.match(r"^[\d,]", c)], rules) == []
+    # /stats.
+    figures = stats_figures(CONTENT, rules, headline)
+    assert (
+        rendered_numbers_obey(
+            [figures[k] for k in ("finished", "recent", "started", "urgent")], rules
+        )
+        == []
+    )
+
+
+def test_period_filters(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    generate(store, CONTENT, 200, seed=3, today=dt.date(2026, 11, 1))
+    everything = load_responses(store)
+    recent = load_responses(store, Period(since=dt.date(2026, 9, 1)))
+    old = load_responses(store, Period(until=dt.date(2026, 8, 31)))
+    store.close()
+    assert len(recent) + len(old) == len(everything)
+    assert all(r.completed >= "2026-09-01" for r in recent)
+
+
+@pytest.mark.parametrize("by", ["sector", "region"])
+def test_breakdowns_are_one_dimension_at_a_time(tmp_path: Path, by: str) -> None:
+    store = Store(tmp_path / "t.db")
+    generate(store, CONTENT, 300, seed=5, today=dt.date(2026, 11, 1))
+    analysis = Analysis(CONTENT, Rules())
+    tables = analysis.tables(store, load_responses(store), by)
+    store.close()
+    dimension_questions = {"sector": "service", "region": "region"}
+    assert all(t.id != dimension_questions[by] for t in tables)
+    labels = {o.label for o in CONTENT.flow.by_id[dimension_questions[by]].options}
+    for safe in tables:
+        assert set(safe.columns) <= labels  # never two dimensions crossed

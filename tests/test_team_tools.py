@@ -1,0 +1,377 @@
+"""The programme team's tools: demo data, report, lookup, export, review and /stats."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.content import load_content
+from bot.demo import generate
+from bot.review import PRIVATE_TABLES, build_copy, metadata
+from bot.settings import Settings
+from bot.store import Store
+
+from .conftest import ROOT
+from .fake_telegram import FakeTelegram, Person
+from .telegram_harness import RunningBot
+
+runner = CliRunner()
+CONTENT = load_content(ROOT)
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = runner.invoke(
+        app,
+        ["demo-data", "--n", "600", "--db", str(path)],
+        env={"TRIAGE_CONTENT_DIR": str(ROOT)},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def invoke(*args: str) -> object:
+    return runner.invoke(
+        app, list(args), env={"TRIAGE_CONTENT_DIR": str(ROOT)}, catch_exceptions=False
+    )
+
+
+# ---- demo data ------------------------------------------------------------------------------
+
+
+def test_demo_data_follows_the_survey_and_refuses_real_databases(demo_db: Path) -> None:
+    store = Store(demo_db)
+    try:
+        total = store.db["responses"].count
+        psm = store.conn.execute(
+            "SELECT count(*) FROM answers WHERE question = 'org_type' AND option = 'psm'"
+        ).fetchone()[0]
+        partnered = store.conn.execute(
+            "SELECT count(DISTINCT response_id) FROM answers WHERE question = 'experience' "
+            "AND option != 'none'"
+        ).fetchone()[0]
+        legal = store.conn.execute(
+            "SELECT count(*) FROM answers WHERE question = 'barriers' "
+            "AND option = 'legal_complexity'"
+        ).fetchone()[0]
+        needs = store.conn.execute(
+            "SELECT count(*) * 1.0 / count(DISTINCT response_id) FROM answers "
+            "WHERE question = 'support' AND option != 'nothing'"
+        ).fetchone()[0]
+        top_needs = [
+            r[0]
+            for r in store.conn.execute(
+                "SELECT option FROM answers WHERE question = 'support' GROUP BY option "
+                "ORDER BY count(*) DESC LIMIT 2"
+            )
+        ]
+        owners = store.db["response_owners"].count
+        started = store.conn.execute("SELECT count(DISTINCT run) FROM progress").fetchone()[0]
+    finally:
+        store.close()
+    assert total == 600
+    assert 0.55 < partnered / psm < 0.72  # 34 of 54 = 63%
+    assert 0.5 < legal / psm < 0.68  # 59%
+    assert 2.5 < needs < 3.6  # about three each
+    assert set(top_needs) == {"commercial", "legal"}
+    assert owners == 0 and started > total
+    again = invoke("demo-data", "--n", "5", "--db", str(demo_db))
+    assert again.exit_code == 2 and "already holds 600 responses" in again.output
+
+
+# ---- report ---------------------------------------------------------------------------------
+
+
+def test_report_answers_which_support_is_most_needed_in_health(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.csv"
+    result = invoke(
+        "report", "--db", str(demo_db), "--by", "sector", "--format", "csv", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    health = [
+        r
+        for r in rows
+        if r["table"] == "support"
+        and r["column"] == "Health"
+        and r["count"] not in ("[c]",)
+        and r["row"] != "People asked"
+    ]
+    best = max(health, key=lambda r: int(r["count"]))
+    assert best["row"] in ("Commercial advice", "Legal advice")
+    assert {r["table"] for r in rows} >= {
+        "support",
+        "barriers",
+        "biggest_barrier",
+        "experience",
+        "appetite",
+        "motivations",
+        "live_bid",
+        "staff",
+        "region",
+        "readiness",
+    }
+    assert "service" not in {r["table"] for r in rows}  # the breakdown itself is the columns
+
+
+def test_report_shows_where_people_drop_out(demo_db: Path) -> None:
+    result = invoke("report", "--db", str(demo_db), "--format", "csv")
+    rows = [r for r in csv.DictReader(io.StringIO(result.output)) if r["table"] == "funnel"]
+    stopped = {r["row"]: r for r in rows if r["column"] == "Stopped here"}
+    assert "Organisation" in stopped and "Barriers" in stopped
+    assert stopped["Organisation"]["count"] == "[c]" or int(stopped["Organisation"]["count"])
+
+
+def test_html_report_is_one_self_contained_file(demo_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = invoke(
+        "report",
+        "--db",
+        str(demo_db),
+        "--format",
+        "html",
+        "--out",
+        str(out),
+        "--since",
+        "2020-01-01",
+    )
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>")
+    assert html.count("<svg") >= 15 and "Where people stop" in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from outside
+    assert "<script" not in html
+    assert "counts under 10 are hidden" in html
+
+
+def test_report_table_and_errors(demo_db: Path, tmp_path: Path) -> None:
+    table = invoke("report", "--db", str(demo_db), "--until", "2030-01-01")
+    assert table.exit_code == 0 and "Support wanted" in table.output
+    assert invoke("report", "--db", str(demo_db), "--since", "yesterday").exit_code == 2
+    assert invoke("report", "--db", str(demo_db), "--format", "html").exit_code == 2
+    missing = invoke("report", "--db", str(tmp_path / "nope.db"))
+    assert missing.exit_code == 2 and "no database" in missing.output
+
+
+# ---- lookup and export ----------------------------------------------------------------------
+
+
+def _a_code(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    code = conn.execute("SELECT code FROM responses ORDER BY id LIMIT 1").fetchone()[0]
+    conn.close()
+    return code
+
+
+def test_lookup_shows_one_response_in_full(demo_db: Path) -> None:
+    code = _a_code(demo_db)
+    result = invoke("lookup", code.lower().replace("-", " "), "--db", str(demo_db), "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)
+    assert found["code"] == code
+    assert found["answers"][0]["question"] == "Organisation"
+    assert found["recommendations"] and all("title" in r for r in found["recommendations"])
+    assert found["content_version"] == CONTENT.digest
+    pretty = invoke("lookup", code, "--db", str(demo_db))
+    assert "Advice shown" in pretty.output and "Answers" in pretty.output
+    unknown = invoke("lookup", "MPSP-2222-2222", "--db", str(demo_db))
+    assert unknown.exit_code == 1 and "no response has the code" in unknown.output
+    assert invoke("lookup", "hello", "--db", str(demo_db)).exit_code == 2
+
+
+def test_export_is_anonymised_and_marked_confidential(demo_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rows.csv"
+    assert invoke("export", "--db", str(demo_db), "--out", str(out)).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# CONFIDENTIAL")
+    rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
+    conn = sqlite3.connect(demo_db)
+    assert len(rows) == conn.execute("SELECT count(*) FROM answers").fetchone()[0]
+    codes = {r[0] for r in conn.execute("SELECT code FROM responses")}
+    conn.close()
+    assert "code" not in rows[0] and "subject" not in rows[0]
+    assert not any(code in text for code in codes)
+    data = json.loads(invoke("export", "--db", str(demo_db), "--format", "json").output)
+    assert data["notice"].startswith("CONFIDENTIAL") and len(data["rows"]) == len(rows)
+
+
+# ---- review (Datasette) -----------------------------------------------------------------------
+
+
+def test_review_copy_holds_no_pseudonym_and_canned_queries_apply_the_rule(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    # Put a pseudonym in the source, as a live bot would have.
+    source = tmp_path / "live.db"
+    shutil.copy(demo_db, source)
+    conn = sqlite3.connect(source)
+    live, owner = "f1" * 32, "e2" * 32
+    conn.execute(
+        "INSERT INTO conversations (subject, state, answers, step, run, started, "
+        "updated) VALUES (?, 'role', '{}', 2, 'r', 'x', 'x')",
+        (live,),
+    )
+    conn.execute("INSERT INTO response_owners VALUES (1, ?, 'x')", (owner,))
+    conn.commit()
+    conn.close()
+    copy = build_copy(source, tmp_path / "review.db", CONTENT)
+    review = sqlite3.connect(copy)
+    tables = {r[0] for r in review.execute("SELECT name FROM sqlite_master")}
+    assert not tables & set(PRIVATE_TABLES)
+    for (name,) in review.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"):
+        columns = {r[1] for r in review.execute(f"PRAGMA table_info('{name}')")}
+        assert "subject" not in columns, name
+    blob = copy.read_bytes()
+    assert live.encode() not in blob and owner.encode() not in blob
+    meta = metadata(CONTENT, Settings().rules)
+    queries = meta["databases"]["review"]["queries"]
+    params = {"sector": "health", "code": _a_code(demo_db)}
+    for name, query in queries.items():
+        rows = review.execute(query["sql"], {p: params[p] for p in query.get("params", [])})
+        rows = rows.fetchall()
+        assert rows, name
+        if name in ("support_in_a_sector", "support_by_sector", "barriers"):
+            for row in rows:
+                assert row[-1] == "[c]" or (int(row[-1]) >= 10 and int(row[-1]) % 5 == 0)
+    best = review.execute(queries["support_in_a_sector"]["sql"], {"sector": "health"}).fetchone()
+    assert best[0] in ("Commercial advice", "Legal advice")
+    review.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _browse(url: str, profile: Path, screenshot: Path | None = None) -> str:
+    browser = _chromium()
+    assert browser is not None
+    args = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1600",
+    ]
+    if screenshot is not None:
+        subprocess.run(
+            [*args, f"--screenshot={screenshot}", url], capture_output=True, timeout=90, check=False
+        )
+    result = subprocess.run(
+        [*args, "--dump-dom", url], capture_output=True, text=True, timeout=90, check=False
+    )
+    return result.stdout
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (CI installs it)")
+def test_review_in_a_real_browser(demo_db: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "TRIAGE_CONTENT_DIR": str(ROOT), "TRIAGE_DB": str(demo_db)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "review", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(base, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError("review server did not start")
+        shot = Path(os.environ.get("REVIEW_SCREENSHOT", tmp_path / "review.png"))
+        home = _browse(f"{base}/review", tmp_path / "p1", screenshot=shot)
+        assert "Triage log (no pseudonyms)" in home
+        assert "Which support is most needed in a sector?" in home
+        assert "Where do people drop out?" in home
+        assert "conversations" not in re.findall(r'href="/review/([a-z_]+)"', home)
+        table = _browse(f"{base}/review/response_profile", tmp_path / "p2")
+        assert "Responses, one row each" in table
+        assert "MPSP-" in table and "readiness" in table
+        code = _a_code(demo_db)
+        answer = _browse(f"{base}/review/look_up_a_code?code={code}", tmp_path / "p3")
+        assert "Organisation" in answer and "Service area" in answer
+        health = _browse(f"{base}/review/support_in_a_sector?sector=health", tmp_path / "p4")
+        assert "Commercial advice" in health
+        assert shot.exists() and shot.stat().st_size > 10_000
+        # Read-only: writing through the web is refused.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/review?sql=delete+from+answers", timeout=10)
+        assert refused.value.code == 400
+        conn = sqlite3.connect(demo_db)
+        assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] > 0
+        conn.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+# ---- /stats -------------------------------------------------------------------------------------
+
+ADMIN = Person(user_id=777000111, first_name="Ada", username="ada_mpsp")
+MEMBER = Person(user_id=777000222, first_name="Ben", username="ben_mutual")
+
+
+async def test_stats_for_admins_only(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    store = Store(db)
+    generate(store, CONTENT, 120, seed=7, today=dt.date.today())
+    store.close()
+    telegram = FakeTelegram()
+    bot = await RunningBot(telegram, db, CONTENT, admins=frozenset({ADMIN.user_id})).start()
+    try:
+        telegram.send_text(ADMIN, "/stats")
+        telegram.send_text(MEMBER, "/stats")
+        telegram.group_command(ADMIN, "/stats")
+        await bot.settle()
+    finally:
+        await bot.close()
+    stats = telegram.messages(ADMIN)[0].text
+    assert stats.startswith("<b>Triage figures</b>")
+    assert "Most wanted support" in stats and "counts under 10 are hidden" in stats
+    finished = re.search(r"Finished checks: <b>([^<]+)</b>", stats).group(1)
+    assert finished == "120"
+    recent = re.search(r"\(([^ ]+) in the last 30 days\)", stats).group(1)
+    assert recent == "[c]" or int(recent) % 5 == 0
+    member = telegram.messages(MEMBER)[0].text
+    assert member.startswith("<b>How this works</b>") and "Triage figures" not in member
+    group = [p["text"] for m, p in telegram.calls if m == "sendMessage" and int(p["chat_id"]) < 0]
+    assert group and "private chat" in group[0]
