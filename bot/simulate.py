@@ -20,6 +20,7 @@ from .engine import (
     NotPrivate,
     Outcome,
     Press,
+    Stats,
     Text,
     Unsupported,
 )
@@ -141,4 +142,21 @@ def tour(content: Content, answers: dict[str, Answer]) -> list[Step]:
     s.do("send /restart", Command("restart"))
     s.do("send /cancel", Command("cancel"))
     s.do("send /forget", Command("forget"))
+    s.do("send /stats (not an admin)", Command("stats"))
+    suppressed = content.report.labels.suppressed
+    s.do(
+        "send /stats as an admin",
+        Stats(
+            {
+                "finished": "1,235",
+                "recent": suppressed,
+                "started": "1,650",
+                "completion_rate": 75,
+                "needs": [{"label": "Commercial advice", "percent": 50}],
+                "barriers": [{"label": "Legal arrangements are complex", "percent": 58}],
+                "urgent": "120",
+                "note": content.report.disclosure,
+            }
+        ),
+    )
     return s.steps
