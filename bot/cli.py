@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
+from .cli_common import ContentOption, DbOption, content_or_exit, fail, settings_from
 from .content import Content, load_content
 from .engine import Engine
 from .privacy import pseudonym
@@ -30,7 +30,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-err = Console(stderr=True)
 
 
 def _register_subcommands() -> None:
@@ -40,57 +39,6 @@ def _register_subcommands() -> None:
     register(app)
     app.add_typer(content_app, name="content")
     app.add_typer(flow_app, name="flow")
-
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="SQLite database file (default: $TRIAGE_DB or ./triage.db)."),
-]
-ContentOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--content",
-        help="Folder holding flows/, templates/ and content/ "
-        "(default: $TRIAGE_CONTENT_DIR or the copy shipped with the bot).",
-    ),
-]
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a one-line error and return the exit to raise."""
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def settings_from(
-    ctx: typer.Context, db: Path | None = None, content: Path | None = None
-) -> Settings:
-    """The settings built at start-up, with any command-line overrides applied."""
-    settings: Settings = ctx.obj
-    env_overrides = {}
-    if db is not None:
-        env_overrides["TRIAGE_DB"] = str(db)
-    if content is not None:
-        env_overrides["TRIAGE_CONTENT_DIR"] = str(content)
-    if env_overrides:
-        import os
-
-        try:
-            settings = load_settings({**os.environ, **env_overrides})
-        except SettingsError as exc:
-            raise fail(str(exc)) from None
-    return settings
-
-
-def content_or_exit(settings: Settings) -> Content:
-    """Load content, or print every problem (file:line) and exit."""
-    try:
-        return load_content(settings.content_dir)
-    except ContentError as exc:
-        err.print("[bold red]The content has problems; fix them and try again:[/bold red]")
-        for problem in exc.problems:
-            err.print(f"  {problem}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
 
 
 # Loggers that would print identifiers or the token below WARNING: httpx logs request URLs

@@ -7,12 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .checker import Report, check_content
+from .cli_common import (
+    ContentOption,
+    content_or_exit,
+    err,
+    fail,
+    out,
+    progress_bar,
+    settings_from,
+)
 from .content import Content
 from .engine import Reply
 from .profiles import load_sample, sample_files
@@ -24,35 +31,20 @@ content_app = typer.Typer(
     no_args_is_help=True,
 )
 flow_app = typer.Typer(help="The conversation flow.", no_args_is_help=True)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-ContentDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--content",
-        help="Folder holding flows/, templates/ and content/ "
-        "(default: $TRIAGE_CONTENT_DIR, or the copy shipped with the bot).",
-    ),
-]
 
 
 def _content_dir(ctx: typer.Context, content: Path | None) -> Path:
-    from .cli import settings_from
-
     return settings_from(ctx, content=content).content_dir
 
 
 def _load(ctx: typer.Context, content: Path | None) -> Content:
-    from .cli import content_or_exit, settings_from
-
     return content_or_exit(settings_from(ctx, content=content))
 
 
 @content_app.command("check")
 def check(
     ctx: typer.Context,
-    content: ContentDir = None,
+    content: ContentOption = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -86,14 +78,7 @@ def check(
     if quiet:
         report = check_content(root, quick=quick)
     else:
-        with Progress(
-            TextColumn("Rendering answer profiles"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=out,
-            transient=True,
-        ) as bar:
+        with progress_bar("Rendering answer profiles", out) as bar:
             task = bar.add_task("render", total=None)
 
             def start(total: int) -> Callable[[int, int], None]:
@@ -156,7 +141,7 @@ def preview(
     result_only: Annotated[
         bool, typer.Option("--result-only", help="Show only the result messages.")
     ] = False,
-    content: ContentDir = None,
+    content: ContentOption = None,
 ) -> None:
     """Show exactly what a person would see: every message and its buttons, in order.
 
@@ -173,13 +158,13 @@ def preview(
         return
     if sample is not None:
         if sample not in samples:
-            raise _fail(f"no sample called {sample!r}; there are: {', '.join(samples)}")
+            raise fail(f"no sample called {sample!r}; there are: {', '.join(samples)}")
         path = samples[sample]
     else:
         assert answers is not None
         path = answers
         if not path.is_file():
-            raise _fail(f"{path} is not a file")
+            raise fail(f"{path} is not a file")
     try:
         profile = load_sample(path, bundle.flow, str(path))
     except ContentError as exc:
@@ -216,7 +201,7 @@ def docs(
     check_only: Annotated[
         bool, typer.Option("--check", help="Only report whether content/README.md is current.")
     ] = False,
-    content: ContentDir = None,
+    content: ContentOption = None,
 ) -> None:
     """Regenerate the list of template variables in content/README.md from the code."""
     from .docs import update_readme
@@ -224,7 +209,7 @@ def docs(
     root = _content_dir(ctx, content)
     changed = update_readme(root / "content" / "README.md", write=not check_only)
     if check_only and changed:
-        raise _fail("content/README.md is out of date: run `python -m bot content docs`", 1)
+        raise fail("content/README.md is out of date: run `python -m bot content docs`", 1)
     out.print(
         "content/README.md is up to date."
         if not changed
@@ -239,7 +224,7 @@ def diagram(
         Path, typer.Option("--out", help="Folder to write flow.mmd and the image into.")
     ] = Path("."),
     fmt: Annotated[str, typer.Option("--format", help="Image format: svg or png.")] = "svg",
-    content: ContentDir = None,
+    content: ContentOption = None,
 ) -> None:
     """Draw the conversation as Mermaid (flow.mmd) and an image (flow.svg or flow.png).
 
@@ -249,7 +234,7 @@ def diagram(
     from .diagram import write_diagram
 
     if fmt not in ("svg", "png"):
-        raise _fail(f"--format must be svg or png, not {fmt!r}")
+        raise fail(f"--format must be svg or png, not {fmt!r}")
     bundle = _load(ctx, content)
     written = write_diagram(bundle.flow, out_dir, fmt)
     out.print(f"Wrote {written.mermaid}")
@@ -257,8 +242,3 @@ def diagram(
         out.print(f"Wrote {written.image}")
     else:
         out.print(f"[yellow]{escape(written.note)}[/yellow]")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)

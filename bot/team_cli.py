@@ -15,24 +15,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from .cli_common import (
+    DbOption,
+    content_or_exit,
+    err,
+    fail,
+    out,
+    progress_bar,
+    settings_from,
+)
 from .content import Content
 from .disclosure import Rules
 from .privacy import normalise_code
 from .settings import Settings
 from .store import Store
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="SQLite database file (default: $TRIAGE_DB or ./triage.db)."),
-]
 
 
 class Format(StrEnum):
@@ -59,18 +58,11 @@ class By(StrEnum):
     readiness = "readiness"
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)
-
-
 def _open(ctx: typer.Context, db: Path | None) -> tuple[Settings, Content, Store]:
     """Settings, content and the store, refusing to create a database that is not there."""
-    from .cli import content_or_exit, settings_from
-
     settings = settings_from(ctx, db)
     if not settings.db_path.exists():
-        raise _fail(
+        raise fail(
             f"there is no database at {settings.db_path}: set TRIAGE_DB (or --db), or make a "
             "demo one with `python -m bot demo-data --db demo.db`"
         )
@@ -94,7 +86,7 @@ def _date(value: str | None, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise _fail(f"{name} {value!r} is not a date; write YYYY-MM-DD") from None
+        raise fail(f"{name} {value!r} is not a date; write YYYY-MM-DD") from None
 
 
 def report(
@@ -148,7 +140,7 @@ def report(
     rules = _rules(settings, min_count, round_to, min_denominator)
     period = Period(_date(since, "--since"), _date(until, "--until"))
     if fmt == Format.html and out_file is None:
-        raise _fail("an HTML report needs --out FILE.html")
+        raise fail("an HTML report needs --out FILE.html")
     try:
         analysis = Analysis(content, rules)
         responses = load_responses(store, period)
@@ -196,13 +188,13 @@ def lookup(
     _, content, store = _open(ctx, db)
     wanted = normalise_code(code)
     if wanted is None:
-        raise _fail(f"{code!r} is not a reference code: they look like MPSP-7KQ3-X9TD")
+        raise fail(f"{code!r} is not a reference code: they look like MPSP-7KQ3-X9TD")
     try:
         found = _lookup(store, content, wanted)
     finally:
         store.close()
     if found is None:
-        raise _fail(
+        raise fail(
             f"no response has the code {wanted}. It may have been mistyped, or "
             "deleted at the person's request (/forget).",
             1,
@@ -449,7 +441,6 @@ def demo_data(
     three needs each), with some unfinished conversations for the drop-off figures. Refuses
     a database that already holds responses.
     """
-    from .cli import content_or_exit, settings_from
     from .demo import generate
 
     settings = settings_from(ctx, db)
@@ -458,18 +449,11 @@ def demo_data(
     try:
         existing = store.db["responses"].count
         if existing:
-            raise _fail(
+            raise fail(
                 f"{settings.db_path} already holds {existing:,} responses; demo data "
                 "goes in a new file (for example --db demo.db)"
             )
-        with Progress(
-            TextColumn("Making demo data"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
+        with progress_bar("Making demo data", err) as bar:
             task = bar.add_task("demo", total=n)
             made = generate(
                 store, content, n, seed=seed, progress=lambda done: bar.update(task, completed=done)
