@@ -96,7 +96,7 @@ class Analysis:
         return self.readiness_question if qid == READINESS else self.flow.by_id[qid]
 
     def _options(self, question: Question) -> list[tuple[str, str]]:
-        source = self.flow.by_id[question.options_from] if question.options_from else question
+        source = self.flow.source(question)
         choices = self.flow.choices(source, {})
         return [
             (o.code, label)

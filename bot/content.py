@@ -12,7 +12,7 @@ from jinja2 import Template, TemplateError
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
-from .flow import Flow, Question, load_flow
+from .flow import Flow, Option, Question, load_flow
 from .render import make_environment, render
 from .signposts import (
     READINESS,
@@ -251,6 +251,20 @@ class Content:
         """
         return Markup(render(self.question_templates[question.id], {"said": said}))
 
+    def option_labels(self) -> list[tuple[Question, Option, str]]:
+        """Every choice question's every option with its words, in flow order."""
+        out = []
+        for question in self.flow.questions:
+            if question.kind == "text":
+                continue
+            source = self.flow.source(question)
+            options = self.flow.choices(source, {})
+            words = self.words(source, [o.code for o in options])
+            out.extend(
+                (question, option, word) for option, word in zip(options, words, strict=True)
+            )
+        return out
+
     def words(self, question: Question, codes: list[str]) -> list[str]:
         """The words the person saw for these answer codes."""
         if question.scale is not None:
@@ -258,8 +272,7 @@ class Content:
                 self.ui.scale_answer.format(value=c.removeprefix("v"), max=question.scale.max)
                 for c in codes
             ]
-        source = self.flow.by_id[question.options_from] if question.options_from else question
-        labels = {o.code: o.label for o in source.options}
+        labels = {o.code: o.label for o in self.flow.source(question).options}
         return [labels.get(c, c) for c in codes]
 
 
@@ -467,6 +480,4 @@ def _cross_check(
 
 def _codes(flow: Flow, question: Question) -> set[str]:
     """Every option code a question can have (for options_from, its source's)."""
-    if question.options_from:
-        return {o.code for o in flow.by_id[question.options_from].options}
-    return {o.code for o in flow.choices(question, {})}
+    return {o.code for o in flow.choices(flow.source(question), {})}

@@ -155,6 +155,10 @@ class Flow:
 
     # ---- answers and paths -------------------------------------------------------------
 
+    def source(self, question: Question) -> Question:
+        """The question whose options this one offers (itself, unless it has options_from)."""
+        return self.by_id[question.options_from] if question.options_from else question
+
     def choices(self, question: Question, answers: Answers) -> tuple[Option, ...]:
         """The options shown for ``question`` given earlier answers."""
         if question.scale is not None:

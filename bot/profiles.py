@@ -149,7 +149,7 @@ def pairwise_profiles(
     seen = set().union(*(facts(p.answers) for p in chosen))
     possible: set[Fact] = set()
     for question in flow.questions:
-        source = flow.by_id[question.options_from] if question.options_from else question
+        source = flow.source(question)
         for option in flow.choices(source, {}):
             if not (question.options_from and option.exclusive):
                 possible.add((question.id, option.code))

@@ -38,15 +38,10 @@ def build_copy(source: Path, dest: Path, content: Content) -> Path:
         "CREATE TABLE options (question TEXT, option TEXT, question_label TEXT, "
         "option_label TEXT, position INTEGER, PRIMARY KEY (question, option))"
     )
-    rows = []
-    for q_pos, question in enumerate(flow.questions):
-        if question.kind == "text":
-            continue
-        source_q = flow.by_id[question.options_from] if question.options_from else question
-        options = flow.choices(source_q, {})
-        labels = content.words(source_q, [o.code for o in options])
-        for o_pos, (option, label) in enumerate(zip(options, labels, strict=True)):
-            rows.append((question.id, option.code, question.label, label, q_pos * 100 + o_pos))
+    rows = [
+        (question.id, option.code, question.label, word, position)
+        for position, (question, option, word) in enumerate(content.option_labels())
+    ]
     for o_pos, stage in enumerate(content.catalogue.readiness.spec.stages):
         rows.append(
             (

@@ -397,14 +397,7 @@ EXPORT_FIELDS = (
 
 def _export_rows(store: Store, content: Content) -> list[dict[str, Any]]:
     flow = content.flow
-    labels: dict[tuple[str, str], str] = {}
-    for question in flow.questions:
-        if question.kind == "text":
-            continue
-        source = flow.by_id[question.options_from] if question.options_from else question
-        for option in flow.choices(source, {}):
-            (word,) = content.words(source, [option.code])
-            labels[(question.id, option.code)] = word
+    labels = {(q.id, o.code): word for q, o, word in content.option_labels()}
     rows = []
     for r in store.conn.execute(
         "SELECT r.id, substr(r.completed, 1, 10) AS day, r.readiness, r.content_version, "
