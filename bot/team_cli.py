@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
@@ -91,11 +92,12 @@ def _date(value: str | None, name: str) -> dt.date | None:
 
 def report(
     ctx: typer.Context,
-    fmt: Annotated[Format, typer.Option("--format", help="table (terminal), csv or html.")] = (
+    fmt: Annotated[Format, typer.Option("--format", help="table (text), csv or html.")] = (
         Format.table
     ),
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write to this file (required for html).")
+        Path | None,
+        typer.Option("--out", help="Write to this file (required for html; otherwise printed)."),
     ] = None,
     since: Annotated[
         str | None,
@@ -134,7 +136,7 @@ def report(
     figure recoverable from a total.
     """
     from .analytics import Analysis, Period, load_responses
-    from .reporting import ReportMeta, print_tables, to_csv, to_html, write_text
+    from .reporting import ReportMeta, cell_text, print_tables, to_csv, to_html, write_text
 
     settings, content, store = _open(ctx, db)
     rules = _rules(settings, min_count, round_to, min_denominator)
@@ -159,19 +161,21 @@ def report(
         rules=rules,
     )
     if fmt == Format.table:
-        print_tables(out, content, meta, tables)
-        return
-    if fmt == Format.csv:
+        if out_file is None:
+            print_tables(out, content, meta, tables)
+            return
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        with out_file.open("w", encoding="utf-8") as handle:
+            print_tables(Console(file=handle, width=120, highlight=False), content, meta, tables)
+    elif fmt == Format.csv:
         write_text(out_file, to_csv(content, tables), out)
     else:
-        from .reporting import cell_text
-
-        labels = content.report.labels
+        started = headline["started"]
         head = {
             **headline,
             "started": None
-            if headline["started"].count is None
-            else cell_text(headline["started"], labels, percent=False),
+            if started.count is None
+            else cell_text(started, content.report.labels, percent=False),
         }
         write_text(out_file, to_html(content, meta, tables, head), out)
     if out_file is not None:

@@ -11,6 +11,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+# libyaml's loader when PyYAML has it (much faster), keeping line numbers either way.
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class YamlDoc:
         self.display = display
         text = path.read_text(encoding="utf-8")
         try:
-            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data: Any = yaml.safe_load(text)
+            self.node = yaml.compose(text, Loader=Loader)
+            self.data: Any = yaml.load(text, Loader=Loader)  # a safe loader: plain data only
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None

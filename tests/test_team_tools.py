@@ -168,6 +168,10 @@ def test_html_report_is_one_self_contained_file(demo_db: Path, tmp_path: Path) -
 def test_report_table_and_errors(demo_db: Path, tmp_path: Path) -> None:
     table = invoke("report", "--db", str(demo_db), "--until", "2030-01-01")
     assert table.exit_code == 0 and "Support wanted" in table.output
+    saved = tmp_path / "report.txt"
+    assert invoke("report", "--db", str(demo_db), "--out", str(saved)).exit_code == 0
+    text = saved.read_text(encoding="utf-8")
+    assert "Where people stop" in text and "<html" not in text
     assert invoke("report", "--db", str(demo_db), "--since", "yesterday").exit_code == 2
     assert invoke("report", "--db", str(demo_db), "--format", "html").exit_code == 2
     missing = invoke("report", "--db", str(tmp_path / "nope.db"))
