@@ -9,7 +9,6 @@ so a condition on it is simply false.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -103,10 +102,3 @@ class Condition(BaseModel):
         if self.not_in is not None:
             return f"{self.q} not {'/'.join(self.not_in)}"
         return f"{self.q} has {self.min_selected}+"
-
-
-def parse_condition(raw: Any) -> Condition | None:
-    """Build a condition from YAML data (``None`` means always)."""
-    if raw is None:
-        return None
-    return Condition.model_validate(raw)

@@ -392,7 +392,7 @@ class Poller:
         else:
             attempts = self.attempts.get(uid, 0) + 1
             self.attempts[uid] = attempts
-            transient = isinstance(error, OSError | NetworkError | TimedOut) or _is_db_error(error)
+            transient = isinstance(error, OSError | NetworkError | TimedOut | sqlite3.Error)
             if transient or attempts < self.max_attempts:
                 delay = min(self.backoff * 2.0**attempts, 60.0)
                 self.retry_at[uid] = time.monotonic() + delay
@@ -418,10 +418,6 @@ class Poller:
         self.finished.add(uid)
         if floor is not None:
             self.finished = {u for u in self.finished if u >= floor}
-
-
-def _is_db_error(error: BaseException) -> bool:
-    return isinstance(error, sqlite3.Error)
 
 
 def _order_key(update: Update) -> Any:
