@@ -269,7 +269,6 @@ class Poller:
         self.max_attempts = max_attempts
         self.running: dict[int, asyncio.Task[None]] = {}
         self.unfinished: set[int] = set()
-        self.finished: set[int] = set()
         self.attempts: dict[int, int] = {}
         self.retry_at: dict[int, float] = {}
         self.tails: dict[Any, asyncio.Task[None]] = {}
@@ -352,13 +351,9 @@ class Poller:
         now = time.monotonic()
         for update in updates:
             uid = update.update_id
-            if uid in self.running or uid in self.finished:
-                continue
-            if (
-                self.next_offset is not None
-                and uid < self.next_offset
-                and uid not in self.unfinished
-            ):
+            # Seen before and not waiting for a retry: running now, or committed already.
+            seen = self.next_offset is not None and uid < self.next_offset
+            if uid in self.running or (seen and uid not in self.unfinished):
                 continue
             if self.retry_at.get(uid, 0) > now:
                 continue
@@ -386,8 +381,12 @@ class Poller:
         self.running.pop(uid, None)
         if self.tails.get(key) is task:
             del self.tails[key]
-        error = task.exception() if not task.cancelled() else None
-        if task.cancelled() or error is None:
+        if task.cancelled():
+            # Shutting down mid-update: leave it unconfirmed, so Telegram sends it again.
+            self.changed.set()
+            return
+        error = task.exception()
+        if error is None:
             self._complete(uid)
         else:
             attempts = self.attempts.get(uid, 0) + 1
@@ -414,10 +413,6 @@ class Poller:
         self.unfinished.discard(uid)
         self.attempts.pop(uid, None)
         self.retry_at.pop(uid, None)
-        floor = self.offset
-        self.finished.add(uid)
-        if floor is not None:
-            self.finished = {u for u in self.finished if u >= floor}
 
 
 def _order_key(update: Update) -> Any:

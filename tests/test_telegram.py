@@ -305,3 +305,30 @@ async def test_database_and_logs_hold_no_identifiers(telegram, tmp_path, content
             assert needle not in caplog.text, needle
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
+
+
+async def test_an_update_cut_short_by_shutdown_stays_unconfirmed(telegram, tmp_path, content):
+    from telegram import Update
+
+    from bot.telegram_bot import Poller
+
+    bot = RunningBot(telegram, tmp_path / "t.db", content)
+    never = asyncio.Event()
+
+    async def stuck(update: Update) -> None:
+        await never.wait()
+
+    poller = Poller(bot.app, stuck)
+    first = telegram.send_text(ALICE, "/start")
+    second = telegram.send_text(BOB, "/start")
+    for uid in (first, second):
+        poller._start(Update.de_json(telegram.history[uid], bot.app.bot))
+    poller.running[first].cancel()
+    await asyncio.sleep(0.01)
+    assert poller.offset == first  # Telegram will send it again after a restart
+    assert poller._dispatch([Update.de_json(telegram.history[first], bot.app.bot)]) == 1
+    for task in poller.running.values():
+        task.cancel()
+    await asyncio.sleep(0.01)
+    bot.store.close()
+    bot.store_thread.close()
