@@ -106,7 +106,7 @@ class Analysis:
             if not (question.options_from and o.exclusive)
         ]
 
-    def _columns(self, responses: list[Response], by: str | None) -> list[tuple[str, str]]:
+    def _columns(self, by: str | None) -> list[tuple[str, str]]:
         if by is None:
             return [("*", self.text.labels.all)]
         return self._options(self._question(DIMENSIONS[by]))
@@ -125,7 +125,7 @@ class Analysis:
         """Who chose each option of a question, optionally broken down by one dimension."""
         question = self._question(qid)
         options = self._options(question)
-        columns = self._columns(responses, by)
+        columns = self._columns(by)
         col_index = {code: i for i, (code, _) in enumerate(columns)}
         counts = [[0] * len(columns) for _ in options]
         row_index = {code: i for i, (code, _) in enumerate(options)}
@@ -271,21 +271,22 @@ class Analysis:
         return [protect(t, self.rules) for t in raw]
 
     def headline(
-        self, store: Store, responses: list[Response], today: dt.date
+        self,
+        store: Store,
+        responses: list[Response],
+        today: dt.date,
+        period: Period = Period(),
     ) -> dict[str, object]:
-        """The few protected figures /stats shows."""
+        """The few protected figures /stats and the top of the report show."""
         recent = [
             r for r in responses if r.completed[:10] >= (today - dt.timedelta(days=30)).isoformat()
         ]
         finished_total = protect_count(len(responses), self.rules)
         recent_total = protect_count(len(recent), self.rules)
-        funnel = protect(self.funnel(store), self.rules)
+        funnel = protect(self.funnel(store, period), self.rules)
         started = funnel.bases[0]
-        finished = (
-            funnel.cells[-1][0]
-            if funnel.rows and funnel.rows[-1] == (self.text.labels.finished)
-            else None
-        )
+        steps = funnel.extra["steps"]
+        finished = funnel.cells[-1][0] if steps and steps[-1] == DONE else None  # type: ignore[index]
         rate = None
         if started.count is not None and finished is not None and finished.count is not None:
             rate = round(100 * finished.count / started.count)

@@ -147,7 +147,7 @@ def report(
         analysis = Analysis(content, rules)
         responses = load_responses(store, period)
         tables = analysis.tables(store, responses, by.value if by else None, period)
-        headline = analysis.headline(store, responses, dt.date.today())
+        headline = analysis.headline(store, responses, dt.date.today(), period)
     finally:
         store.close()
     from .disclosure import protect_count

@@ -163,6 +163,21 @@ def test_html_report_is_one_self_contained_file(demo_db: Path, tmp_path: Path) -
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from outside
     assert "<script" not in html
     assert "counts under 10 are hidden" in html
+    assert "conversations started" in html
+    # The headline figures follow the period too: nothing started in 2099.
+    later = tmp_path / "later.html"
+    invoke(
+        "report",
+        "--db",
+        str(demo_db),
+        "--format",
+        "html",
+        "--out",
+        str(later),
+        "--since",
+        "2099-01-01",
+    )
+    assert "conversations started" not in later.read_text(encoding="utf-8")
 
 
 def test_report_table_and_errors(demo_db: Path, tmp_path: Path) -> None:
