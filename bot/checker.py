@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -162,7 +163,7 @@ def _template_variables(content: Content) -> list[Problem]:
                     f"it can use: {', '.join(sorted(spec.variables)) or 'no variables'}",
                 )
             )
-    doc = YamlDoc(content.root / FLOW_FILE, FLOW_FILE)
+    doc = _doc(content, FLOW_FILE)
     for i, question in enumerate(content.flow.questions):
         used = meta.find_undeclared_variables(env.parse(question.text)) - set(env.globals)
         for var in sorted(used - {"said"}):
@@ -179,7 +180,7 @@ def _template_variables(content: Content) -> list[Problem]:
 def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
     problems = []
     contact = content.catalogue.contact
-    prog = YamlDoc(content.root / "content/programme.yaml", "content/programme.yaml")
+    prog = _doc(content, "content/programme.yaml")
     if contact.example:
         problems.append(
             _warn(
@@ -203,7 +204,7 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
                     )
                 )
             )
-    doc = YamlDoc(content.root / "content/signposts.yaml", "content/signposts.yaml")
+    doc = _doc(content, "content/signposts.yaml")
     for i, signpost in enumerate(content.catalogue.signposts.values()):
         if signpost.review_by < today:
             problems.append(
@@ -236,7 +237,7 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
                     )
                 )
             )
-    rules = YamlDoc(content.root / "content/rules.yaml", "content/rules.yaml")
+    rules = _doc(content, "content/rules.yaml")
     used_sections = {rule.section for rule in content.catalogue.rules}
     for i, section in enumerate(content.catalogue.sections):
         if section.id not in used_sections:
@@ -341,12 +342,12 @@ def _reply_problems(content: Content, who: str, action: str, reply: Reply) -> li
 
 def _button_source(content: Content, label: str) -> tuple[str, int | None]:
     """Where a button's label is written: an option in the flow, or content/ui.yaml."""
-    flow = YamlDoc(content.root / FLOW_FILE, FLOW_FILE)
+    flow = _doc(content, FLOW_FILE)
     for i, question in enumerate(content.flow.questions):
         for j, option in enumerate(question.options):
             if option.label in label:
                 return FLOW_FILE, flow.line_of(["questions", i, "options", j, "label"])
-    ui = YamlDoc(content.root / "content/ui.yaml", "content/ui.yaml")
+    ui = _doc(content, "content/ui.yaml")
     for key, value in content.ui.buttons.model_dump().items():
         fixed = value.split("{")[0].strip()
         if fixed and fixed in label:
@@ -447,9 +448,20 @@ def _render_problem(content: Content, who: str, exc: Exception) -> Problem:
 
 
 def _flow_warning(content: Content, question_id: str, message: str, hint: str) -> Problem:
-    doc = YamlDoc(content.root / FLOW_FILE, FLOW_FILE)
+    doc = _doc(content, FLOW_FILE)
     index = content.flow.order.get(question_id, 0)
     return _warn(doc.problem(["questions", index], message, hint))
+
+
+def _doc(content: Content, name: str) -> YamlDoc:
+    """An editor's file parsed once per content version, for looking up lines."""
+    return _parsed(content.root, name, content.digest)
+
+
+@lru_cache(maxsize=16)
+def _parsed(root: Path, name: str, digest: str) -> YamlDoc:
+    # The digest is part of the key so that an edited file is read again.
+    return YamlDoc(root / name, name)
 
 
 def _warn(problem: Problem) -> Problem:
