@@ -179,6 +179,18 @@ class Notices(BaseModel):
     expired: str
 
 
+class Removed(BaseModel):
+    """What replaces contact details removed from typed answers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: str
+    link: str
+    handle: str
+    phone: str
+    postcode: str
+
+
 class UiText(BaseModel):
     """``content/ui.yaml``: the short words around the conversation."""
 
@@ -189,6 +201,7 @@ class UiText(BaseModel):
     notices: Notices
     scale_answer: str = Field(description="'{value}' and '{max}' are replaced")
     skipped_answer: str
+    removed: Removed
     commands: dict[str, str] = Field(description="command -> description for Telegram's menu")
 
 

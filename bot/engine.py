@@ -251,7 +251,7 @@ class Engine:
         question = self._question(conv)
         if conv is None or question is None or question.kind != "text":
             return self._reask(conv, "text")
-        text = scrub(raw.strip())
+        text = scrub(raw.strip(), self.ui.removed.model_dump())
         if not text:
             return self._reask(conv, "empty")
         if len(text) > question.max_length:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 
 # No 0/O, 1/I/L or U/V: a code read aloud over the phone should survive.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
@@ -46,16 +47,16 @@ _PHONE = re.compile(r"(?<![\w])(?:\+|00)?\(?\d[\d\s().-]{7,}\d(?![\w])")
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
 
 
-def scrub(text: str) -> str:
-    """Remove contact details (emails, links, @handles, phone numbers, postcodes) from text."""
-    text = _EMAIL.sub("[email removed]", text)
-    text = _URL.sub("[link removed]", text)
-    text = _HANDLE.sub("[handle removed]", text)
-    text = _PHONE.sub(_phone_or_keep, text)
-    return _POSTCODE.sub("[postcode removed]", text)
+def scrub(text: str, marks: Mapping[str, str]) -> str:
+    """Replace contact details with ``marks`` (keys: email, link, handle, phone, postcode)."""
+    text = _EMAIL.sub(marks["email"], text)
+    text = _URL.sub(marks["link"], text)
+    text = _HANDLE.sub(marks["handle"], text)
+    text = _PHONE.sub(lambda m: _phone_or_keep(m, marks["phone"]), text)
+    return _POSTCODE.sub(marks["postcode"], text)
 
 
-def _phone_or_keep(match: re.Match[str]) -> str:
+def _phone_or_keep(match: re.Match[str], mark: str) -> str:
     digits = re.sub(r"\D", "", match.group())
     # Years, sums of money and counts are short; phone numbers have 9 to 15 digits.
-    return "[phone removed]" if 9 <= len(digits) <= 15 else match.group()
+    return mark if 9 <= len(digits) <= 15 else match.group()

@@ -79,9 +79,15 @@ def test_pseudonyms_codes_and_scrubbing() -> None:
     code = next(iter(codes))
     assert normalise_code(code.lower().replace("-", " ")) == code
     assert normalise_code("MPSP-0000-0000") is None
+    from bot.content import load_content
+
+    from .conftest import ROOT
+
+    marks = load_content(ROOT).ui.removed.model_dump()
     cleaned = scrub(
         "Mail a.b@c.co.uk, ring +44 (0)20 7946 0958 or 07700900123, "
-        "see www.x.org, @someone, EX4 4QJ; we had 250 staff in 2019 and £1,000,000"
+        "see www.x.org, @someone, EX4 4QJ; we had 250 staff in 2019 and £1,000,000",
+        marks,
     )
     for gone in ("a.b@c", "7946", "07700900123", "www.x.org", "@someone", "EX4 4QJ"):
         assert gone not in cleaned
