@@ -87,7 +87,22 @@ class Stats:
     figures: dict[str, Any] | None = None
 
 
-Event = Command | Press | Text | Unsupported | Resume | NotPrivate | Stats
+@dataclass(frozen=True)
+class Submit:
+    """A whole answer to one question at once, as a web form posts it.
+
+    ``step`` and ``question`` say which page the form was on (an old or forged form only
+    re-shows the current question); ``codes`` are the chosen option codes (one for a single
+    choice or scale, any number for a multi-select); ``text`` is a typed answer.
+    """
+
+    step: int
+    question: str
+    codes: tuple[str, ...] = ()
+    text: str | None = None
+
+
+Event = Command | Press | Text | Unsupported | Resume | NotPrivate | Stats | Submit
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,8 @@ class Outcome:
     completion: Completion | None = None
     reached: str | None = None
     forget: bool = False
+    # Why a submitted answer was refused (see Submit): "required", "exclusive", "too_long".
+    invalid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,69 @@ class Context:
     now: dt.datetime
     new_code: Callable[[], str]
     new_run: Callable[[], str]
+
+
+# ---- the current screen as typed data ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of the current question, as the person sees it now."""
+
+    code: str
+    label: str
+    exclusive: bool = False
+    chosen: bool = False
+
+
+@dataclass(frozen=True)
+class SummaryItem:
+    """One answered question on the summary; ``question`` is its Change target."""
+
+    question: str
+    number: int
+    label: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Where a person is, as data every adapter renders from (see :meth:`Engine.screen`).
+
+    ``page`` is "welcome", "question", "summary" or "done". ``step`` must come back with the
+    next event (old pages are then recognised). ``back`` is the state Back leads to (None
+    where there is no Back). For a question: its id, ``kind``, rendered ``body`` (HTML),
+    position ``number`` of ``total``, ``choices`` in order (the exclusive ones flagged; a
+    multi-select's ticks are its draft), ``scale`` words, ``optional``, ``max_length`` and
+    any typed ``text`` already given. For the summary: ``items``. When done: ``code``.
+    """
+
+    page: str
+    step: int
+    back: str | None = None
+    question: str | None = None
+    kind: str | None = None
+    label: str | None = None
+    body: str = ""
+    number: int = 0
+    total: int = 0
+    choices: tuple[Choice, ...] = ()
+    scale: dict[str, Any] | None = None
+    optional: bool = False
+    max_length: int = 0
+    text: str | None = None
+    items: tuple[SummaryItem, ...] = ()
+    code: str | None = None
+
+    @property
+    def exclusive(self) -> tuple[Choice, ...]:
+        """The options that clear every other choice ("None yet", "Nothing right now")."""
+        return tuple(c for c in self.choices if c.exclusive)
+
+    @property
+    def chosen(self) -> tuple[str, ...]:
+        """Codes of the options chosen now."""
+        return tuple(c.code for c in self.choices if c.chosen)
 
 
 COMMANDS = frozenset({"start", "restart", "cancel", "help", "privacy", "forget", "stats"})
@@ -193,6 +273,8 @@ class Engine:
             return self._command(conv, event.name, ctx)
         if isinstance(event, Text):
             return self._text(conv, event.text)
+        if isinstance(event, Submit):
+            return self._submit(conv, event)
         if isinstance(event, Unsupported):
             return self._reask(conv, "media")
         if isinstance(event, NotPrivate):
@@ -276,6 +358,40 @@ class Engine:
         view = self._view(conv)
         text = f"{note}\n\n{view.text}"
         return Outcome(conv, [replace(view, text=text, source=f"reask.j2 + {view.source}")])
+
+    # ---- whole answers (web forms) ---------------------------------------------------------
+
+    def _submit(self, conv: Conversation | None, event: Submit) -> Outcome:
+        if conv is None:
+            return self._stale(None, self.ui.notices.expired)
+        question = self._question(conv)
+        if event.step != conv.step or question is None or event.question != question.id:
+            return self._stale(conv, self.ui.notices.stale)
+        if question.kind == "text":
+            raw = (event.text or "").strip()
+            text = scrub(raw, self.ui.removed.model_dump())
+            if not text:
+                if question.optional:
+                    return self._answer(conv, question, "", pressed=False)
+                return Outcome(conv, invalid="required")
+            if len(text) > question.max_length:
+                return Outcome(conv, invalid="too_long")
+            return self._answer(conv, question, text, pressed=False)
+        options = self.flow.choices(question, conv.answers)
+        known = {o.code for o in options}
+        if any(code not in known for code in event.codes):
+            return self._stale(conv, self.ui.notices.unknown)  # a forged or outdated option
+        picked = set(event.codes)
+        if not picked:
+            return Outcome(conv, invalid="required")
+        if question.kind != "multi":
+            if len(picked) > 1:
+                return self._stale(conv, self.ui.notices.unknown)
+            return self._answer(conv, question, event.codes[0], pressed=False)
+        if picked & question.exclusive_codes and len(picked) > 1:
+            return Outcome(conv, invalid="exclusive")
+        ordered = [o.code for o in options if o.code in picked]
+        return self._answer(conv, question, ordered, pressed=False)
 
     # ---- button presses ------------------------------------------------------------------
 
@@ -585,32 +701,77 @@ class Engine:
         question = self.flow.by_id[conv.state]
         return self._question_view(conv, question)
 
-    def _question_view(self, conv: Conversation, q: Question) -> Reply:
-        b, marks, s = self.ui.buttons, self.ui.marks, conv.step
+    def screen(self, conv: Conversation | None) -> Screen:
+        """Where the person is now, as typed data (every adapter renders from this).
+
+        ``conv`` is a stored conversation (it is first fitted to the current content) or None
+        for someone who has not started.
+        """
+        return self._screen(conv, with_back=True)
+
+    def _screen(self, conv: Conversation | None, with_back: bool) -> Screen:
+        # The chat's own views skip working out Back's target: they never show it.
+        if conv is None:
+            return Screen(page=WELCOME, step=0)
+        conv = self._repair(conv)
+        if conv.state == WELCOME:
+            return Screen(page=WELCOME, step=conv.step)
+        if conv.state == DONE:
+            return Screen(page=DONE, step=conv.step, code=conv.code)
+        back = self._fire(replace(conv, draft=None), "back", conv.answers) if with_back else None
+        said = self._said(conv.answers)
+        if conv.state == SUMMARY:
+            items = tuple(
+                SummaryItem(q.id, i, q.label, said.get(q.id, ""))
+                for i, q in enumerate(self.flow.path(conv.answers), start=1)
+            )
+            return Screen(page=SUMMARY, step=conv.step, back=back, items=items)
+        q = self.flow.by_id[conv.state]
         pos = self.flow.position(q.id, conv.answers)
-        body = self.content.question_body(q, self._said(conv.answers))
-        text = self.content.render(
-            "question.j2",
-            body=body,
+        current = conv.answers.get(q.id)
+        chosen = set(conv.draft or ()) if q.kind == "multi" else {current}
+        choices = tuple(
+            Choice(o.code, o.label, o.exclusive, o.code in chosen)
+            for o in self.flow.choices(q, conv.answers)
+        )
+        return Screen(
+            page="question",
+            step=conv.step,
+            back=back,
+            question=q.id,
+            kind=q.kind,
+            label=q.label,
+            body=self.content.question_body(q, said),
             number=pos.number,
             total=pos.total,
-            kind=q.kind,
+            choices=choices,
             scale=q.scale.model_dump() if q.scale else None,
             optional=q.optional,
             max_length=q.max_length,
+            text=current if q.kind == "text" and isinstance(current, str) else None,
         )
-        current = conv.answers.get(q.id)
+
+    def _question_view(self, conv: Conversation, q: Question) -> Reply:
+        b, marks, s = self.ui.buttons, self.ui.marks, conv.step
+        screen = self._screen(conv, with_back=False)
+        text = self.content.render(
+            "question.j2",
+            body=screen.body,
+            number=screen.number,
+            total=screen.total,
+            kind=screen.kind,
+            scale=screen.scale,
+            optional=screen.optional,
+            max_length=screen.max_length,
+        )
         buttons: list[Button] = []
-        for option in self.flow.choices(q, conv.answers):
+        for choice in screen.choices:
             if q.kind == "multi":
-                ticked = option.code in (conv.draft or ())
-                mark = marks.selected if ticked else marks.unselected
-                buttons.append(Button(f"{mark} {option.label}", f"t|{s}|{option.code}"))
+                mark = marks.selected if choice.chosen else marks.unselected
+                buttons.append(Button(f"{mark} {choice.label}", f"t|{s}|{choice.code}"))
             else:
-                label = (
-                    f"{marks.selected} {option.label}" if option.code == current else option.label
-                )
-                buttons.append(Button(label, f"a|{s}|{option.code}"))
+                label = f"{marks.selected} {choice.label}" if choice.chosen else choice.label
+                buttons.append(Button(label, f"a|{s}|{choice.code}"))
         per_row = len(buttons) if q.kind == "scale" else q.columns
         rows = [tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
         nav = [Button(b.back, f"b|{s}")]
@@ -623,14 +784,12 @@ class Engine:
 
     def _summary(self, conv: Conversation) -> Reply:
         b, s = self.ui.buttons, conv.step
-        said = self._said(conv.answers)
-        path = self.flow.path(conv.answers)
-        items = [
-            {"number": i, "label": q.label, "answer": said.get(q.id, "")}
-            for i, q in enumerate(path, start=1)
-        ]
+        screen = self._screen(conv, with_back=False)
+        items = [{"number": i.number, "label": i.label, "answer": i.answer} for i in screen.items]
         text = self.content.render("summary.j2", items=items)
-        changes = [Button(b.change.format(label=q.label), f"c|{s}|{q.id}") for q in path]
+        changes = [
+            Button(b.change.format(label=i.label), f"c|{s}|{i.question}") for i in screen.items
+        ]
         rows = [tuple(changes[i : i + 2]) for i in range(0, len(changes), 2)]
         rows.append((Button(b.back, f"b|{s}"), Button(b.confirm, f"ok|{s}")))
         return Reply(text, tuple(rows), source="summary.j2")
