@@ -15,10 +15,11 @@ from typing import Literal
 
 from .content import Content
 from .disclosure import Rules, SafeTable, Table, protect, protect_count
-from .flow import DONE, SUMMARY, Question
+from .flow import DONE, SUMMARY, Option, Question
 from .signposts import READINESS
 from .store import Store
 
+CHANNEL = "channel"  # Telegram or the web page: counted under the same disclosure rules
 Dimension = Literal["sector", "size", "region", "readiness"]
 DIMENSIONS: dict[str, str] = {
     "sector": "service",
@@ -36,6 +37,7 @@ class Response:
     completed: str
     readiness: str | None
     answers: dict[str, list[str]]
+    channel: str = "telegram"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ def load_responses(store: Store, period: Period = Period()) -> list[Response]:
     """Every finished response in the period, with its answers."""
     where, params = period.sql("r.completed")
     rows = store.conn.execute(
-        f"SELECT r.id, r.completed, r.readiness FROM responses r WHERE {where} ORDER BY r.id",
+        "SELECT r.id, r.completed, r.readiness, r.channel FROM responses r "
+        f"WHERE {where} ORDER BY r.id",
         params,
     ).fetchall()
     answers: dict[int, dict[str, list[str]]] = defaultdict(dict)
@@ -72,7 +75,7 @@ def load_responses(store: Store, period: Period = Period()) -> list[Response]:
     )
     for response_id, question, option in answer_rows:
         answers[response_id].setdefault(question, []).append(option)
-    return [Response(r[0], r[1], r[2], answers.get(r[0], {})) for r in rows]
+    return [Response(r[0], r[1], r[2], answers.get(r[0], {}), r[3]) for r in rows]
 
 
 class Analysis:
@@ -88,11 +91,22 @@ class Analysis:
     # ---- helpers ---------------------------------------------------------------------------
 
     def _values(self, response: Response, qid: str) -> list[str]:
+        if qid == CHANNEL:
+            return [response.channel]
         if qid == READINESS:
             return [response.readiness] if response.readiness else []
         return response.answers.get(qid, [])
 
     def _question(self, qid: str) -> Question:
+        if qid == CHANNEL:
+            # Where people answered, as a pseudo-question so it is counted like one.
+            return Question(
+                id=CHANNEL,
+                label=self.text.tables[CHANNEL],
+                kind="single",
+                text="-",
+                options=tuple(Option(code=c, label=w) for c, w in self.text.channels.items()),
+            )
         return self.readiness_question if qid == READINESS else self.flow.by_id[qid]
 
     def _options(self, question: Question) -> list[tuple[str, str]]:
@@ -268,6 +282,7 @@ class Analysis:
             raw.append(self.choice_table(responses, question.id, by, note=note))
         if by != "readiness":
             raw.append(self.choice_table(responses, READINESS, by, note=note))
+        raw.append(self.choice_table(responses, CHANNEL, by))
         return [protect(t, self.rules) for t in raw]
 
     def headline(

@@ -231,8 +231,11 @@ class ReportText(BaseModel):
     )
     labels: ReportLabels
     dimensions: dict[Literal["sector", "size", "region", "readiness"], str]
-    tables: dict[Literal["over_time", "funnel", "biggest_barrier"], str]
+    tables: dict[Literal["over_time", "funnel", "biggest_barrier", "channel"], str]
     notes: dict[str, str]
+    channels: dict[Literal["telegram", "web"], str] = Field(
+        description="how each channel (where people answered) is named in reports"
+    )
 
 
 @dataclass(frozen=True)

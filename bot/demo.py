@@ -230,7 +230,9 @@ def generate(
                     started=_iso(started),
                     completed=_iso(completed),
                 )
-                store.add_response(f"demo-subject-{made}", completion)
+                # Every fifth check came through the web page (no draw: the mix stays as it was).
+                channel = "web" if made % 5 == 0 else "telegram"
+                store.add_response(f"demo-subject-{made}", completion, channel)
                 for state in [*(q.id for q in flow.path(answers)), SUMMARY, DONE]:
                     store.reached(run, state, started)
                 if rng.random() < abandon_share / (1 - abandon_share):

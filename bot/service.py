@@ -42,16 +42,28 @@ class Triage:
         self.new_code = new_code
         self.rules = rules or Rules()
 
-    def handle(self, subject: str, event: Event, update_id: int | None = None) -> Outcome | None:
-        """Apply one event for one pseudonym; None if this update was already answered."""
+    def handle(
+        self,
+        subject: str,
+        event: Event,
+        update_id: int | None = None,
+        *,
+        channel: str = "telegram",
+    ) -> Outcome | None:
+        """Apply one event for one pseudonym; None if this update was already answered.
+
+        ``channel`` ("telegram" or "web") is recorded with a response the event completes.
+        """
         for _attempt in range(10):
             try:
-                return self._handle_once(subject, event, update_id)
+                return self._handle_once(subject, event, update_id, channel)
             except CodeTaken:
                 log.warning("reference code collision; drawing another")
         raise RuntimeError("could not draw an unused reference code")
 
-    def _handle_once(self, subject: str, event: Event, update_id: int | None) -> Outcome | None:
+    def _handle_once(
+        self, subject: str, event: Event, update_id: int | None, channel: str
+    ) -> Outcome | None:
         now = self.clock()
         ctx = Context(now=now, new_code=self.new_code, new_run=new_run_id)
         with self.store.transaction():
@@ -67,11 +79,16 @@ class Triage:
             if isinstance(event, Stats) and event.figures is None:
                 event = Stats(self.stats_figures(now))
             outcome = self.engine.handle(conv, event, ctx)
-            self._apply(subject, conv, outcome, now)
+            self._apply(subject, conv, outcome, now, channel)
         return outcome
 
     def _apply(
-        self, subject: str, before: Conversation | None, outcome: Outcome, now: dt.datetime
+        self,
+        subject: str,
+        before: Conversation | None,
+        outcome: Outcome,
+        now: dt.datetime,
+        channel: str = "telegram",
     ) -> None:
         after = outcome.conversation
         if outcome.forget:
@@ -83,7 +100,7 @@ class Triage:
         elif after != before:
             self.store.save(subject, after, now)
         if outcome.completion is not None:
-            self.store.add_response(subject, outcome.completion)
+            self.store.add_response(subject, outcome.completion, channel)
         if outcome.reached is not None and after is not None:
             self.store.reached(after.run, outcome.reached, now)
 

@@ -110,7 +110,16 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     db["responses"].create_index(["readiness"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+def _migration_channel(db: sqlite_utils.Database) -> None:
+    # Where each response was given ("telegram" or "web"): a coarse field, counted in reports.
+    db["responses"].add_column("channel", str, not_null_default="telegram")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_channel,
+]
 
 
 @dataclass(frozen=True)
@@ -242,8 +251,11 @@ class Store:
 
     # ---- responses -------------------------------------------------------------------------
 
-    def add_response(self, subject: str, done: Completion) -> int:
-        """Store a completed triage as countable rows; raise CodeTaken on a code clash."""
+    def add_response(self, subject: str, done: Completion, channel: str = "telegram") -> int:
+        """Store a completed triage as countable rows; raise CodeTaken on a code clash.
+
+        ``channel`` is where it was given: "telegram" (also the terminal) or "web".
+        """
         if self.conn.execute("SELECT 1 FROM responses WHERE code = ?", (done.code,)).fetchone():
             raise CodeTaken(done.code)
         table = self.db["responses"]
@@ -256,6 +268,7 @@ class Store:
                 "flow": done.flow_id,
                 "content_version": done.content_version,
                 "readiness": done.readiness,
+                "channel": channel,
             }
         )
         response_id = int(table.last_pk)
