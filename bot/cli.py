@@ -44,7 +44,7 @@ def _register_subcommands() -> None:
 # Loggers that would print identifiers or the token below WARNING: httpx logs request URLs
 # (which contain the token) and python-telegram-bot's debug log prints whole updates (with
 # user ids and names). They stay at WARNING whatever TRIAGE_LOG_LEVEL says.
-QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "transitions", "hpack")
+QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "transitions", "hpack", "aiohttp.access")
 
 
 def configure_logging(level: str) -> None:
@@ -224,6 +224,34 @@ async def _housekeeping(
             log.info("retention purge: %s", counts)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=6 * 3600)
+
+
+# ---- the web page (issue 12) ------------------------------------------------------------------
+
+
+@app.command()
+def web(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on."),
+    db: DbOption = None,
+    content: ContentOption = None,
+) -> None:
+    """Serve the check as a web page (needs TRIAGE_SECRET; see README for HTTPS and proxies)."""
+    from .web.app import serve
+
+    settings = settings_from(ctx, db, content)
+    try:
+        settings.require_secret()
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    configure_logging(settings.log_level)
+    bundle = content_or_exit(settings)
+    store = Store(settings.db_path)
+    try:
+        serve(settings, make_triage(settings, bundle, store), host, port)
+    finally:
+        store.close()
 
 
 @app.command()

@@ -47,6 +47,16 @@ class Settings:
     min_count: int = 10
     round_to: int = 5
     min_denominator: int = 10
+    # ---- the web page (python -m bot web) ----
+    web_url: str | None = None
+    web_proxy: bool = False
+    web_session_rate: int = 120
+    web_address_rate: int = 6000
+
+    @property
+    def web_https(self) -> bool:
+        """Whether the web page is served to people over HTTPS (its public URL says so)."""
+        return bool(self.web_url and self.web_url.startswith("https://"))
 
     @property
     def rules(self) -> Rules:
@@ -172,7 +182,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"TRIAGE_LOG_LEVEL={level!r} must be DEBUG, INFO, WARNING or ERROR")
 
+    web_url = env.get("TRIAGE_WEB_URL", "").strip().rstrip("/") or None
+    if web_url is not None:
+        parsed_web = urlparse(web_url)
+        if parsed_web.scheme not in ("http", "https") or not parsed_web.netloc or parsed_web.path:
+            raise SettingsError(
+                f"TRIAGE_WEB_URL={web_url!r} must be the page's public address without a path, "
+                "for example https://check.example.org"
+            )
+    proxy_raw = env.get("TRIAGE_WEB_PROXY", "").strip().lower()
+    if proxy_raw not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"TRIAGE_WEB_PROXY={proxy_raw!r} must be 1 or 0")
+
     return Settings(
+        web_url=web_url,
+        web_proxy=proxy_raw in ("1", "true", "yes"),
+        web_session_rate=_int(env, "TRIAGE_WEB_SESSION_RATE", 120, 10),
+        web_address_rate=_int(env, "TRIAGE_WEB_ADDRESS_RATE", 6000, 10),
         token=token,
         api_url=api_url,
         db_path=db_path,

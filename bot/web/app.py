@@ -1,0 +1,556 @@
+"""The web page's aiohttp application: sessions, routes and the events they send the engine.
+
+Every page is drawn from :meth:`Engine.screen`; every form becomes the same events the chat
+sends (Submit for a whole answer, and the Back, Change, Confirm and Start again presses)
+through :class:`Triage`, on one store thread, committed before the redirect that shows the
+next page (post/redirect/get). Build it with :func:`create_app`; nothing is kept at module
+level, so one process can serve it beside the Telegram webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from ..engine import Command, Conversation, Event, Outcome, Press, Screen, Submit
+from ..flow import DONE, SUMMARY, WELCOME
+from ..privacy import pseudonym
+from ..service import Triage, utcnow
+from ..settings import Settings
+from .pages import Pages, load_pages
+from .result import Block, result_blocks, result_document
+from .security import (
+    MAX_BODY,
+    SECURITY_HEADERS,
+    Handler,
+    RateLimiter,
+    client_address,
+    csrf_ok,
+    csrf_token,
+    same_origin,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC = "/static"
+CHANNEL = "web"
+_SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 bits
+
+
+class StoreThread:
+    """Runs every store and engine call on one thread: SQLite has one writer, and so do we."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-store")
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the store thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        """Finish queued calls and stop the thread."""
+        self._pool.shutdown(wait=True)
+
+
+@dataclass(frozen=True)
+class Here:
+    """A person's conversation and screen, read together on the store thread."""
+
+    conv: Conversation | None
+    screen: Screen
+    blocks: tuple[Block, ...] = ()
+
+
+def page_url(state: str | None) -> str:
+    """The address of the page that shows a conversation state."""
+    if state is None or state == WELCOME:
+        return "/"
+    if state == SUMMARY:
+        return "/check-answers"
+    if state == DONE:
+        return "/result"
+    return f"/question/{state}"
+
+
+def screen_url(screen: Screen) -> str:
+    """The address of the page that shows a screen."""
+    return page_url(screen.question if screen.page == "question" else screen.page)
+
+
+class WebCheck:
+    """Everything the routes share, for one application (no module-level state)."""
+
+    def __init__(self, settings: Settings, triage: Triage, pages: Pages) -> None:
+        self.settings = settings
+        self.secret = settings.require_secret()
+        self.triage = triage
+        self.pages = pages
+        self.store_thread = StoreThread()
+        self.cookie = "__Host-triage" if settings.web_https else "triage"
+        self.session_limit = RateLimiter(self.secret, settings.web_session_rate)
+        self.address_limit = RateLimiter(self.secret, settings.web_address_rate)
+
+    # ---- sessions -------------------------------------------------------------------------
+
+    def subject(self, session_id: str) -> str:
+        """The pseudonym a browser's answers are kept under (never the id itself)."""
+        return pseudonym(self.secret, f"web:{session_id}")
+
+    def origin(self, request: web.Request) -> str:
+        """The origin forms must come from."""
+        return self.settings.web_url or f"{request.scheme}://{request.host}"
+
+    # ---- the store thread ----------------------------------------------------------------
+
+    def here(self, subject: str) -> Here:
+        """Load a person's conversation and work out their screen (store thread)."""
+        engine = self.triage.engine
+        conv = self.triage.store.load(subject)
+        screen = engine.screen(conv)
+        blocks = tuple(result_blocks(engine, conv)) if conv and screen.page == DONE else ()
+        return Here(conv, screen, blocks)
+
+    def handle(self, subject: str, event: Event) -> tuple[Outcome, Screen | None]:
+        """One event through the service; the new screen if an answer was refused."""
+        outcome = self.triage.handle(subject, event, channel=CHANNEL)
+        assert outcome is not None  # no update ids on the web: never "already handled"
+        screen = self.triage.engine.screen(outcome.conversation) if outcome.invalid else None
+        return outcome, screen
+
+    def start(self, subject: str, step: int | None) -> Outcome | None:
+        """Start (or start again from the welcome); None if they are already under way."""
+        conv = self.triage.store.load(subject)
+        if conv is None:
+            event: Event = Press("go|0")
+        elif conv.state == WELCOME:
+            event = Press(f"go|{conv.step if step is None else step}")
+        else:
+            return None
+        return self.triage.handle(subject, event, channel=CHANNEL)
+
+    def restart(self, subject: str, step: int | None) -> Outcome:
+        """Start again (from the result page or the 'carry on' page)."""
+        conv = self.triage.store.load(subject)
+        event = Press("go|0") if conv is None else Press(f"ag|{-1 if step is None else step}")
+        outcome = self.triage.handle(subject, event, channel=CHANNEL)
+        assert outcome is not None
+        return outcome
+
+    def forget(self, subject: str) -> None:
+        """Delete everything linked to this browser (as /forget does)."""
+        self.triage.handle(subject, Command("forget"), channel=CHANNEL)
+
+    # ---- rendering ------------------------------------------------------------------------
+
+    def common(self, request: web.Request, title: str, has_session: bool) -> dict[str, Any]:
+        """The variables every page gets."""
+        sid = request.get(SID)
+        return {
+            "title": title,
+            "csrf": csrf_token(self.secret, sid) if sid else "",
+            "has_session": has_session,
+            "moved": request.query.get("moved") == "1",
+            "static": STATIC,
+        }
+
+    def html(self, body: str, status: int = 200) -> web.Response:
+        """An HTML page that no cache keeps (it shows someone's answers)."""
+        response = web.Response(text=body, status=status, content_type="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def error_page(self, request: web.Request, status: int) -> web.Response:
+        """A friendly error page: one clear message, never a traceback."""
+        title = self.pages.title(self.pages.text.titles.for_status(status))
+        body = self.pages.render(
+            "error.j2", self.common(request, title, has_session=False), status=status
+        )
+        return self.html(body, status=status)
+
+
+KEY = web.AppKey("web_check", WebCheck)
+SID = web.RequestKey("sid", str)  # the browser's random session id (memory only)
+NEW_SESSION = web.RequestKey("new_session", bool)
+FORM = web.RequestKey("form", MultiDictProxy)
+DROP_SESSION = web.RequestKey("drop_session", bool)
+
+
+# ---- middleware ---------------------------------------------------------------------------------
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Friendly pages for every error; a one-line log (no address, no agent) for a crash."""
+    check = request.app[KEY]
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = check.error_page(request, exc.status)
+        for name in ("Allow", "Retry-After"):
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.error(
+            "web page %s %s failed: %s: %s",
+            request.method,
+            request.match_info.route.resource.canonical
+            if request.match_info.route.resource
+            else "?",
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+        )
+        return check.error_page(request, 500)
+
+
+@web.middleware
+async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Sessions, rate limits, and for every POST: origin, size and CSRF checks."""
+    check = request.app[KEY]
+    if request.path.startswith(STATIC + "/"):
+        return await handler(request)
+    raw = request.cookies.get(check.cookie, "")
+    request[NEW_SESSION] = not _SESSION_RE.match(raw)
+    request[SID] = secrets.token_urlsafe(32) if request[NEW_SESSION] else raw
+    address = client_address(request, check.settings.web_proxy)
+    for limiter, key in ((check.address_limit, address), (check.session_limit, request[SID])):
+        wait = limiter.retry_after(key)
+        if wait is not None:
+            raise web.HTTPTooManyRequests(headers={"Retry-After": str(max(1, round(wait)))})
+    if request.method == "POST":
+        if not same_origin(request, check.origin(request)):
+            raise web.HTTPForbidden()
+        form = await request.post()  # over MAX_BODY: 413
+        token = form.get("csrf")
+        if request[NEW_SESSION] or not isinstance(token, str):
+            raise web.HTTPForbidden()
+        if not csrf_ok(check.secret, request[SID], token):
+            raise web.HTTPForbidden()
+        request[FORM] = form
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:  # a redirect: the next page
+            _session_cookie(request, exc)
+        raise
+    _session_cookie(request, response)
+    return response
+
+
+async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Security headers on every response, static files and error pages included."""
+    response.headers.update(SECURITY_HEADERS)
+
+
+def _session_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    """Set (or slide forward, or drop) the session cookie on a page's response."""
+    check = request.app[KEY]
+    if request.get(DROP_SESSION):
+        response.del_cookie(check.cookie, path="/", secure=check.settings.web_https)
+        return
+    # Slides forward with each visit; stored answers go after the same idle period.
+    response.set_cookie(
+        check.cookie,
+        request[SID],
+        max_age=check.settings.idle_days * 86400,
+        path="/",
+        secure=check.settings.web_https,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+# ---- routes ---------------------------------------------------------------------------------
+
+
+def _step(form: MultiDictProxy[Any]) -> int | None:
+    raw = form.get("step")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 10 else None
+
+
+def _moved(url: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"{url}?moved=1")
+
+
+async def start_page(request: web.Request) -> web.Response:
+    """The start page, or 'carry on or start again'."""
+    check = request.app[KEY]
+    here = await check.store_thread.call(check.here, check.subject(request[SID]))
+    screen, conv = here.screen, here.conv
+    titles = check.pages.text.titles
+    resume = None
+    if screen.page == "question":
+        resume = {"number": screen.number, "total": screen.total, "label": screen.label}
+    elif screen.page == SUMMARY:
+        resume = {"number": None, "total": None, "label": None}
+    title = check.pages.title(titles.resume if resume else titles.start)
+    body = check.pages.render(
+        "start.j2",
+        check.common(request, title, has_session=conv is not None),
+        resume=resume,
+        finished=screen.page == DONE,
+        step=screen.step,
+        contact=check.triage.engine.content.catalogue.contact,
+    )
+    return check.html(body)
+
+
+async def start(request: web.Request) -> web.Response:
+    """Start: nothing is stored before this."""
+    check = request.app[KEY]
+    subject = check.subject(request[SID])
+    outcome = await check.store_thread.call(check.start, subject, _step(request[FORM]))
+    if outcome is None or outcome.conversation is None:
+        raise web.HTTPSeeOther("/check")
+    raise web.HTTPSeeOther(page_url(outcome.conversation.state))
+
+
+async def restart(request: web.Request) -> web.Response:
+    """Start again: a new run from the first question."""
+    check = request.app[KEY]
+    subject = check.subject(request[SID])
+    outcome = await check.store_thread.call(check.restart, subject, _step(request[FORM]))
+    conv = outcome.conversation
+    if outcome.notice:
+        raise _moved(page_url(conv.state if conv else None))
+    raise web.HTTPSeeOther(page_url(conv.state if conv else None))
+
+
+async def current(request: web.Request) -> web.Response:
+    """/check: wherever the person is now."""
+    check = request.app[KEY]
+    here = await check.store_thread.call(check.here, check.subject(request[SID]))
+    raise web.HTTPSeeOther(screen_url(here.screen))
+
+
+async def show(request: web.Request) -> web.Response:
+    """A question, the summary or the result: only the person's current one is shown."""
+    check = request.app[KEY]
+    here = await check.store_thread.call(check.here, check.subject(request[SID]))
+    url = screen_url(here.screen)
+    if request.path != url:
+        raise _moved(url)
+    return render_here(request, here)
+
+
+def render_here(request: web.Request, here: Here) -> web.Response:
+    """Render the page for where the person is now."""
+    check = request.app[KEY]
+    pages, screen = check.pages, here.screen
+    if screen.page == "question":
+        return check.html(pages.question(screen, check.common(request, "", True)))
+    if screen.page == SUMMARY:
+        title = pages.title(pages.text.titles.summary)
+        body = pages.render(
+            "summary.j2",
+            check.common(request, title, True),
+            items=[i.__dict__ for i in screen.items],
+            step=screen.step,
+        )
+        return check.html(body)
+    if screen.page == DONE:
+        title = pages.title(pages.text.titles.result)
+        body = pages.render(
+            "result.j2",
+            check.common(request, title, True),
+            code=screen.code,
+            blocks=here.blocks,
+            step=screen.step,
+            contact=check.triage.engine.content.catalogue.contact,
+        )
+        return check.html(body)
+    raise web.HTTPSeeOther("/")
+
+
+async def answer(request: web.Request) -> web.Response:
+    """A question's or the summary's form: Continue, Back, Change or Confirm."""
+    check = request.app[KEY]
+    form: MultiDictProxy[Any] = request[FORM]
+    step = _step(form)
+    action = form.get("action")
+    change = form.get("change")
+    question = request.match_info.get("question", "")
+    event: Event | None = None
+    if step is not None:
+        if isinstance(change, str) and change:
+            event = Press(f"c|{step}|{change}")
+        elif action == "back":
+            event = Press(f"b|{step}")
+        elif action == "confirm":
+            event = Press(f"ok|{step}")
+        elif action == "answer" and question:
+            codes = tuple(v for v in form.getall("answer", []) if isinstance(v, str))
+            text = form.get("text")
+            event = Submit(step, question, codes, text if isinstance(text, str) else None)
+    subject = check.subject(request[SID])
+    if event is None:
+        here = await check.store_thread.call(check.here, subject)
+        raise _moved(screen_url(here.screen))
+    outcome, screen = await check.store_thread.call(check.handle, subject, event)
+    conv = outcome.conversation
+    if outcome.invalid and screen is not None and isinstance(event, Submit):
+        posted = event.codes if screen.kind == "multi" else None
+        body = check.pages.question(
+            screen,
+            check.common(request, "", True),
+            error=outcome.invalid,
+            posted=posted,
+            text=event.text,
+        )
+        return check.html(body, status=400)
+    url = page_url(conv.state if conv else None)
+    if outcome.notice:
+        raise _moved(url)
+    raise web.HTTPSeeOther(url)
+
+
+async def plan(request: web.Request) -> web.Response:
+    """The full result as a text file to keep or forward."""
+    check = request.app[KEY]
+    subject = check.subject(request[SID])
+
+    def document() -> tuple[str | None, str]:
+        conv = check.triage.store.load(subject)
+        if conv is None or conv.state != DONE:
+            return None, ""
+        return conv.code, result_document(check.triage.engine, conv)
+
+    code, text = await check.store_thread.call(document)
+    if code is None:
+        raise _moved("/check")
+    response = web.Response(text=text, content_type="text/plain", charset="utf-8")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="partnerships-check-{code}.txt"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def forget(request: web.Request) -> web.Response:
+    """Delete my answers: the conversation, every linked result, and the cookie."""
+    check = request.app[KEY]
+    await check.store_thread.call(check.forget, check.subject(request[SID]))
+    request[DROP_SESSION] = True
+    raise web.HTTPSeeOther("/deleted")
+
+
+async def privacy(request: web.Request) -> web.Response:
+    """The privacy notice (no session needed, nothing stored)."""
+    check = request.app[KEY]
+    engine = check.triage.engine
+    title = check.pages.title(check.pages.text.titles.privacy)
+    body = check.pages.render(
+        "privacy.j2",
+        check.common(request, title, has_session=False),
+        retention_days=engine.retention_days,
+        idle_days=engine.idle_days,
+        contact=engine.content.catalogue.contact,
+        cookie_name=check.cookie,
+    )
+    return check.html(body)
+
+
+async def deleted(request: web.Request) -> web.Response:
+    """After Delete my answers."""
+    check = request.app[KEY]
+    title = check.pages.title(check.pages.text.titles.deleted)
+    body = check.pages.render("deleted.j2", check.common(request, title, has_session=False))
+    return check.html(body)
+
+
+# ---- the application ----------------------------------------------------------------------------
+
+
+def create_app(
+    settings: Settings,
+    triage: Triage,
+    *,
+    pages: Pages | None = None,
+    housekeeping: bool = False,
+) -> web.Application:
+    """Build the web page's application around a Triage (engine + store).
+
+    The store must not be used by anything else while the application runs: every call goes
+    through the application's own store thread. With ``housekeeping`` it applies the retention
+    rules at start and every six hours, as the Telegram bot does.
+    """
+    app = web.Application(
+        middlewares=[errors_middleware, guard_middleware], client_max_size=MAX_BODY
+    )
+    check = WebCheck(settings, triage, pages or load_pages(triage.engine.content))
+    app[KEY] = check
+    app.router.add_get("/", start_page)
+    app.router.add_post("/start", start)
+    app.router.add_post("/restart", restart)
+    app.router.add_get("/check", current)
+    app.router.add_get("/question/{question}", show)
+    app.router.add_post("/question/{question}", answer)
+    app.router.add_get("/check-answers", show)
+    app.router.add_post("/check-answers", answer)
+    app.router.add_get("/result", show)
+    app.router.add_get("/result/plan.txt", plan)
+    app.router.add_post("/forget", forget)
+    app.router.add_get("/deleted", deleted)
+    app.router.add_get("/privacy", privacy)
+    app.router.add_static(STATIC, STATIC_DIR)
+    app.on_response_prepare.append(_on_prepare)
+    if housekeeping:
+        app.cleanup_ctx.append(_housekeeping)
+
+    async def close(app: web.Application) -> None:
+        app[KEY].store_thread.close()
+
+    app.on_cleanup.append(close)
+    return app
+
+
+async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
+    check = app[KEY]
+    settings = check.settings
+
+    async def loop() -> None:
+        while True:
+            counts = await check.store_thread.call(
+                check.triage.store.purge, utcnow(), settings.idle_days, settings.retention_days
+            )
+            if any(counts.values()):
+                log.info("retention purge: %s", counts)
+            await asyncio.sleep(6 * 3600)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def serve(settings: Settings, triage: Triage, host: str, port: int) -> None:
+    """Run the web page until SIGTERM or Ctrl-C.
+
+    aiohttp's access log, which records addresses and user agents, stays off.
+    """
+    app = create_app(settings, triage, housekeeping=True)
+    where = settings.web_url or f"http://{host}:{port}"
+
+    async def announce(app: web.Application) -> None:
+        log.info("web page on %s (listening on %s:%d)", where, host, port)
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=10)

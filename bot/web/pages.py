@@ -1,0 +1,342 @@
+"""Rendering the web pages from ``templates/web/`` and ``content/web.yaml``.
+
+The templates use GOV.UK Frontend's Jinja macros. Pure: no server, no store (``content
+check`` renders every page through here too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    ChainableUndefined,
+    ChoiceLoader,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    Template,
+    TemplateError,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
+from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..content import Content
+from ..engine import Screen
+from ..yamlfile import ContentError, Problem, YamlDoc
+
+WEB_TEXT_FILE = "content/web.yaml"
+WEB_TEMPLATE_DIR = "templates/web"
+
+
+# ---- content/web.yaml -------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebTitles(_Strict):
+    """Page titles (the first part of each browser tab's title)."""
+
+    start: str
+    resume: str
+    question: str
+    summary: str
+    result: str
+    privacy: str
+    deleted: str
+    status_403: str
+    status_404: str
+    status_405: str
+    status_413: str
+    status_429: str
+    status_500: str
+
+    def for_status(self, status: int) -> str:
+        """The title of an error page."""
+        return str(getattr(self, f"status_{status}", self.status_500))
+
+
+class WebButtons(_Strict):
+    """Button and link words."""
+
+    start: str
+    continue_: str = Field(alias="continue")
+    carry_on: str
+    start_again: str
+    back: str
+    change: str
+    confirm: str
+    delete: str
+    download: str
+    new_check: str
+
+
+class WebErrors(_Strict):
+    """What to do about each problem with an answer (the Design System's error messages)."""
+
+    required_single: str
+    required_scale: str
+    required_multi: str
+    required_multi_plain: str
+    exclusive: str
+    required_text: str
+    too_long: str
+
+
+class WebText(_Strict):
+    """``content/web.yaml``: the short words of the web page."""
+
+    service_name: str
+    title: str
+    error_prefix: str
+    titles: WebTitles
+    progress: str
+    buttons: WebButtons
+    or_: str = Field(alias="or")
+    scale_low: str
+    scale_high: str
+    error_summary: str
+    errors: WebErrors
+    moved: str
+
+
+# ---- templates --------------------------------------------------------------------------------
+
+
+class NameStrictUndefined(ChainableUndefined):
+    """Strict about names a template uses; lenient about a macro's optional parameters.
+
+    GOV.UK Frontend's macros test optional parameters (``params.classes``) freely, so a
+    missing attribute is empty; a missing *variable* is still an error, as in the chat's
+    templates.
+    """
+
+    __slots__ = ()
+
+    def _check(self) -> None:
+        # `caller` is how a macro asks whether it was called with a block: allowed.
+        if self._undefined_obj is missing and self._undefined_name != "caller":
+            self._fail_with_undefined_error()
+
+    def __str__(self) -> str:
+        self._check()
+        return ""
+
+    def __bool__(self) -> bool:
+        self._check()
+        return False
+
+    def __iter__(self) -> Any:
+        self._check()
+        return iter(())
+
+    def __len__(self) -> int:
+        self._check()
+        return 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._check()
+        return self
+
+    __getitem__ = __getattr__
+
+
+@dataclass(frozen=True)
+class WebTemplate:
+    """What a web template shows and the variables it is given besides the common ones."""
+
+    purpose: str
+    variables: tuple[str, ...]
+
+
+# Every page also gets: words (content/web.yaml), title, csrf, has_session, moved, static.
+COMMON = ("words", "title", "csrf", "has_session", "moved", "static")
+WEB_TEMPLATES: dict[str, WebTemplate] = {
+    "start.j2": WebTemplate(
+        "The start page, or 'carry on or start again' for someone part-way through.",
+        ("resume", "finished", "step", "contact"),
+    ),
+    "question.j2": WebTemplate(
+        "One question: radios, checkboxes or a text box, with the error summary.",
+        ("q", "error", "step", "text", "progress"),
+    ),
+    "summary.j2": WebTemplate("Check your answers, with Change buttons.", ("items", "step")),
+    "result.j2": WebTemplate(
+        "The result: reference code, the same sections as the chat, download, delete.",
+        ("code", "blocks", "step", "contact"),
+    ),
+    "privacy.j2": WebTemplate(
+        "The privacy notice, with what the cookie is for and how long it lasts.",
+        ("retention_days", "idle_days", "contact", "cookie_name"),
+    ),
+    "deleted.j2": WebTemplate("After 'Delete my answers'.", ()),
+    "error.j2": WebTemplate("404, 405, 403, 413, 429 and 500 pages.", ("status",)),
+}
+
+
+def make_web_environment(root: Path) -> ImmutableSandboxedEnvironment:
+    """The web pages' Jinja environment: sandboxed, HTML-escaping, with the GOV.UK macros."""
+    loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(root / WEB_TEMPLATE_DIR)),
+            PrefixLoader(
+                {"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja", "templates")}
+            ),
+        ]
+    )
+    return ImmutableSandboxedEnvironment(
+        loader=loader,
+        autoescape=True,
+        undefined=NameStrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+class Pages:
+    """The compiled web templates and words for one content bundle."""
+
+    def __init__(self, content: Content, text: WebText, templates: dict[str, Template]) -> None:
+        self.content = content
+        self.text = text
+        self.templates = templates
+        self.words = text.model_dump(by_alias=False)
+
+    # ---- titles ------------------------------------------------------------------------------
+
+    def title(self, first: str, error: bool = False) -> str:
+        """A page's title (content/web.yaml's ``title``), with the error prefix on an error."""
+        prefix = self.text.error_prefix if error else ""
+        return prefix + self.text.title.format(page=first)
+
+    # ---- rendering ---------------------------------------------------------------------------
+
+    def render(self, name: str, common: dict[str, Any], **context: Any) -> str:
+        """Render a page, checking it is given exactly its declared variables."""
+        spec = WEB_TEMPLATES[name]
+        if set(context) != set(spec.variables):
+            raise TypeError(f"web/{name}: got {sorted(context)}, expects {sorted(spec.variables)}")
+        if set(common) != set(COMMON) - {"words"}:
+            raise TypeError(f"web/{name}: common variables {sorted(common)}")
+        return self.templates[name].render(words=self.words, **common, **context)
+
+    def question(
+        self,
+        screen: Screen,
+        common: dict[str, Any],
+        error: str | None = None,
+        posted: tuple[str, ...] | None = None,
+        text: str | None = None,
+    ) -> str:
+        """A question page; ``error`` is the engine's ``invalid`` reason, ``posted`` re-shows."""
+        chosen = set(posted if posted is not None else screen.chosen)
+        exclusive = [c for c in screen.choices if c.exclusive]
+        choices = []
+        for c in screen.choices:
+            if c.exclusive:
+                continue
+            choices.append({"value": c.code, "text": c.label, "checked": c.code in chosen})
+        if screen.kind == "scale" and screen.scale and choices:
+            scale = screen.scale
+            choices[0]["hint"] = {"text": scale["low"]}
+            choices[-1]["hint"] = {"text": scale["high"]}
+        if exclusive:
+            choices.append({"divider": self.text.or_})
+            for c in exclusive:
+                choices.append(
+                    {
+                        "value": c.code,
+                        "text": c.label,
+                        "checked": c.code in chosen,
+                        "behaviour": "exclusive",
+                    }
+                )
+        message = self.error_message(screen, error, text) if error else None
+        q = {
+            "id": screen.question,
+            "kind": screen.kind,
+            "label": screen.label,
+            "body": Markup(screen.body),
+            "number": screen.number,
+            "total": screen.total,
+            "items": choices,
+            "optional": screen.optional,
+            "max_length": screen.max_length,
+        }
+        progress = self.text.progress.format(number=screen.number, total=screen.total)
+        common = {
+            **common,
+            "title": self.title(
+                self.text.titles.question.format(
+                    number=screen.number, total=screen.total, label=screen.label
+                ),
+                error=message is not None,
+            ),
+        }
+        value = text if text is not None else (screen.text or "")
+        return self.render(
+            "question.j2",
+            common,
+            q=q,
+            error=message,
+            step=screen.step,
+            text=value,
+            progress=progress,
+        )
+
+    def error_message(self, screen: Screen, reason: str, text: str | None) -> str:
+        """The Design System's error message for why an answer was refused."""
+        e = self.text.errors
+        exclusive = next((c.label for c in screen.choices if c.exclusive), None)
+        if reason == "exclusive" and exclusive:
+            return e.exclusive.format(exclusive=exclusive)
+        if reason == "too_long":
+            return e.too_long.format(limit=f"{screen.max_length:,}", length=f"{len(text or ''):,}")
+        if screen.kind == "text":
+            return e.required_text
+        if screen.kind == "multi":
+            return (
+                e.required_multi.format(exclusive=exclusive)
+                if exclusive
+                else (e.required_multi_plain)
+            )
+        if screen.kind == "scale" and screen.scale:
+            return e.required_scale.format(min=screen.scale["min"], max=screen.scale["max"])
+        return e.required_single
+
+
+def load_pages(content: Content) -> Pages:
+    """Load content/web.yaml and compile templates/web/; raise ContentError listing problems."""
+    root = content.root
+    problems: list[Problem] = []
+    text: WebText | None = None
+    try:
+        text = YamlDoc(root / WEB_TEXT_FILE, WEB_TEXT_FILE).validate(WebText)
+    except ContentError as exc:
+        problems.extend(exc.problems)
+    env = make_web_environment(root)
+    templates: dict[str, Template] = {}
+    for name in WEB_TEMPLATES:
+        display = f"{WEB_TEMPLATE_DIR}/{name}"
+        if not (root / WEB_TEMPLATE_DIR / name).is_file():
+            problems.append(
+                Problem(display, None, "this template is missing", "restore it from the repository")
+            )
+            continue
+        try:
+            templates[name] = env.get_template(name)
+        except TemplateError as exc:
+            problems.append(
+                Problem(display, getattr(exc, "lineno", None), f"template error: {exc}")
+            )
+    if problems:
+        raise ContentError(problems)
+    assert text is not None
+    return Pages(content, text, templates)

@@ -1,0 +1,379 @@
+"""The web page with JavaScript off: the whole journey, errors, CSRF, forged posts, privacy."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.web.security import JS_ENABLED_HASH, JS_ENABLED_SCRIPT
+
+from .web_harness import Browser, WebApp, labels_of, running
+
+# The MUTUAL_ANSWERS journey of the chat tests, as web form values.
+MUTUAL = [
+    ("org_type", ["psm"]),
+    ("role", ["leadership"]),
+    ("service", ["health"]),
+    ("region", ["london"]),
+    ("staff", ["s51_250"]),
+    ("turnover", ["t5_20m"]),
+    ("years", ["y5_10"]),
+    ("confidence", ["v3"]),
+    ("experience", ["informal", "sub_lead"]),
+    ("success", ["v4"]),
+    ("appetite", ["definitely"]),
+    ("motivations", ["larger_contracts", "back_office"]),
+    ("barriers", ["legal_complexity", "capacity"]),
+    ("top_barrier", ["legal_complexity"]),
+    ("support", ["commercial", "legal", "financial_modelling"]),
+    ("live_bid", ["within_month"]),
+]
+COMMENT = "We would like to hear about partners near us."
+
+
+@pytest.fixture
+async def site(content, tmp_path):
+    app = await running(content, tmp_path)
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+async def browser(site: WebApp):
+    b = site.browser()
+    yield b
+    await b.close()
+
+
+async def walk(browser: Browser, answers=MUTUAL, comment: str | None = COMMENT) -> None:
+    await browser.start()
+    for question, codes in answers:
+        assert browser.url == f"/question/{question}", (browser.url, browser.page[-2000:])
+        await browser.answer(*codes)
+    assert browser.url == "/question/comments"
+    await browser.type(comment or "")
+    assert browser.url == "/check-answers"
+
+
+async def test_whole_journey_with_back_change_and_result(browser: Browser, site: WebApp) -> None:
+    start = await browser.get("/")
+    assert browser.title == "Start – Partnerships check"
+    assert site.store.db["conversations"].count == 0  # nothing stored before Start
+    assert "Start now" in start
+    await browser.start()
+    assert browser.url == "/question/org_type"
+    assert browser.title.startswith("Question 1 of ")
+    assert browser.title.endswith(": Organisation – Partnerships check")
+    assert "A Public Service Mutual" in labels_of(browser.page)
+    await browser.answer("psm")
+    assert browser.url == "/question/role"
+    await browser.back()
+    assert browser.url == "/question/org_type"
+    assert re.search(r'value="psm" checked', browser.page)  # the answer is remembered
+    await walk(browser)
+    summary = browser.page
+    assert browser.title == "Check your answers – Partnerships check"
+    assert "Leadership team" in summary and COMMENT in summary
+    assert "Tools of interest" not in summary  # only questions on their path
+    # Change an answer that opens a follow-up: experience "None yet" drops the success
+    # question; changing back to partnerships asks it again, then returns to the summary.
+    await browser.change("experience")
+    assert browser.url == "/question/experience"
+    await browser.answer("none")
+    assert browser.url == "/check-answers"
+    assert "How well it went" not in browser.page
+    await browser.change("experience")
+    await browser.answer("jv_alliance")
+    assert browser.url == "/question/success"
+    await browser.answer("v2")
+    assert browser.url == "/check-answers"
+    assert "Contractual joint venture or alliance" in browser.page
+    await browser.confirm()
+    assert browser.url == "/result"
+    code = re.search(r"MPSP-TEST-\d{4}", browser.page).group()
+    assert browser.title == "Your results – Partnerships check"
+    assert "A bid due within a month?" in browser.page
+    assert "<h2" in browser.page and "Talk to the team" in browser.page
+    plan = await browser.get("/result/plan.txt")
+    assert code in plan and "Talk to the team" in plan and "<b>" not in plan
+    (row,) = site.store.db["responses"].rows
+    assert row["code"] == code and row["channel"] == "web"
+
+
+async def test_same_result_as_the_chat(browser: Browser, site: WebApp, walker) -> None:
+    from .conftest import MUTUAL_ANSWERS, answer_all
+
+    await walk(browser)
+    await browser.confirm()
+    web_page = browser.page
+    walker.command("start")
+    walker.tap("Start")
+    answer_all(walker, MUTUAL_ANSWERS)
+    walker.tap("Confirm")
+    chat = walker.triage.store.load(walker.subject)
+    web_conv = next(iter(site.store.db["conversations"].rows))
+    assert (
+        web_conv["answers"]
+        == site.store.db.execute("select answers from conversations").fetchone()[0]
+    )
+    engine = walker.triage.engine
+    pieces = engine.result_pieces(chat)
+    for piece in pieces:
+        first = piece.split("\n")[0].removeprefix("<b>").removesuffix("</b>")
+        if "MPSP-" not in first:
+            assert first in web_page, first
+
+
+async def test_errors_follow_the_design_system(browser: Browser, site: WebApp) -> None:
+    await browser.start()
+    page = await browser.submit()  # nothing chosen
+    assert browser.status == 400
+    assert browser.title.startswith("Error: Question 1 of")
+    assert "There is a problem" in page and 'href="#answer"' in page
+    assert 'id="answer"' in page and "Select an answer" in page
+    for _question, codes in MUTUAL[:8]:
+        await browser.answer(*codes)
+    assert browser.url == "/question/experience"
+    page = await browser.answer("none", "informal")
+    assert browser.status == 400
+    assert "Select ‘None yet’ on its own" in page
+    assert re.search(r'value="informal" checked', page) and re.search(r'value="none" checked', page)
+    conv = site.store.load(next(iter(site.store.db["conversations"].rows))["subject"])
+    assert "experience" not in conv.answers
+    # The exclusive option comes last, after "or", marked for the JavaScript behaviour.
+    assert page.index('govuk-checkboxes__divider">or<') < page.index('value="none"')
+    assert 'data-behaviour="exclusive"' in page
+
+
+async def test_text_limit_and_scrubbing(browser: Browser, site: WebApp) -> None:
+    await browser.start()
+    for code in ("commissioner",):
+        await browser.answer(code)
+    await browser.answer("pilots")
+    await browser.answer("health")
+    await browser.answer("london")
+    assert browser.url == "/question/comments"
+    assert "You can enter up to 1,000 characters" in browser.page or "1000" in browser.page
+    page = await browser.type("x" * 1001)
+    assert browser.status == 400 and "1,000 characters or fewer" in page
+    assert "x" * 1001 in page  # their text is kept in the box
+    await browser.type("Ring 07700 900123 or mail me@example.org")
+    assert "[phone removed]" in browser.page and "07700" not in browser.page
+    raw = b"".join(p.read_bytes() for p in Path(site.store.path).parent.iterdir())
+    assert b"07700 900123" not in raw and b"me@example.org" not in raw
+
+
+async def test_forged_stale_and_double_posts_reshow_the_current_question(
+    browser: Browser, site: WebApp
+) -> None:
+    await browser.start()
+    step, csrf = browser.field("step"), browser.field("csrf")
+    await browser.answer("psm")
+    assert browser.url == "/question/role"
+    # The same form posted again (a double click, or Back in the browser then Continue).
+    await browser.post(
+        "/question/org_type",
+        [("csrf", csrf), ("step", step), ("action", "answer"), ("answer", "vcse")],
+    )
+    assert browser.url == "/question/role" and "out of date" in browser.page
+    # A forged option code.
+    await browser.answer("ceo_of_everything")
+    assert browser.url == "/question/role" and "out of date" in browser.page
+    # A skipped step: posting a later question's form.
+    await browser.post(
+        "/question/region",
+        [
+            ("csrf", csrf),
+            ("step", browser.field("step")),
+            ("action", "answer"),
+            ("answer", "london"),
+        ],
+    )
+    assert browser.url == "/question/role"
+    # Visiting another page's address shows where they are.
+    await browser.get("/question/region")
+    assert browser.url == "/question/role"
+    await browser.get("/result")
+    assert browser.url == "/question/role"
+    # A stale Change link (from a summary page that is no longer current).
+    await browser.change("org_type")
+    assert browser.url == "/question/role"
+    conv = site.store.load(next(iter(site.store.db["conversations"].rows))["subject"])
+    assert conv.answers == {"org_type": "psm"}
+
+
+async def test_csrf_missing_or_wrong_is_refused_at_once(browser: Browser, site: WebApp) -> None:
+    await browser.get("/")
+    csrf = browser.field("csrf")
+    await browser.post("/start", [("step", "0")])
+    assert browser.status == 403 and "could not be accepted" in browser.page
+    await browser.post("/start", [("csrf", "0" * 64), ("step", "0")])
+    assert browser.status == 403
+    assert site.store.db["conversations"].count == 0
+    # Another site's form, even with a token lifted from somewhere: refused.
+    await browser.post("/start", [("csrf", csrf), ("step", "0")], Origin="https://evil.example")
+    assert browser.status == 403
+    await browser.post(
+        "/start", [("csrf", csrf), ("step", "0")], **{"Sec-Fetch-Site": "cross-site"}
+    )
+    assert browser.status == 403
+    assert site.store.db["conversations"].count == 0
+    # A same-origin post with the right token is accepted.
+    origin = str(site.server.make_url("")).rstrip("/")
+    await browser.post(
+        "/start",
+        [("csrf", csrf), ("step", "0")],
+        Origin=origin,
+        **{"Sec-Fetch-Site": "same-origin"},
+    )
+    assert browser.status == 200 and browser.url == "/question/org_type"
+    # A token from another browser's session does not work in this one.
+    other = site.browser()
+    await other.get("/")
+    await browser.post(
+        "/question/org_type",
+        [("csrf", other.field("csrf")), ("step", "2"), ("action", "answer"), ("answer", "psm")],
+    )
+    assert browser.status == 403
+    await other.close()
+    conv = site.store.load(next(iter(site.store.db["conversations"].rows))["subject"])
+    assert conv.answers == {}
+
+
+async def test_two_sessions_never_see_each_others_answers(site: WebApp) -> None:
+    ann, bob = site.browser(), site.browser()
+    await ann.start()
+    await bob.start()
+    await ann.answer("psm")
+    await bob.answer("commissioner")
+    assert ann.url == "/question/role" and bob.url == "/question/commissioner_interest"
+    await ann.back()
+    await bob.back()
+    assert re.search(r'value="psm" checked', ann.page) and not re.search(
+        r'value="psm" checked', bob.page
+    )
+    assert re.search(r'value="commissioner" checked', bob.page)
+    assert site.store.db["conversations"].count == 2
+    await ann.close()
+    await bob.close()
+
+
+async def test_security_headers_on_every_response(browser: Browser, site: WebApp) -> None:
+    await browser.get("/")
+    csrf = browser.field("csrf")
+    responses = [
+        await browser.client.get("/"),
+        await browser.client.get("/privacy"),
+        await browser.client.get("/static/triage.css"),
+        await browser.client.get("/no-such-page"),
+        await browser.client.post("/start", data={"step": "0"}),
+        await browser.client.post(
+            "/start", data={"csrf": csrf, "step": "0"}, allow_redirects=False
+        ),
+        await browser.client.delete("/"),
+    ]
+    statuses = [r.status for r in responses]
+    assert statuses == [200, 200, 200, 404, 403, 303, 405]
+    for r in responses:
+        csp = r.headers["Content-Security-Policy"]
+        assert f"'{JS_ENABLED_HASH}'" in csp and "frame-ancestors 'none'" in csp
+        assert "form-action 'self'" in csp and "unsafe-inline" not in csp
+        assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+    cookie = responses[0].headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and cookie.startswith("triage=")
+    assert "Secure" not in cookie  # plain HTTP on loopback: a __Host- cookie would be dropped
+    page = await responses[0].text()
+    assert JS_ENABLED_SCRIPT in page  # the one inline script, exactly as hashed
+
+
+async def test_https_cookie_and_friendly_errors(content, tmp_path) -> None:
+    site = await running(content, tmp_path, web_url="https://check.example.org")
+    browser = site.browser()
+    try:
+        await browser.get("/")
+        cookie = (await browser.client.get("/")).headers["Set-Cookie"]
+        assert cookie.startswith("__Host-triage=") and "Secure" in cookie and "Path=/" in cookie
+        assert "Domain" not in cookie
+        big = await browser.client.post("/start", data={"csrf": "x", "text": "x" * 100_000})
+        assert big.status == 413 and "too much to send" in await big.text()
+        missing = await browser.client.get("/nothing-here")
+        assert missing.status == 404 and "Page not found" in await missing.text()
+        assert "Traceback" not in await missing.text()
+    finally:
+        await browser.close()
+        await site.close()
+
+
+async def test_crash_gives_a_friendly_500_and_one_log_line(
+    browser, site, caplog, monkeypatch
+) -> None:
+    def broken(subject):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(
+        site.app["web_check"] if False else next(iter(site.app.values())), "here", broken
+    )
+    with caplog.at_level(logging.ERROR):
+        page = await browser.get("/")
+    assert browser.status == 500 and "problem with the service" in page
+    assert "Traceback" not in page and "disk on fire" not in page
+    assert len(caplog.records) == 1 and "\n" not in caplog.records[0].getMessage()
+
+
+async def test_rate_limits_answer_with_429(content, tmp_path) -> None:
+    site = await running(content, tmp_path, web_session_rate=10)
+    browser = site.browser()
+    try:
+        statuses = [(await browser.client.get("/privacy")).status for _ in range(14)]
+        assert statuses[:10] == [200] * 10 and statuses[-1] == 429
+        limited = await browser.client.get("/privacy")
+        assert "too many requests" in await limited.text() and limited.headers["Retry-After"]
+        other = site.browser()  # another browser at the same address is not held up
+        assert (await other.client.get("/privacy")).status == 200
+        await other.close()
+    finally:
+        await browser.close()
+        await site.close()
+
+
+async def test_forget_deletes_everything_and_the_cookie(browser: Browser, site: WebApp) -> None:
+    await walk(browser)
+    await browser.confirm()
+    assert site.store.db["responses"].count == 1
+    response = await browser.client.post(
+        "/forget", data={"csrf": browser.field("csrf")}, allow_redirects=False
+    )
+    assert response.status == 303 and response.headers["Location"] == "/deleted"
+    assert (
+        'triage=""' in response.headers["Set-Cookie"]
+        or "Max-Age=0" in response.headers["Set-Cookie"]
+    )
+    assert site.store.db["responses"].count == 0 and site.store.db["conversations"].count == 0
+
+
+async def test_database_and_logs_hold_no_address_agent_or_session_id(
+    site: WebApp, caplog, tmp_path
+) -> None:
+    from bot.cli import configure_logging
+
+    caplog.set_level(logging.DEBUG)
+    configure_logging("DEBUG")
+    agent = "Mozilla/5.0 (X11; Linux x86_64) UniqueAgent/31337"
+    browser = site.browser()
+    browser.client._session.headers["User-Agent"] = agent
+    await walk(browser)
+    await browser.confirm()
+    sid = browser.client.session.cookie_jar.filter_cookies(site.server.make_url("/"))[
+        "triage"
+    ].value
+    await browser.close()
+    site.store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("triage"))
+    for needle in (sid, agent, "UniqueAgent", "127.0.0.1"):
+        assert needle.encode() not in blobs, needle
+        assert needle not in caplog.text, needle

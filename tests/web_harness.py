@@ -1,0 +1,126 @@
+"""A person with a browser that has JavaScript off: plain forms, cookies, redirects."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.content import Content
+from bot.engine import Engine
+from bot.service import Triage
+from bot.settings import Settings
+from bot.store import Store
+from bot.web.app import create_app
+
+from .conftest import SECRET, Clock, codes
+
+_INPUT = re.compile(r'<input[^>]*name="(csrf|step)"[^>]*value="([^"]*)"')
+_TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+
+
+def make_settings(tmp_path: Path, **extra: object) -> Settings:
+    return Settings(db_path=tmp_path / "triage.db", secret=SECRET, **extra)
+
+
+class WebApp:
+    """The application on a real loopback port, with its own store."""
+
+    def __init__(self, content: Content, db: Path, settings: Settings) -> None:
+        self.store = Store(db)
+        seq = codes()
+        self.triage = Triage(self.store, Engine(content), clock=Clock(), new_code=lambda: next(seq))
+        self.app = create_app(settings, self.triage)
+        self.server = TestServer(self.app)
+
+    async def start(self) -> WebApp:
+        await self.server.start_server()
+        return self
+
+    def browser(self) -> Browser:
+        return Browser(TestClient(self.server))
+
+    async def close(self) -> None:
+        await self.server.close()
+        self.store.close()
+
+
+class Browser:
+    """One browser: keeps its cookie, follows redirects, reads forms as a person would."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.page = ""
+        self.url = "/"
+        self.status = 200
+
+    async def get(self, url: str) -> str:
+        response = await self.client.get(url)
+        self.page, self.status, self.url = await response.text(), response.status, response.url.path
+        return self.page
+
+    async def post(self, url: str, data: list[tuple[str, str]], **headers: str) -> str:
+        response = await self.client.post(url, data=data, headers=headers or None)
+        self.page, self.status, self.url = await response.text(), response.status, response.url.path
+        return self.page
+
+    def field(self, name: str, page: str | None = None) -> str:
+        for found, value in _INPUT.findall(page or self.page):
+            if found == name:
+                return html.unescape(value)
+        raise AssertionError(f"no {name} field on {self.url}")
+
+    @property
+    def title(self) -> str:
+        return html.unescape(_TITLE.search(self.page).group(1))
+
+    def form_url(self) -> str:
+        actions = re.findall(r'<form method="post" action="([^"]+)"', self.page)
+        main = [a for a in actions if a not in ("/forget",)]
+        return main[-1]
+
+    async def submit(self, *pairs: tuple[str, str], action: str = "answer") -> str:
+        data = [("csrf", self.field("csrf")), ("step", self.field("step")), ("action", action)]
+        return await self.post(self.form_url(), [*data, *pairs])
+
+    async def answer(self, *codes: str) -> str:
+        return await self.submit(*[("answer", c) for c in codes])
+
+    async def type(self, text: str) -> str:
+        return await self.submit(("text", text))
+
+    async def back(self) -> str:
+        return await self.submit(action="back")
+
+    async def change(self, question: str) -> str:
+        data = [("csrf", self.field("csrf")), ("step", self.field("step")), ("change", question)]
+        return await self.post("/check-answers", data)
+
+    async def confirm(self) -> str:
+        return await self.submit(action="confirm")
+
+    async def start(self) -> str:
+        await self.get("/")
+        return await self.post(
+            "/start", [("csrf", self.field("csrf")), ("step", self.field("step"))]
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def labels_of(page: str) -> list[str]:
+    return [
+        html.unescape(x.strip())
+        for x in re.findall(r'<label class="govuk-label[^"]*"[^>]*>\s*([^<]*?)\s*</label>', page)
+    ]
+
+
+async def running(content: Content, tmp_path: Path, **extra: object) -> WebApp:
+    return await WebApp(content, tmp_path / "triage.db", make_settings(tmp_path, **extra)).start()
+
+
+__all__ = ["Browser", "WebApp", "labels_of", "make_settings", "running", "web"]
