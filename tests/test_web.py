@@ -283,7 +283,7 @@ async def test_security_headers_on_every_response(browser: Browser, site: WebApp
         assert "form-action 'self'" in csp and "unsafe-inline" not in csp
         assert r.headers["Strict-Transport-Security"].startswith("max-age=")
         assert r.headers["X-Content-Type-Options"] == "nosniff"
-        assert r.headers["Referrer-Policy"] == "no-referrer"
+        assert r.headers["Referrer-Policy"] == "same-origin"
     cookie = responses[0].headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and cookie.startswith("triage=")
     assert "Secure" not in cookie  # plain HTTP on loopback: a __Host- cookie would be dropped

@@ -31,7 +31,9 @@ CSP = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-    "Referrer-Policy": "no-referrer",
+    # "same-origin", not "no-referrer": with no-referrer, browsers send "Origin: null" on our
+    # own forms, and the origin check needs the real one.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",

@@ -1,0 +1,215 @@
+"""The web page in headless Chromium: axe-core on every kind of page, and a keyboard-only walk."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from .browser import MISSING, WebServer, axe_violations, browser, describe
+
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+
+# (question, labels to choose) for a Mutual's path; multi-selects tick several.
+PATH = [
+    ("org_type", ["A Public Service Mutual"]),
+    ("role", ["Finance"]),
+    ("service", ["Social care"]),
+    ("region", ["North West"]),
+    ("staff", ["11 to 50"]),
+    ("turnover", ["£1m to £5m"]),
+    ("years", ["1 to 3 years"]),
+    ("confidence", ["2"]),
+    ("experience", ["Subcontracting as the lead"]),
+    ("success", ["3"]),
+    ("appetite", ["We might"]),
+    ("motivations", ["Work in new areas"]),
+    ("barriers", ["Cost of setting one up", "No seed funding"]),
+    ("top_barrier", ["No seed funding"]),
+    ("support", ["Bid writing"]),
+    ("live_bid", ["Not at the moment"]),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("web") / "triage.db"
+    s = WebServer(db).start()
+    yield s
+    assert s.stop() == 0  # SIGTERM stops it cleanly
+    assert "Traceback" not in s.stderr, s.stderr
+
+
+def check_axe(driver, kind: str, seen: dict[str, int]) -> None:
+    violations = axe_violations(driver)
+    assert violations == [], f"{kind}: {describe(violations)}"
+    seen[kind] = seen.get(kind, 0) + 1
+
+
+def choose(driver, label: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']").click()
+
+
+def click_and_wait(driver, xpath: str) -> None:
+    """Click a button that sends a form, and wait for the next page to load."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.XPATH, xpath).click()
+    WebDriverWait(driver, 15).until(ec.staleness_of(page))
+    WebDriverWait(driver, 15).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+
+
+def cont(driver) -> None:
+    click_and_wait(driver, "//main//button[normalize-space()='Continue']")
+
+
+def test_every_kind_of_page_passes_axe(server: WebServer) -> None:
+    from selenium.webdriver.common.by import By
+
+    seen: dict[str, int] = {}
+    with browser() as driver:
+        driver.get(server.url + "/")
+        assert "js-enabled" in driver.find_element(By.TAG_NAME, "body").get_attribute("class")
+        check_axe(driver, "welcome", seen)
+        click_and_wait(driver, "//button[contains(., 'Start now')]")
+        kinds_done: set[str] = set()
+        for question, labels in PATH:
+            assert driver.current_url.endswith(f"/question/{question}"), (
+                driver.title + driver.find_element(By.TAG_NAME, "main").text[:600]
+            )
+            kind = {"confidence": "scale", "success": "scale"}.get(question)
+            kind = kind or (
+                "multi"
+                if question in ("experience", "motivations", "barriers", "support")
+                else "single"
+            )
+            if kind not in kinds_done:
+                check_axe(driver, kind, seen)
+                if kind == "multi":
+                    # JavaScript's exclusive behaviour: ticking "None yet" unticks the rest.
+                    choose(driver, labels[0])
+                    choose(driver, "None yet")
+                    ticked = driver.find_elements(By.CSS_SELECTOR, "input[type=checkbox]:checked")
+                    assert [t.get_attribute("value") for t in ticked] == ["none"]
+                    choose(driver, "None yet")
+                    cont(driver)  # nothing ticked: an error
+                    assert driver.title.startswith("Error: ")
+                    focused = driver.switch_to.active_element.get_attribute("class") or ""
+                    assert "govuk-error-summary" in focused  # focus moves to the summary
+                    check_axe(driver, "error", seen)
+                kinds_done.add(kind)
+            for label in labels:
+                choose(driver, label)
+            cont(driver)
+        assert driver.current_url.endswith("/question/comments")
+        check_axe(driver, "text", seen)
+        driver.find_element(By.ID, "answer").send_keys("Looking for partners in Cumbria.")
+        cont(driver)
+        assert driver.current_url.endswith("/check-answers")
+        check_axe(driver, "summary", seen)
+        click_and_wait(driver, "//button[contains(., 'Confirm')]")
+        assert driver.current_url.endswith("/result")
+        assert re.search(r"MPSP-[A-Z0-9]{4}-[A-Z0-9]{4}", driver.page_source)
+        check_axe(driver, "result", seen)
+        driver.get(server.url + "/privacy")
+        check_axe(driver, "privacy", seen)
+        driver.get(server.url + "/no-such-page")
+        check_axe(driver, "not found", seen)
+    assert set(seen) == {
+        "welcome",
+        "single",
+        "scale",
+        "multi",
+        "error",
+        "text",
+        "summary",
+        "result",
+        "privacy",
+        "not found",
+    }
+
+
+def test_keyboard_only_walk_reaches_the_result(server: WebServer) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    with browser(width=320, height=800) as driver:
+        driver.get(server.url + "/")
+
+        def press(*keys: str) -> None:
+            ActionChains(driver).send_keys(*keys).perform()
+
+        def tab_to(test, limit: int = 60) -> None:
+            for _ in range(limit):
+                press(Keys.TAB)
+                el = driver.switch_to.active_element
+                if test(el):
+                    return
+            raise AssertionError(f"never reached the element on {driver.current_url}")
+
+        def is_button(text: str):
+            return lambda el: el.tag_name == "button" and text in el.text
+
+        tab_to(is_button("Start now"))
+        press(Keys.ENTER)
+        pages = 0
+        while "/question/" in driver.current_url and pages < 40:
+            pages += 1
+            here = driver.current_url
+            field = driver.find_elements(
+                By.CSS_SELECTOR, "main input[type=radio], main input[type=checkbox], main textarea"
+            )
+            kind = field[0].get_attribute("type") if field else ""
+            if kind == "textarea":
+                tab_to(lambda el: el.tag_name == "textarea")
+                press("Typed with the keyboard only.")
+            else:
+                tab_to(lambda el: el.get_attribute("name") == "answer")
+                press(Keys.SPACE)
+            tab_to(is_button("Continue"))
+            press(Keys.ENTER)
+            deadline = time.monotonic() + 10
+            while driver.current_url == here and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert driver.current_url != here, driver.page_source[:3000]
+        assert driver.current_url.endswith("/check-answers"), driver.current_url
+        tab_to(is_button("Confirm"))
+        press(Keys.ENTER)
+        deadline = time.monotonic() + 10
+        while not driver.current_url.endswith("/result") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert driver.current_url.endswith("/result")
+        assert "Your reference code" in driver.page_source
+        # Nothing is wider than a 320-pixel phone.
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 320
+
+
+def test_works_with_javascript_off(server: WebServer, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    with browser(width=320, height=800, javascript=False) as driver:
+        driver.get(server.url + "/")
+        assert "js-enabled" not in (
+            driver.find_element(By.TAG_NAME, "body").get_attribute("class") or ""
+        )
+        click_and_wait(driver, "//button[contains(., 'Start now')]")
+        choose(driver, "A commissioner or public body")
+        cont(driver)
+        choose(driver, "Running a pilot")
+        choose(driver, "All of these")
+        cont(driver)  # without JavaScript, the server refuses the mix
+        assert driver.title.startswith("Error: ")
+        assert "on its own" in driver.find_element(By.CLASS_NAME, "govuk-error-summary").text
+        choose(driver, "All of these")
+        cont(driver)
+        assert driver.current_url.endswith("/question/service")
