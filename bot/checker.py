@@ -140,6 +140,12 @@ def check_content(
             _check_result(content, engine, profile, steps, report)
         if tick:
             tick(n, len(profiles) + 1)
+    # The web page's templates, on every path and sample (issue 12).
+    from .web.pages import check_pages
+
+    pages, problems = check_pages(content, [p.answers for p in [*samples, *paths]], engine)
+    report.messages += pages
+    report.problems.extend(problems)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -26,7 +26,7 @@ from .signposts import (
 from .yamlfile import ContentError, Problem, YamlDoc
 
 FLOW_FILE = "flows/triage.yaml"
-CONTENT_GLOBS = ("flows/*.yaml", "templates/*.j2", "content/*.yaml")
+CONTENT_GLOBS = ("flows/*.yaml", "templates/*.j2", "templates/web/*.j2", "content/*.yaml")
 
 
 @dataclass(frozen=True)

@@ -224,3 +224,44 @@ def test_unreachable_question_and_unused_signpost_are_flagged(copy: Path) -> Non
     warnings = [str(w) for w in check_content(copy, quick=True, pool_size=40).warnings]
     assert any("top_barrier is never asked" in w for w in warnings)
     assert any("tip_cost is never shown" in w for w in warnings)
+
+
+# ---- the web page's templates and words (issue 12) -------------------------------------------
+
+
+def test_web_template_using_a_variable_it_is_not_given(copy: Path) -> None:
+    edit(
+        copy,
+        "templates/web/summary.j2",
+        lambda t: t.replace(
+            "{{ words.titles.summary }}", "{{ words.titles.summary }} {{ nickname }}"
+        ),
+    )
+    found = [e for e in errors(copy) if "templates/web/summary.j2" in e]
+    assert found and "'nickname'" in found[0]
+    line = line_of(copy, "templates/web/summary.j2", "nickname")
+    assert f"templates/web/summary.j2:{line}" in found[0]
+
+
+def test_web_page_that_fails_to_render_and_broken_words(copy: Path) -> None:
+    edit(
+        copy,
+        "templates/web/question.j2",
+        lambda t: (
+            t.replace("{{ progress }}", "{{ progress }}{{ q.number // 0 }}", 1)
+            if "{{ progress }}" in t
+            else t.replace("progress ~", "(q.number // 0) ~ progress ~", 1)
+        ),
+    )
+    edit(copy, "content/web.yaml", lambda t: t.replace("  continue: Continue\n", ""))
+    problems = errors(copy)
+    assert any(p.startswith("content/web.yaml") and "continue" in p for p in problems), problems
+    edit(
+        copy,
+        "content/web.yaml",
+        lambda t: t.replace("  carry_on:", "  continue: Continue\n  carry_on:"),
+    )
+    problems = errors(copy)
+    assert any("templates/web/question.j2" in p and "ZeroDivisionError" in p for p in problems), (
+        problems
+    )

@@ -6,6 +6,8 @@ check`` renders every page through here too).
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from jinja2 import (
     PrefixLoader,
     Template,
     TemplateError,
+    meta,
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
@@ -25,7 +28,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..content import Content
-from ..engine import Screen
+from ..engine import Engine, Screen
 from ..yamlfile import ContentError, Problem, YamlDoc
 
 WEB_TEXT_FILE = "content/web.yaml"
@@ -340,3 +343,167 @@ def load_pages(content: Content) -> Pages:
         raise ContentError(problems)
     assert text is not None
     return Pages(content, text, templates)
+
+
+# ---- content check ------------------------------------------------------------------------------
+
+
+def check_pages(
+    content: Content, answer_sets: list[dict[str, Any]], engine: Engine | None = None
+) -> tuple[int, list[Problem]]:
+    """Render every web page a person could see on these paths (``content check``).
+
+    Returns how many pages were rendered and the problems found: a template or words file
+    that does not load, a variable a template is not given, or a page that fails to render.
+    """
+    from ..simulate import walk
+    from .result import result_blocks
+
+    try:
+        pages = load_pages(content)
+    except ContentError as exc:
+        return 0, list(exc.problems)
+    problems = _undeclared(pages)
+    engine = engine or Engine(content)
+    common = {"title": "", "csrf": "0" * 64, "has_session": True, "moved": True, "static": ""}
+    contact = content.catalogue.contact
+    count = 0
+    seen: set[tuple[str, str]] = set()
+
+    def attempt(what: str, render: Callable[[], str]) -> None:
+        nonlocal count
+        try:
+            render()
+            count += 1
+        except Exception as exc:
+            problems.append(_render_problem(what, exc))
+
+    for resume, finished in (
+        (None, False),
+        ({"number": 3, "total": 15, "label": "Region"}, False),
+        ({"number": None, "total": None, "label": None}, False),
+        (None, True),
+    ):
+        attempt(
+            "the start page",
+            lambda r=resume, f=finished: pages.render(
+                "start.j2", common, resume=r, finished=f, step=1, contact=contact
+            ),
+        )
+    attempt(
+        "the privacy notice",
+        lambda: pages.render(
+            "privacy.j2",
+            common,
+            retention_days=engine.retention_days,
+            idle_days=engine.idle_days,
+            contact=contact,
+            cookie_name="triage",
+        ),
+    )
+    attempt("the deleted page", lambda: pages.render("deleted.j2", common))
+    for status in (403, 404, 405, 413, 429, 500):
+        attempt(
+            f"the {status} page",
+            lambda s=status: pages.render(
+                "error.j2",
+                {**common, "title": pages.title(pages.text.titles.for_status(s))},
+                status=s,
+            ),
+        )
+    for answers in answer_sets:
+        try:
+            steps = walk(content, answers, engine=engine)
+        except Exception:
+            continue  # the chat's own check reports a walk that fails
+        for step in steps:
+            conv = step.outcome.conversation
+            if conv is None:
+                continue
+            screen = engine.screen(conv)
+            key = (screen.page, f"{screen.question}|{screen.body}|{screen.total}")
+            if screen.page == "done":
+                key = ("done", str(sorted(conv.answers.items())))
+            if key in seen or screen.page == "welcome":
+                continue
+            seen.add(key)
+            who = f"the {screen.question or screen.page} page"
+            if screen.page == "question":
+                attempt(who, lambda s=screen: pages.question(s, common))
+                reasons = ["required"]
+                if screen.exclusive:
+                    reasons.append("exclusive")
+                if screen.kind == "text":
+                    reasons.append("too_long")
+                for reason in reasons:
+                    attempt(
+                        f"{who} ({reason} error)",
+                        lambda s=screen, r=reason: pages.question(
+                            s, common, error=r, text="x" * (s.max_length + 1)
+                        ),
+                    )
+            elif screen.page == "summary":
+                attempt(
+                    who,
+                    lambda s=screen: pages.render(
+                        "summary.j2", common, items=[i.__dict__ for i in s.items], step=s.step
+                    ),
+                )
+            elif screen.page == "done":
+                attempt(
+                    who,
+                    lambda s=screen, c=conv: pages.render(
+                        "result.j2",
+                        common,
+                        code=s.code,
+                        blocks=result_blocks(engine, c),
+                        step=s.step,
+                        contact=contact,
+                    ),
+                )
+    return count, problems
+
+
+def _undeclared(pages: Pages) -> list[Problem]:
+    problems = []
+    env = next(iter(pages.templates.values())).environment
+    # The frame and the Back form every page includes get the common variables too.
+    parts = {"layout.j2": ("action", "step"), "_back.j2": ("action", "step")}
+    specs = {**{n: s.variables for n, s in WEB_TEMPLATES.items()}, **parts}
+    for name, variables in specs.items():
+        try:
+            source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+        except TemplateError:
+            problems.append(Problem(f"{WEB_TEMPLATE_DIR}/{name}", None, "this template is missing"))
+            continue
+        # Names imported from GOV.UK Frontend's macros are not variables.
+        used = {
+            v
+            for v in meta.find_undeclared_variables(env.parse(source))
+            if not v.startswith("govuk")
+        }
+        allowed = set(COMMON) | set(variables)
+        for var in sorted(used - allowed):
+            line = next((i for i, text in enumerate(source.splitlines(), 1) if var in text), None)
+            problems.append(
+                Problem(
+                    f"{WEB_TEMPLATE_DIR}/{name}",
+                    line,
+                    f"uses {var!r}, which this page is not given",
+                    f"it can use: {', '.join(sorted(allowed))}",
+                )
+            )
+    return problems
+
+
+def _render_problem(who: str, exc: Exception) -> Problem:
+    """Point at the web template line that failed, if the traceback shows one."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith(".j2"):
+            return Problem(
+                f"{WEB_TEMPLATE_DIR}/{Path(frame.filename).name}",
+                frame.lineno,
+                f"rendering {who} failed: {type(exc).__name__}: {exc}",
+                "check the names used on that line",
+            )
+    return Problem(WEB_TEMPLATE_DIR, None, f"rendering {who} failed: {type(exc).__name__}: {exc}")
