@@ -143,6 +143,7 @@ class Store:
         )
         conn.row_factory = sqlite3.Row
         self.conn = conn
+        self._savepoints = 0
         self.db = sqlite_utils.Database(conn, execute_plugins=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
@@ -169,7 +170,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One durable transaction: committed (and synced) when the block ends."""
+        """One durable transaction: committed (and synced) when the block ends.
+
+        Inside another transaction it is a savepoint: its changes are undone alone if it
+        fails, and made durable when the outer transaction commits (group commit: the web
+        page commits many people's answers with one sync, before answering any of them).
+        """
+        if self.conn.in_transaction:
+            self._savepoints += 1
+            name = f"nested_{self._savepoints}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            self.conn.execute(f"RELEASE {name}")
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield

@@ -200,6 +200,9 @@ def make_web_environment(root: Path) -> ImmutableSandboxedEnvironment:
         undefined=NameStrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The macros import each other on every call: without this, each import checks
+        # the file's time on disk. Content is reloaded by restarting, as for the chat.
+        auto_reload=False,
     )
 
 
