@@ -92,3 +92,46 @@ def test_pseudonyms_codes_and_scrubbing() -> None:
     for gone in ("a.b@c", "7946", "07700900123", "www.x.org", "@someone", "EX4 4QJ"):
         assert gone not in cleaned
     assert "250 staff in 2019" in cleaned and "£1,000,000" in cleaned
+
+
+def test_nested_transactions_are_savepoints_committed_together(store: Store) -> None:
+    from bot.engine import Conversation
+
+    conv = Conversation(state="role", answers={"org_type": "psm"}, run="r1", started="s")
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with store.transaction():
+        with store.transaction():
+            store.save("kept", conv, now)
+        try:
+            with store.transaction():
+                store.save("undone", conv, now)
+                raise RuntimeError("this one fails")
+        except RuntimeError:
+            pass
+        assert store.conn.in_transaction  # nothing is committed until the outer block ends
+    assert store.load("kept") == conv and store.load("undone") is None
+    assert not store.conn.in_transaction
+
+
+def test_old_responses_count_as_telegram(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    store = Store(path)
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=2")  # as before the channel migration
+    conn.execute("ALTER TABLE responses DROP COLUMN channel")
+    conn.execute(
+        "INSERT INTO responses (code, run, started, completed, flow, content_version) "
+        "VALUES ('MPSP-AAAA-BBBB', 'r', 's', 'c', 'triage', 'v')"
+    )
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        (row,) = store.db["responses"].rows
+        assert row["channel"] == "telegram"
+    finally:
+        store.close()

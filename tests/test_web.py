@@ -377,3 +377,25 @@ async def test_database_and_logs_hold_no_address_agent_or_session_id(
     for needle in (sid, agent, "UniqueAgent", "127.0.0.1"):
         assert needle.encode() not in blobs, needle
         assert needle not in caplog.text, needle
+
+
+def test_report_counts_both_channels_under_the_10_5_rule(content, tmp_path) -> None:
+    import datetime as dt
+
+    from bot.analytics import Analysis, load_responses
+    from bot.demo import generate
+    from bot.disclosure import Rules
+    from bot.store import Store
+
+    store = Store(tmp_path / "demo.db")
+    try:
+        generate(store, content, 120, seed=3, today=dt.date(2026, 11, 22))
+        responses = load_responses(store)
+        tables = Analysis(content, Rules()).tables(store, responses, None)
+    finally:
+        store.close()
+    (channel,) = [t for t in tables if t.id == "channel"]
+    assert channel.rows == ["Telegram (or the terminal)", "Web page"]
+    counts = [row[0].count for row in channel.cells]
+    assert counts == [95, 25]  # 96 and 24, each rounded to the nearest 5
+    assert all(c is None or (c >= 10 and c % 5 == 0) for c in counts)
