@@ -21,5 +21,7 @@ RUN pip install . && rm -rf /app/build
 ENV TRIAGE_DB=/data/triage.db
 VOLUME ["/data"]
 USER triage
+# The web page (`python -m bot web --host 0.0.0.0`) listens here; the bot itself needs no port.
+EXPOSE 8080
 STOPSIGNAL SIGTERM
 CMD ["python", "-m", "bot", "run"]
