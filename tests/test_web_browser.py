@@ -56,13 +56,23 @@ def choose(driver, label: str) -> None:
 
 def click_and_wait(driver, xpath: str) -> None:
     """Click a button that sends a form, and wait for the next page to load."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.XPATH, xpath).click()
-    WebDriverWait(driver, 15).until(ec.staleness_of(page))
+
+    def gone(_driver: object) -> bool:
+        # The old page's element is gone once the next page has loaded (chromedriver says
+        # so with one error or another, depending on the moment it is asked).
+        try:
+            page.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    WebDriverWait(driver, 15).until(gone)
     WebDriverWait(driver, 15).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )

@@ -1,7 +1,7 @@
 """The result page: the ONE place that turns the engine's result into a web page.
 
 Today the engine offers the result as the chat's rendered pieces (:meth:`Engine.result_pieces`,
-Telegram HTML cut at its BREAK marks). This view shows each piece with its bold first line as
+Telegram HTML cut at its BREAK marks). This view shows them with each bold line as
 a heading. When the engine exposes the result as typed data (first message, sections, full
 plan), switch this module and ``templates/web/result.j2`` to it; nothing else needs to change.
 """
@@ -16,8 +16,10 @@ from markupsafe import Markup
 from ..engine import Conversation, Engine
 from ..render import plain_text
 
-# A line that is bold from end to end reads as a heading in the chat.
+# A line that is bold from end to end reads as a heading in the chat; one that starts with
+# the chat's "▸" is a signpost within a section.
 _HEADING = re.compile(r"^<b>(.*)</b>$")
+_ITEM = "▸ "
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,6 @@ def result_blocks(engine: Engine, conv: Conversation) -> list[Block]:
     blocks: list[Block] = []
     for piece in engine.result_pieces(conv):
         paragraph: list[str] = []
-        first = True
         for line in piece.split("\n"):
             heading = _HEADING.match(line.strip())
             if heading and "</b>" not in heading.group(1):
@@ -41,13 +42,14 @@ def result_blocks(engine: Engine, conv: Conversation) -> list[Block]:
                     blocks.append(Block("p", Markup("\n".join(paragraph).strip())))
                     paragraph = []
                 # The pieces come from the sandboxed, escaping templates: already safe HTML.
-                blocks.append(Block("h2" if first else "h3", Markup(heading.group(1))))
+                text = heading.group(1)
+                level = "h3" if text.startswith(_ITEM) else "h2"
+                blocks.append(Block(level, Markup(text.removeprefix(_ITEM))))
             elif line.strip():
                 paragraph.append(line)
             elif paragraph:
                 blocks.append(Block("p", Markup("\n".join(paragraph).strip())))
                 paragraph = []
-            first = False
         if paragraph:
             blocks.append(Block("p", Markup("\n".join(paragraph).strip())))
     return blocks
