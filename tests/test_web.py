@@ -122,7 +122,7 @@ async def test_same_result_as_the_chat(browser: Browser, site: WebApp, walker) -
     engine = walker.triage.engine
     pieces = engine.result_pieces(chat)
     for piece in pieces:
-        first = piece.split("\n")[0].removeprefix("<b>").removesuffix("</b>")
+        first = piece.split("\n")[0].removeprefix("<b>").removesuffix("</b>").removeprefix("▸ ")
         if "MPSP-" not in first:
             assert first in web_page, first
 
