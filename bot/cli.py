@@ -42,9 +42,10 @@ def _register_subcommands() -> None:
 
 
 # Loggers that would print identifiers or the token below WARNING: httpx logs request URLs
-# (which contain the token) and python-telegram-bot's debug log prints whole updates (with
-# user ids and names). They stay at WARNING whatever TRIAGE_LOG_LEVEL says.
-QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "transitions", "hpack", "aiohttp.access")
+# (which contain the token), python-telegram-bot's debug log prints whole updates (with
+# user ids and names) and aiohttp's access log writes addresses and user agents. They stay
+# at WARNING whatever TRIAGE_LOG_LEVEL says.
+QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "transitions", "hpack", "aiohttp")
 
 
 def configure_logging(level: str) -> None:

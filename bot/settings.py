@@ -193,6 +193,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     proxy_raw = env.get("TRIAGE_WEB_PROXY", "").strip().lower()
     if proxy_raw not in ("", "0", "1", "true", "false", "yes", "no"):
         raise SettingsError(f"TRIAGE_WEB_PROXY={proxy_raw!r} must be 1 or 0")
+    if proxy_raw in ("1", "true", "yes") and web_url is None:
+        # Behind a proxy the page cannot tell its public address (and so the origin every
+        # form must come from) from the request.
+        raise SettingsError(
+            "TRIAGE_WEB_PROXY=1 needs TRIAGE_WEB_URL, the public address the proxy serves"
+        )
 
     return Settings(
         web_url=web_url,

@@ -399,3 +399,19 @@ def test_report_counts_both_channels_under_the_10_5_rule(content, tmp_path) -> N
     counts = [row[0].count for row in channel.cells]
     assert counts == [95, 25]  # 96 and 24, each rounded to the nearest 5
     assert all(c is None or (c >= 10 and c % 5 == 0) for c in counts)
+
+
+def test_web_settings() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    assert load_settings({}).web_https is False
+    assert load_settings({"TRIAGE_WEB_URL": "https://check.example.org/"}).web_https
+    for bad in (
+        {"TRIAGE_WEB_URL": "check.example.org"},
+        {"TRIAGE_WEB_URL": "https://check.example.org/triage"},
+        {"TRIAGE_WEB_PROXY": "1"},
+        {"TRIAGE_WEB_PROXY": "maybe", "TRIAGE_WEB_URL": "https://a.example"},
+        {"TRIAGE_WEB_SESSION_RATE": "2"},
+    ):
+        with pytest.raises(SettingsError):
+            load_settings(bad)

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from ..engine import Command, Conversation, Event, Outcome, Press, Screen, Submit
+from ..engine import Command, Conversation, Engine, Event, Outcome, Press, Screen, Submit
 from ..flow import DONE, SUMMARY, WELCOME
 from ..privacy import pseudonym
 from ..service import Triage, utcnow
@@ -159,6 +159,15 @@ class WebCheck:
         self.triage = triage
         self.pages = pages
         self.store_thread = StoreThread(triage.store)
+        # Pages are read on the event loop, with a connection of their own (WAL lets it read
+        # while the store thread writes, and it sees only committed answers) and an engine of
+        # their own (one engine's machine must never be used by two threads at once).
+        self.reader = Store(triage.store.path)
+        self.view_engine = Engine(
+            triage.engine.content,
+            retention_days=triage.engine.retention_days,
+            idle_days=triage.engine.idle_days,
+        )
         self.cookie = "__Host-triage" if settings.web_https else "triage"
         self.session_limit = RateLimiter(self.secret, settings.web_session_rate)
         self.address_limit = RateLimiter(self.secret, settings.web_address_rate)
@@ -173,15 +182,24 @@ class WebCheck:
         """The origin forms must come from."""
         return self.settings.web_url or f"{request.scheme}://{request.host}"
 
-    # ---- the store thread ----------------------------------------------------------------
+    # ---- reading (event loop) -------------------------------------------------------------
 
     def here(self, subject: str) -> Here:
-        """Load a person's conversation and work out their screen (store thread)."""
-        engine = self.triage.engine
-        conv = self.triage.store.load(subject)
+        """Read a person's conversation and work out their screen (event loop, read only)."""
+        engine = self.view_engine
+        conv = self.reader.load(subject)
         screen = engine.screen(conv)
         blocks = tuple(result_blocks(engine, conv)) if conv and screen.page == DONE else ()
         return Here(conv, screen, blocks)
+
+    def document(self, subject: str) -> tuple[str | None, str]:
+        """The finished result as text, with its code (event loop, read only)."""
+        conv = self.reader.load(subject)
+        if conv is None or conv.state != DONE:
+            return None, ""
+        return conv.code, result_document(self.view_engine, conv)
+
+    # ---- writing (the store thread) ---------------------------------------------------------
 
     def handle(self, subject: str, event: Event) -> tuple[Outcome, Screen | None]:
         """One event through the service; the new screen if an answer was refused."""
@@ -358,7 +376,7 @@ def _moved(url: str) -> web.Response:
 async def start_page(request: web.Request) -> web.Response:
     """The start page, or 'carry on or start again'."""
     check = request.app[KEY]
-    here = await check.store_thread.call(check.here, check.subject(request[SID]))
+    here = check.here(check.subject(request[SID]))
     screen, conv = here.screen, here.conv
     titles = check.pages.text.titles
     resume = None
@@ -402,14 +420,14 @@ async def restart(request: web.Request) -> web.Response:
 async def current(request: web.Request) -> web.Response:
     """/check: wherever the person is now."""
     check = request.app[KEY]
-    here = await check.store_thread.call(check.here, check.subject(request[SID]))
+    here = check.here(check.subject(request[SID]))
     return _see_other(screen_url(here.screen))
 
 
 async def show(request: web.Request) -> web.Response:
     """A question, the summary or the result: only the person's current one is shown."""
     check = request.app[KEY]
-    here = await check.store_thread.call(check.here, check.subject(request[SID]))
+    here = check.here(check.subject(request[SID]))
     url = screen_url(here.screen)
     if request.path != url:
         return _moved(url)
@@ -467,7 +485,7 @@ async def answer(request: web.Request) -> web.Response:
             event = Submit(step, question, codes, text if isinstance(text, str) else None)
     subject = check.subject(request[SID])
     if event is None:
-        here = await check.store_thread.call(check.here, subject)
+        here = check.here(subject)
         return _moved(screen_url(here.screen))
     outcome, screen = await check.store_thread.call(check.handle, subject, event)
     conv = outcome.conversation
@@ -492,13 +510,7 @@ async def plan(request: web.Request) -> web.Response:
     check = request.app[KEY]
     subject = check.subject(request[SID])
 
-    def document() -> tuple[str | None, str]:
-        conv = check.triage.store.load(subject)
-        if conv is None or conv.state != DONE:
-            return None, ""
-        return conv.code, result_document(check.triage.engine, conv)
-
-    code, text = await check.store_thread.call(document)
+    code, text = check.document(subject)
     if code is None:
         return _moved("/check")
     response = web.Response(text=text, content_type="text/plain", charset="utf-8")
@@ -522,9 +534,10 @@ async def privacy(request: web.Request) -> web.Response:
     check = request.app[KEY]
     engine = check.triage.engine
     title = check.pages.title(check.pages.text.titles.privacy)
+    started = check.here(check.subject(request[SID])).conv is not None
     body = check.pages.render(
         "privacy.j2",
-        check.common(request, title, has_session=False),
+        check.common(request, title, has_session=started),
         retention_days=engine.retention_days,
         idle_days=engine.idle_days,
         contact=engine.content.catalogue.contact,
@@ -582,6 +595,7 @@ def create_app(
 
     async def close(app: web.Application) -> None:
         app[KEY].store_thread.close()
+        app[KEY].reader.close()
 
     app.on_cleanup.append(close)
     return app
