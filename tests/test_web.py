@@ -415,3 +415,15 @@ def test_web_settings() -> None:
     ):
         with pytest.raises(SettingsError):
             load_settings(bad)
+
+
+def test_the_web_page_never_imports_telegram() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bot.web.app, bot.web.pages;"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('telegram', 'bot.telegram')]"
+        ";assert 'bot.telegram_bot' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
