@@ -125,6 +125,7 @@ def check_content(
     tick = progress(len(profiles) + 1) if progress else None
     engine = check_engine(content)
     seen: set[str] = set()
+    results: set[object] = set()
     try:
         steps = tour(content, paths[0].answers)
         report.messages += _check_steps(content, "the screen tour", steps, report, seen)
@@ -143,9 +144,9 @@ def check_content(
             done, final = steps[-1].outcome.conversation, steps[-1].outcome
             try:  # the rest of the result (issue 8): sections, plan, handover; sizes, grades
                 if final.completion is not None and done is not None:
-                    rest = result_tour(content, engine, done)
+                    rest = result_tour(content, engine, done, results)
                     report.messages += _check_steps(content, profile.name, rest, report, seen)
-                    more = result_problems(content, engine, profile, final.replies, done)
+                    more = result_problems(content, engine, profile, final.replies, done, results)
                     report.problems.extend(more)
             except Exception as exc:
                 report.problems.append(_render_problem(content, profile.name, exc))

@@ -148,12 +148,7 @@ def run(ctx: typer.Context) -> None:
     )
     log = logging.getLogger("bot")
     log.info("content version %s from %s", bundle.digest, settings.content_dir)
-    if missing := settings.missing_contacts():
-        log.warning(
-            "programme contacts not set: %s (people see plain wording and their code instead%s)",
-            ", ".join(missing),
-            "; no 'ask the team to contact me'" if settings.team_chat_id is None else "",
-        )
+    log_missing_contacts(settings, log)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -182,6 +177,16 @@ def run(ctx: typer.Context) -> None:
     finally:
         store_thread.close()
         store.close()
+
+
+def log_missing_contacts(settings: Settings, log: logging.Logger) -> None:
+    """One line at start naming the contact settings left unset (never their values)."""
+    if missing := settings.missing_contacts():
+        log.warning(
+            "programme contacts not set: %s (people see plain wording and their code instead%s)",
+            ", ".join(missing),
+            "; no 'ask the team to contact me'" if settings.team_chat_id is None else "",
+        )
 
 
 async def reload_content(

@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 
 from .conditions import Condition
 from .contacts import Contact, placeholder
@@ -26,6 +28,7 @@ from .engine import Conversation, Engine, Reply
 from .profiles import Profile
 from .readability import GRADE_LIMIT, SENTENCE_LIMIT, grade, long_sentences, word_count
 from .render import telegram_length
+from .result import Result
 from .signposts import READINESS, Signpost
 from .simulate import Session, Step
 from .yamlfile import Problem, YamlDoc
@@ -68,7 +71,14 @@ def static_problems(content: Content, today: dt.date) -> list[Problem]:
 
 
 def _doc(content: Content, name: str) -> YamlDoc:
-    return YamlDoc(content.root / name, name)
+    """An editor's file parsed once per content version, for looking up lines."""
+    return _parsed(content.root, name, content.digest)
+
+
+@lru_cache(maxsize=16)
+def _parsed(root: Path, name: str, digest: str) -> YamlDoc:
+    # The digest is part of the key so that an edited file is read again.
+    return YamlDoc(root / name, name)
 
 
 def _condition_questions(condition: Condition | None) -> set[str]:
@@ -285,8 +295,18 @@ def _placeholders(content: Content) -> list[Problem]:
 # ---- one profile's finished result -----------------------------------------------------------
 
 
-def result_tour(content: Content, engine: Engine, done: Conversation) -> list[Step]:
-    """Open every section of a finished result, ask for the plan, and ask the team to call."""
+def result_tour(
+    content: Content, engine: Engine, done: Conversation, seen: set[object] | None = None
+) -> list[Step]:
+    """Open every section of a finished result, ask for the plan, and ask the team to call.
+
+    With ``seen``, a result already toured (the same words for another profile) is skipped.
+    """
+    if seen is not None:
+        key = ("tour", _shape(engine.result(done)))
+        if key in seen:
+            return []
+        seen.add(key)
     session = Session(content, engine=engine)
     session.conv = done
     result = engine.result(done)
@@ -301,13 +321,34 @@ def result_tour(content: Content, engine: Engine, done: Conversation) -> list[St
     return session.steps
 
 
+def _shape(result: Result) -> tuple[object, ...]:
+    """What a result shows, without the reasons and answers (which only fill in lines)."""
+    sections = tuple((s.id, tuple(item.id for item in s.items)) for s in result.sections)
+    steps = tuple(step.id for step in result.steps)
+    stage = result.readiness.id if result.readiness else None
+    return (sections, steps, stage, result.urgent, result.handover, result.org_type)
+
+
 def result_problems(
-    content: Content, engine: Engine, profile: Profile, first: Iterable[Reply], done: Conversation
+    content: Content,
+    engine: Engine,
+    profile: Profile,
+    first: Iterable[Reply],
+    done: Conversation,
+    seen: set[object] | None = None,
 ) -> list[Problem]:
-    """Problems with one profile's result: contradictions, length and reading grade."""
+    """Problems with one profile's result: contradictions, length and reading grade.
+
+    With ``seen``, length and grade are checked once for each different result.
+    """
     who = profile.name
     result = engine.result(done)
     problems = _contradictions(content, profile, done)
+    if seen is not None:
+        key = ("words", replace(result, answers=(), texts=()))
+        if key in seen:
+            return problems
+        seen.add(key)
     shown = [r for r in first if r.text and r.audience == "person"]
     if not result.steps:
         problems.append(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from transitions import MachineError
@@ -25,7 +25,7 @@ from .content import Content
 from .flow import DONE, SUMMARY, WELCOME, Question, build_machine
 from .privacy import scrub
 from .render import BREAK, pack
-from .result import Result, build_result
+from .result import HandoverState, Result, build_result
 
 # ---- values passed in and out -------------------------------------------------------------
 
@@ -168,6 +168,10 @@ class Context:
     new_run: Callable[[], str]
 
 
+def _frozen(answers: dict[str, Answer]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items()))
+
+
 def long_date(day: dt.date) -> str:
     """A date as people write it: 1 December 2026."""
     return f"{day.day} {day:%B %Y}"
@@ -222,6 +226,10 @@ class Engine:
         self.idle_days = idle_days
         self.contact = replace(contact or Contact(), name=content.catalogue.programme)
         self.handover = handover
+        # Results are pure functions of the answers: keep the last few (every button on a
+        # result's messages needs it again). lru_cache is safe across threads.
+        self._build = lru_cache(maxsize=256)(self._build_result)
+        self._pieces = lru_cache(maxsize=64)(self._render_pieces)
 
     # ---- entry point ---------------------------------------------------------------------
 
@@ -514,9 +522,17 @@ class Engine:
         """A finished conversation's result as typed data, for any transport to render."""
         if conv.code is None:
             raise ValueError("the conversation has no result yet")
-        handover = "off" if not self.handover else "asked" if conv.handover else "offered"
+        handover: HandoverState = (
+            "off" if not self.handover else "asked" if conv.handover else "offered"
+        )
+        return self._build(conv.code, handover, _frozen(conv.answers))
+
+    def _build_result(
+        self, code: str, handover: HandoverState, answers: tuple[tuple[str, Any], ...]
+    ) -> Result:
+        unfrozen = {k: list(v) if isinstance(v, tuple) else v for k, v in answers}
         return build_result(
-            self.content, conv.answers, code=conv.code, contact=self.contact, handover=handover
+            self.content, unfrozen, code=code, contact=self.contact, handover=handover
         )
 
     def plan(self, conv: Conversation, today: dt.date) -> Document:
@@ -530,12 +546,14 @@ class Engine:
 
     def result_pieces(self, conv: Conversation) -> list[str]:
         """Every part of the result, cut at its BREAK marks: the first message, then sections."""
-        result = self.result(conv)
+        return list(self._pieces(self.result(conv)))
+
+    def _render_pieces(self, result: Result) -> tuple[str, ...]:
         pieces = [self.content.render("result.j2", result=result)]
         for section in result.sections:
             text = self.content.render("section.j2", result=result, section=section)
             pieces.extend(piece.strip() for piece in text.split(BREAK) if piece.strip())
-        return pieces
+        return tuple(pieces)
 
     def _result(self, conv: Conversation) -> list[Reply]:
         """The first message: stage, ranked next steps, code and contact; the rest on buttons."""

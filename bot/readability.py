@@ -18,6 +18,8 @@ from functools import lru_cache
 
 GRADE_LIMIT = 8.0
 SENTENCE_LIMIT = 25
+# Joins the lines of prose(): a space to readers and to textstat, a line end to grade().
+LINE = " \u2029"
 
 _TAG = re.compile(r"<[^>]+>")
 # Anything that is not a letter, digit, space or ordinary punctuation: emoji, bullets, arrows.
@@ -25,6 +27,7 @@ _SYMBOLS = re.compile(r"[^\w\s.,;:!?'’()£%&/-]", re.UNICODE)
 _END = re.compile(r"[.!?:;]$")
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 _WORD = re.compile(r"[A-Za-z0-9£%][\w'’£%.-]*")
+_TEXTSTAT_SENTENCE = re.compile(r"\b[^.!?]+[.!?]*", re.UNICODE)
 
 
 def prose(text: str) -> str:
@@ -37,7 +40,7 @@ def prose(text: str) -> str:
         if not line:
             continue
         lines.append(line if _END.search(line) else f"{line}.")
-    return " ".join(lines)
+    return LINE.join(lines)
 
 
 def sentences(text: str) -> list[str]:
@@ -56,12 +59,32 @@ def long_sentences(text: str, limit: int = SENTENCE_LIMIT) -> list[str]:
     return [s for s in sentences(text) if word_count(s) > limit]
 
 
-@lru_cache(maxsize=4096)
 def grade(text: str) -> float:
-    """Flesch-Kincaid grade level of ``text`` (0 for text without words)."""
+    """Flesch-Kincaid grade level of ``text`` (0 for text without words).
+
+    The formula from textstat, over counts made line by line (each line is one or more whole
+    sentences after :func:`prose`), so that lines repeated across many results are counted
+    once: ``content check`` grades thousands of results.
+    """
+    words = sentence_total = syllables = 0
+    for line in prose(text).split(LINE):
+        w, s, y = _counts(line)
+        words, sentence_total, syllables = words + w, sentence_total + s, syllables + y
+    if not words:
+        return 0.0
+    value = 0.39 * words / max(1, sentence_total) + 11.8 * syllables / words - 15.59
+    return round(value, 1)
+
+
+@lru_cache(maxsize=65536)
+def _counts(line: str) -> tuple[int, int, int]:
+    """(words, sentences, syllables) of one line, as textstat counts them."""
     import textstat  # imported here: loading its dictionary takes a moment
 
-    plain = prose(text)
-    if not _WORD.search(plain):
-        return 0.0
-    return round(float(textstat.flesch_kincaid_grade(plain)), 1)
+    if not _WORD.search(line):
+        return 0, 0, 0
+    # textstat's own sentence rule, without its "at least one" floor (applied to the total):
+    # sentences of two words or fewer ("Your results.") are not counted.
+    found = _TEXTSTAT_SENTENCE.findall(line)
+    sentence_count = sum(1 for s in found if textstat.lexicon_count(s) > 2)
+    return int(textstat.lexicon_count(line)), sentence_count, int(textstat.syllable_count(line))

@@ -173,7 +173,7 @@ def build_result(
             reasons=r.reasons,
             section=where.get(r.signpost.id),
         )
-        for n, r in enumerate(catalogue.rank(flow, answers, content.words), start=1)
+        for n, r in enumerate(catalogue.rank(flow, answers, content.words, recs), start=1)
     )
 
     readiness = None

@@ -382,11 +382,21 @@ class Catalogue:
         facts, path_ids = self.facts(flow, answers)
         return when.evaluate(facts, path_ids, flow.exclusive) is True
 
-    def rank(self, flow: Flow, answers: Answers, words: Labeller) -> list[Ranked]:
-        """The next steps for the first message, most important first (next_steps.yaml)."""
+    def rank(
+        self,
+        flow: Flow,
+        answers: Answers,
+        words: Labeller,
+        recs: list[Recommendation] | None = None,
+    ) -> list[Ranked]:
+        """The next steps for the first message, most important first (next_steps.yaml).
+
+        ``recs``: what :meth:`recommend` chose for these answers, if already worked out.
+        """
         facts, path_ids = self.facts(flow, answers)
         questions = {**flow.by_id, READINESS: self.readiness.question}
-        recs = self.recommend(flow, answers, words)
+        if recs is None:
+            recs = self.recommend(flow, answers, words)
         picked: list[Ranked] = []
         for tier in self.next_steps.tiers:
             taken = 0
