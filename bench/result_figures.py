@@ -1,12 +1,12 @@
 """Print how long and how readable the result is for some sample profiles.
 
-    python -m bench.result_figures                       # this checkout's content
-    python -m bench.result_figures --content OTHER_TREE  # another copy (code and content)
+    python -m bench.result_figures                                  # this checkout
+    PYTHONPATH=DIR python bench/result_figures.py --content DIR     # another version
 
 To measure another version, unpack it (``git archive REF | tar -x -C DIR``) and run this file
-with ``PYTHONPATH=DIR``: its engine renders the results, while the yardstick (this tree's
-``bot/readability.py``) and the samples (this tree's ``content/samples/``) stay the same, so
-the figures compare like with like.
+by its path with ``PYTHONPATH=DIR``: that version's engine renders the results, while the
+yardstick (this tree's ``bot/readability.py``) and the samples (this tree's
+``content/samples/``) stay the same, so the figures compare like with like.
 
 Figures: the first message's length, everything shown without a tap ("default"), the whole
 result including every section a button opens, the Flesch-Kincaid grade of each, and the
@@ -42,12 +42,10 @@ def _yardstick() -> ModuleType:
 
 def _result_texts(content: object, answers: dict) -> tuple[list[str], list[str]]:
     """(what shows without a tap, what each section button shows) for one profile."""
-    from bot.engine import Press
+    from bot.engine import Command, Press
     from bot.simulate import Session
 
     session = Session(content)  # type: ignore[arg-type]
-    from bot.engine import Command
-
     session.do("start", Command("start"))
     session.press("go", "go")
     session.answer_all(answers)
