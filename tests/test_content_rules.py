@@ -48,6 +48,19 @@ def test_contradictions_of_each_kind_are_errors(copy: Path) -> None:
             "    when: {q: barriers, in: [procurement_rules]}",
         ),
     )
+    # A route for small organisations, shown to a Mutual of over 1,000 staff.
+    edit(
+        copy,
+        "content/signposts.yaml",
+        lambda t: t.replace(
+            "    assumes: {q: experience, in: [none]}\n",
+            "    assumes: {all: [{q: experience, in: [none]}, {q: staff, not_in: [s1000_plus]}]}\n",
+        ),
+    )
+    big = (copy / "content" / "samples" / "young-tiny-mutual.yaml").read_text(encoding="utf-8")
+    (copy / "content" / "samples" / "big-new.yaml").write_text(
+        big.replace("staff: s1_10", "staff: s1000_plus"), encoding="utf-8"
+    )
     found = [str(p) for p in check_content(copy, quick=True, pool_size=30).errors]
     stage_line = line_of(copy, "content/readiness.yaml", "- id: ready_to_partner")
     assert any(
@@ -63,6 +76,10 @@ def test_contradictions_of_each_kind_are_errors(copy: Path) -> None:
         for p in found
     )
     assert any("partnership model contradicts an answer" in p and "model_llp" in p for p in found)
+    assert any(
+        "route contradicts an answer" in p and "route_start_small" in p and "s1000_plus" in p
+        for p in found
+    )
     assert any("section contradicts an answer" in p and "Tools you can use" in p for p in found)
     assert any("commissioner tool contradicts an answer" in p for p in found)
     assert all(p.split(":")[0].endswith(".yaml") for p in found if "contradicts" in p)
