@@ -40,12 +40,14 @@ def _yardstick() -> ModuleType:
     return module
 
 
-def _result_texts(content: object, answers: dict) -> tuple[list[str], list[str]]:
+def _result_texts(
+    content: object, answers: dict, engine: object = None
+) -> tuple[list[str], list[str]]:
     """(what shows without a tap, what each section button shows) for one profile."""
     from bot.engine import Command, Press
     from bot.simulate import Session
 
-    session = Session(content)  # type: ignore[arg-type]
+    session = Session(content, engine=engine)  # type: ignore[arg-type]
     session.do("start", Command("start"))
     session.press("go", "go")
     session.answer_all(answers)
@@ -66,6 +68,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--content", type=Path, default=None, help="content root to measure")
     parser.add_argument("--samples", default=",".join(FIVE), help="sample names, comma-separated")
+    parser.add_argument(
+        "--with-contacts",
+        action="store_true",
+        help="contact details of typical length set, as `content check` measures (this "
+        "version only)",
+    )
+    parser.add_argument("--show", action="store_true", help="also print each first message")
     args = parser.parse_args()
 
     from bot.content import load_content
@@ -74,16 +83,24 @@ def main() -> None:
 
     ruler = _yardstick()
     content = load_content(args.content or HERE)
+    engine = None
+    if args.with_contacts:
+        from bot.content_rules import check_engine
+
+        engine = check_engine(content)
     print(f"Content {content.root} (version {content.digest})\n")
     print(
         "| sample | first message | default (no tap) | whole result | grade: first / default "
         "/ whole | sentences > 25 words |"
     )
     print("|---|---|---|---|---|---|")
+    shown: list[tuple[str, str]] = []
     for name in args.samples.split(","):
         path = HERE / "content" / "samples" / f"{name}.yaml"
         profile = load_sample(path, content.flow, path.name)
-        default, sections = _result_texts(content, profile.answers)
+        default, sections = _result_texts(content, profile.answers, engine)
+        if args.show:
+            shown.append((name, plain_text(default[0]) if default else ""))
 
         def size(texts: list[str]) -> str:
             raw = sum(telegram_length(t) for t in texts)
@@ -100,6 +117,9 @@ def main() -> None:
             f"| {name} | {size(default[:1])} | {size(default)} in {len(default)} message(s) "
             f"| {size(whole)} | {grades} | {long} of {total} |"
         )
+
+    for name, text in shown:
+        print(f"\n### {name}\n\n```\n{text}\n```")
 
     texts = []
     for sp in content.catalogue.signposts.values():

@@ -35,12 +35,13 @@ from .yamlfile import Problem, YamlDoc
 
 FIRST_MESSAGE_LIMIT = 1_200
 DEFAULT_LIMIT = 3_000
+CAPTION_LIMIT = 1_024  # Telegram's limit for a file's caption
 # Contacts of typical length, so that length limits are checked with contacts set. Only
 # `content check` uses them: they are never shown to anyone.
 CHECK_CONTACT = Contact(
-    email="partnerships-team@mutuals-programme.org.uk",
+    email="partnerships-team@mutuals-programme.invalid",
     phone="+44 161 496 0999",
-    website="https://www.mutuals-programme.org.uk/contact-us",
+    website="https://www.mutuals-programme.invalid/contact-us",
     hours="Monday to Friday, 9am to 5pm",
 )
 # Templates whose words are part of the result, checked like signposts.
@@ -371,6 +372,17 @@ def result_problems(
                     "shorten the `step:` texts of its next steps, or the template",
                 )
             )
+    caption = telegram_length(content.render("plan_caption.j2", result=result))
+    if caption > CAPTION_LIMIT:
+        problems.append(
+            Problem(
+                "templates/plan_caption.j2",
+                None,
+                f"{who}: the plan file's caption is {caption:,} characters; Telegram allows "
+                f"{CAPTION_LIMIT:,}",
+                "shorten it",
+            )
+        )
     total = sum(telegram_length(r.text) for r in shown)
     if total > DEFAULT_LIMIT:
         problems.append(
