@@ -120,7 +120,10 @@ def test_old_responses_count_as_telegram(tmp_path) -> None:
     store = Store(path)
     store.close()
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version=2")  # as before the channel migration
+    from bot.store import _migration_channel
+
+    before = MIGRATIONS.index(_migration_channel)
+    conn.execute(f"PRAGMA user_version={before}")  # as before the channel migration
     conn.execute("ALTER TABLE responses DROP COLUMN channel")
     conn.execute(
         "INSERT INTO responses (code, run, started, completed, flow, content_version) "

@@ -95,10 +95,9 @@ async def test_whole_journey_with_back_change_and_result(browser: Browser, site:
     assert browser.url == "/result"
     code = re.search(r"MPSP-TEST-\d{4}", browser.page).group()
     assert browser.title == "Your results – Partnerships check"
-    assert "A bid due within a month?" in browser.page
-    assert "<h2" in browser.page and "Talk to the team" in browser.page
+    assert "<h2" in browser.page and "Get help with your bid now" in browser.page
     plan = await browser.get("/result/plan.txt")
-    assert code in plan and "Talk to the team" in plan and "<b>" not in plan
+    assert code in plan and "Get help with your bid now" in plan and "<b>" not in plan
     (row,) = site.store.db["responses"].rows
     assert row["code"] == code and row["channel"] == "web"
 

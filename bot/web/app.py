@@ -167,6 +167,7 @@ class WebCheck:
             triage.engine.content,
             retention_days=triage.engine.retention_days,
             idle_days=triage.engine.idle_days,
+            contact=triage.engine.contact,
         )
         self.cookie = "__Host-triage" if settings.web_https else "triage"
         self.session_limit = RateLimiter(self.secret, settings.web_session_rate)
@@ -391,7 +392,7 @@ async def start_page(request: web.Request) -> web.Response:
         resume=resume,
         finished=screen.page == DONE,
         step=screen.step,
-        contact=check.triage.engine.content.catalogue.contact,
+        contact=check.triage.engine.contact,
     )
     return check.html(body)
 
@@ -457,7 +458,7 @@ def render_here(request: web.Request, here: Here) -> web.Response:
             code=screen.code,
             blocks=here.blocks,
             step=screen.step,
-            contact=check.triage.engine.content.catalogue.contact,
+            contact=check.triage.engine.contact,
         )
         return check.html(body)
     return _see_other("/")
@@ -540,7 +541,7 @@ async def privacy(request: web.Request) -> web.Response:
         check.common(request, title, has_session=started),
         retention_days=engine.retention_days,
         idle_days=engine.idle_days,
-        contact=engine.content.catalogue.contact,
+        contact=engine.contact,
         cookie_name=check.cookie,
     )
     return check.html(body)

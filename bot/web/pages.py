@@ -369,7 +369,7 @@ def check_pages(
     problems = _undeclared(pages)
     engine = engine or Engine(content)
     common = {"title": "", "csrf": "0" * 64, "has_session": True, "moved": True, "static": ""}
-    contact = content.catalogue.contact
+    contact = engine.contact
     count = 0
     seen: set[tuple[str, str]] = set()
 
