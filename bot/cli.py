@@ -16,7 +16,7 @@ from .content import Content, load_content
 from .engine import Engine
 from .privacy import pseudonym
 from .service import Triage, utcnow
-from .settings import Settings, SettingsError, load_settings
+from .settings import CONTACT_SETTINGS, Settings, SettingsError, load_settings
 from .store import Store
 from .yamlfile import ContentError
 
@@ -274,6 +274,13 @@ def web(
         raise fail(str(exc)) from None
     configure_logging(settings.log_level)
     bundle = content_or_exit(settings)
+    if missing := [CONTACT_SETTINGS[name] for name in settings.contact.missing()]:
+        # The team chat is not listed: the web page never offers the Telegram handover.
+        logging.getLogger("bot.web").warning(
+            "programme contacts not set: %s (the result page shows plain wording and the "
+            "reference code instead)",
+            ", ".join(missing),
+        )
     store = Store(settings.db_path)
     try:
         serve(settings, make_triage(settings, bundle, store), host, port)

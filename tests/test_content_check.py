@@ -279,3 +279,31 @@ def test_web_page_that_fails_to_render_and_broken_words(copy: Path) -> None:
     assert any("templates/web/question.j2" in p and "ZeroDivisionError" in p for p in problems), (
         problems
     )
+
+
+def test_web_result_misspelt_and_a_plan_the_page_policy_blocks(copy: Path) -> None:
+    from bot.content import load_content
+    from bot.content_rules import check_engine
+    from bot.profiles import load_sample
+    from bot.web.pages import check_pages
+
+    edit(
+        copy,
+        "templates/web/result.j2",
+        lambda t: t.replace("{% for step in result.steps %}", "{% for step in result.stpes %}"),
+    )
+    edit(
+        copy,
+        "templates/plan.html.j2",
+        lambda t: t.replace("<main>", '<main style="color: red"><script>alert(1)</script>'),
+    )
+    content = load_content(copy)
+    name = "content/samples/health-bid-this-month.yaml"
+    sample = load_sample(copy / name, content.flow, name)
+    _count, problems = check_pages(content, [sample.answers], check_engine(content))
+    found = [str(p) for p in problems]
+    line = line_of(copy, "templates/web/result.j2", "result.stpes")
+    assert any(f"templates/web/result.j2:{line}" in p and "stpes" in p for p in found), found
+    plan = [p for p in found if p.startswith("templates/plan.html.j2")]
+    assert any("<script>" in p and "Content-Security-Policy" in p for p in plan), found
+    assert any('style="..."' in p for p in plan), found

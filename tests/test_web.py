@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 from pathlib import Path
 
 import pytest
 
-from bot.web.security import JS_ENABLED_HASH, JS_ENABLED_SCRIPT
+from bot.contacts import Contact
+from bot.web.result import blocked_by_csp, style_hashes
+from bot.web.security import CSP, JS_ENABLED_HASH, JS_ENABLED_SCRIPT
 
-from .web_harness import Browser, WebApp, labels_of, running
+from .web_harness import Browser, WebApp, labels_of, read_result, running
 
 # The MUTUAL_ANSWERS journey of the chat tests, as web form values.
 MUTUAL = [
@@ -95,9 +99,17 @@ async def test_whole_journey_with_back_change_and_result(browser: Browser, site:
     assert browser.url == "/result"
     code = re.search(r"MPSP-TEST-\d{4}", browser.page).group()
     assert browser.title == "Your results – Partnerships check"
-    assert "<h2" in browser.page and "Get help with your bid now" in browser.page
-    plan = await browser.get("/result/plan.txt")
-    assert code in plan and "Get help with your bid now" in plan and "<b>" not in plan
+    shown = read_result(browser.page)
+    assert shown.code == code and shown.steps[0][0] == "Get help with your bid now"
+    assert "Ask the team to contact me" not in browser.page  # Telegram only, for now
+    response = await browser.client.get("/result/plan.html")
+    plan = await response.text()
+    assert response.status == 200 and response.content_type == "text/html"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="partnership-plan-{code}.html"'
+    )
+    assert response.headers["Cache-Control"] == "no-store"
+    assert code in plan and "Get help with your bid now" in plan and COMMENT not in plan
     (row,) = site.store.db["responses"].rows
     assert row["code"] == code and row["channel"] == "web"
 
@@ -107,23 +119,98 @@ async def test_same_result_as_the_chat(browser: Browser, site: WebApp, walker) -
 
     await walk(browser)
     await browser.confirm()
-    web_page = browser.page
+    web = read_result(browser.page)
     walker.command("start")
     walker.tap("Start")
     answer_all(walker, MUTUAL_ANSWERS)
     walker.tap("Confirm")
     chat = walker.triage.store.load(walker.subject)
-    web_conv = next(iter(site.store.db["conversations"].rows))
-    assert (
-        web_conv["answers"]
-        == site.store.db.execute("select answers from conversations").fetchone()[0]
+    (web_conv,) = [
+        site.store.load(r["subject"])
+        for r in site.store.db["conversations"].rows
+        if r["subject"] != walker.subject
+    ]
+    assert web_conv.answers == chat.answers
+    # What Engine.result gives for the chat's conversation is what the web page shows.
+    result = walker.triage.engine.result(chat)
+    assert web.stage == (f"Your stage: {result.readiness.title}", result.readiness.line)
+    assert web.steps == [(s.title, s.text, "Why: " + ". ".join(s.reasons)) for s in result.steps]
+    assert len(web.steps) == 3 and web.steps[0][0] == "Get help with your bid now"
+    assert web.sections == [s.title for s in result.sections] and len(web.sections) >= 4
+    assert web.items == [[i.title for i in s.items] for s in result.sections]
+    # Each transport shows its own conversation's code, drawn and stored the same way.
+    code = re.compile(r"MPSP-TEST-\d{4}")
+    assert code.fullmatch(web.code) and code.fullmatch(chat.code) and web.code != chat.code
+    assert chat.code in walker.text
+    stored = site.store.db.execute("select code from responses where channel = 'web'")
+    assert [tuple(row) for row in stored] == [(web.code,)]
+    # The plan file is the one the chat sends, but for the code.
+    walker.tap("Full plan as a file")
+    (sent,) = [r.document for r in walker.outcomes[-1].replies if r.document]
+    response = await browser.client.get("/result/plan.html")
+    downloaded = await response.read()
+    assert downloaded.replace(web.code.encode(), b"CODE") == sent.data.replace(
+        chat.code.encode(), b"CODE"
     )
-    engine = walker.triage.engine
-    pieces = engine.result_pieces(chat)
-    for piece in pieces:
-        first = piece.split("\n")[0].removeprefix("<b>").removesuffix("</b>").removeprefix("▸ ")
-        if "MPSP-" not in first:
-            assert first in web_page, first
+
+
+async def test_result_shows_the_programme_contacts_never_placeholders(content, tmp_path) -> None:
+    contact = Contact(
+        email="team@mutuals.test", phone="+44 161 496 0999", hours="Monday to Friday, 9am to 5pm"
+    )
+    # A Telegram-style engine with the handover on: the web still shows contacts instead.
+    site = await running(content, tmp_path, engine={"contact": contact, "handover": True})
+    browser = site.browser()
+    try:
+        await walk(browser)
+        await browser.confirm()
+        page = browser.page
+        assert 'href="mailto:team@mutuals.test"' in page and "+44 161 496 0999" in page
+        assert "Monday to Friday, 9am to 5pm" in page and "and help with your bid now" in page
+        assert "Ask the team to contact me" not in page and 'action="/handover' not in page
+        assert "example.org" not in page and "0000" not in page
+        assert site.store.db.execute("select handover from responses").fetchone()[0] is None
+    finally:
+        await browser.close()
+        await site.close()
+    # With no contacts set: plain words and the code, never a made-up contact.
+    (tmp_path / "plain").mkdir()
+    plain = await running(content, tmp_path / "plain")
+    browser = plain.browser()
+    try:
+        await walk(browser)
+        await browser.confirm()
+        page = browser.page
+        assert "mailto:" not in page and "Phone:" not in page
+        assert "When you get in touch, quote your reference code" in page
+        assert "the Mutuals Partnerships Support Programme" in page
+    finally:
+        await browser.close()
+        await plain.close()
+
+
+async def test_plan_download_passes_the_pages_policy(browser: Browser, site: WebApp) -> None:
+    await walk(browser)
+    await browser.confirm()
+    response = await browser.client.get("/result/plan.html")
+    plan = await response.text()
+    csp = response.headers["Content-Security-Policy"]
+    # The page's own policy (scripts, frames, forms as strict as every page) ...
+    assert csp.replace(" " + " ".join(f"'{h}'" for h in style_hashes(plan)), "") == CSP
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    # ... allowing exactly the plan's inline stylesheet, by its hash, and nothing it blocks.
+    (style,) = re.findall(r"<style>(.*?)</style>", plan, re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'self' 'sha256-{digest}';" in csp and "unsafe-inline" not in csp
+    assert blocked_by_csp(plan) == []
+    # Pages keep the policy without it.
+    page = await browser.client.get("/result")
+    assert page.headers["Content-Security-Policy"] == CSP
+    assert blocked_by_csp(plan + '<p style="color:red"><script>1</script>') == [
+        'a style="..." attribute on <p> (use a class)',
+        "a <script> element",
+    ]
 
 
 async def test_errors_follow_the_design_system(browser: Browser, site: WebApp) -> None:

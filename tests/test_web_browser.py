@@ -1,8 +1,14 @@
-"""The web page in headless Chromium: axe-core on every kind of page, and a keyboard-only walk."""
+"""The web page in headless Chromium: axe-core on every kind of page, and a keyboard-only walk.
+
+The plan download is also shown in place under its own security policy, to prove its inline
+styles still apply.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -36,10 +42,17 @@ PATH = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     db = tmp_path_factory.mktemp("web") / "triage.db"
-    s = WebServer(db).start()
+    # Contacts as a deployment sets them (the website left unset), so axe sees them too.
+    s = WebServer(
+        db,
+        TRIAGE_CONTACT_EMAIL="partnerships@mutuals-programme.invalid",
+        TRIAGE_CONTACT_PHONE="+44 161 496 0999",
+        TRIAGE_CONTACT_HOURS="Monday to Friday, 9am to 5pm",
+    ).start()
     yield s
     assert s.stop() == 0  # SIGTERM stops it cleanly
     assert "Traceback" not in s.stderr, s.stderr
+    assert "programme contacts not set: TRIAGE_CONTACT_WEBSITE (" in s.stderr, s.stderr
 
 
 def check_axe(driver, kind: str, seen: dict[str, int]) -> None:
@@ -129,7 +142,9 @@ def test_every_kind_of_page_passes_axe(server: WebServer) -> None:
         click_and_wait(driver, "//button[contains(., 'Confirm')]")
         assert driver.current_url.endswith("/result")
         assert re.search(r"MPSP-[A-Z0-9]{4}-[A-Z0-9]{4}", driver.page_source)
+        assert "mailto:partnerships@mutuals-programme.invalid" in driver.page_source
         check_axe(driver, "result", seen)
+        plan_looks_right_under_the_pages_policy(driver)
         driver.get(server.url + "/privacy")
         check_axe(driver, "privacy", seen)
         driver.get(server.url + "/no-such-page")
@@ -146,6 +161,58 @@ def test_every_kind_of_page_passes_axe(server: WebServer) -> None:
         "privacy",
         "not found",
     }
+
+
+def plan_looks_right_under_the_pages_policy(driver) -> None:
+    """The plan download carries the page's policy; its own styles must still apply under it.
+
+    A browser downloads the file rather than showing it, so the same bytes are served again
+    here, in place, with the download's policy, and again with a page's policy as a control.
+    """
+    from bot.web.security import CSP
+
+    fetched = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/result/plan.html').then(async r => done([r.status,"
+        " r.headers.get('content-disposition'), r.headers.get('content-security-policy'),"
+        " await r.text()]));"
+    )
+    status, disposition, policy, body = fetched
+    assert status == 200 and disposition.startswith("attachment;") and policy != CSP
+    with serve_in_place(body.encode(), {"plan": policy, "control": CSP}) as url:
+        widths = {}
+        for name in ("plan", "control"):
+            driver.get(f"{url}/{name}")
+            widths[name] = driver.execute_script(
+                "return getComputedStyle(document.querySelector('h2')).borderTopWidth"
+            )
+    assert widths == {"plan": "3px", "control": "0px"}, widths
+
+
+@contextlib.contextmanager
+def serve_in_place(body: bytes, policies: dict[str, str]):
+    """A loopback server showing ``body`` as a page at /<name>, under each named policy."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Security-Policy", policies[self.path.strip("/")])
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_keyboard_only_walk_reaches_the_result(server: WebServer) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -29,10 +31,14 @@ def make_settings(tmp_path: Path, **extra: object) -> Settings:
 class WebApp:
     """The application on a real loopback port, with its own store."""
 
-    def __init__(self, content: Content, db: Path, settings: Settings) -> None:
+    def __init__(
+        self, content: Content, db: Path, settings: Settings, engine: dict[str, Any] | None = None
+    ) -> None:
         self.store = Store(db)
         seq = codes()
-        self.triage = Triage(self.store, Engine(content), clock=Clock(), new_code=lambda: next(seq))
+        self.triage = Triage(
+            self.store, Engine(content, **(engine or {})), clock=Clock(), new_code=lambda: next(seq)
+        )
         self.app = create_app(settings, self.triage)
         self.server = TestServer(self.app)
 
@@ -119,8 +125,63 @@ def labels_of(page: str) -> list[str]:
     ]
 
 
-async def running(content: Content, tmp_path: Path, **extra: object) -> WebApp:
-    return await WebApp(content, tmp_path / "triage.db", make_settings(tmp_path, **extra)).start()
+async def running(
+    content: Content, tmp_path: Path, engine: dict[str, Any] | None = None, **extra: object
+) -> WebApp:
+    """The web page on a free port; ``engine`` holds Engine options (contact, handover)."""
+    settings = make_settings(tmp_path, **extra)
+    return await WebApp(content, tmp_path / "triage.db", settings, engine).start()
 
 
-__all__ = ["Browser", "WebApp", "labels_of", "make_settings", "running", "web"]
+@dataclass
+class ResultPage:
+    """What a result page shows, read from its HTML as a person reads it."""
+
+    code: str
+    stage: tuple[str, str] | None
+    steps: list[tuple[str, str, str]]  # title, text, "Why: ..."
+    sections: list[str]
+    items: list[list[str]]  # each section's item titles
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+def read_result(page: str) -> ResultPage:
+    """The result page's code, stage line, ranked steps, section titles and their items."""
+    code = _text(re.search(r'<strong class="triage-code">(.*?)</strong>', page).group(1))
+    stage = None
+    found = re.search(
+        r'<h2 class="govuk-heading-m">(Your stage: .*?)</h2>\s*<p[^>]*>(.*?)</p>',
+        page,
+    )
+    if found:
+        stage = (_text(found.group(1)), _text(found.group(2)))
+    ranked = re.search(r'<ol class="[^"]*triage-steps">(.*?)</ol>', page, re.S).group(1)
+    steps = []
+    for li in re.findall(r"<li>(.*?)</li>", ranked, re.S):
+        title = _text(re.search(r"<h3[^>]*>(.*?)</h3>", li, re.S).group(1))
+        text, *rest = [_text(p) for p in re.findall(r"<p[^>]*>(.*?)</p>", li, re.S)]
+        why = next((r for r in rest if r.startswith("Why: ")), "")
+        steps.append((title, text, why))
+    sections, items = [], []
+    parts = re.split(r'<h2 class="govuk-heading-m" id="topic-[^"]*">', page)[1:]
+    for part in parts:
+        head, body = part.split("</h2>", 1)
+        body = body.split("<hr", 1)[0]
+        sections.append(_text(head))
+        items.append([_text(t) for t in re.findall(r"<h3[^>]*>(.*?)</h3>", body, re.S)])
+    return ResultPage(code, stage, steps, sections, items)
+
+
+__all__ = [
+    "Browser",
+    "ResultPage",
+    "WebApp",
+    "labels_of",
+    "make_settings",
+    "read_result",
+    "running",
+    "web",
+]

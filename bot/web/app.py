@@ -26,20 +26,22 @@ from typing import Any, TypeVar
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from ..engine import Command, Conversation, Engine, Event, Outcome, Press, Screen, Submit
+from ..engine import Command, Conversation, Document, Engine, Event, Outcome, Press, Screen, Submit
 from ..flow import DONE, SUMMARY, WELCOME
 from ..privacy import pseudonym
+from ..result import Result
 from ..service import Triage, utcnow
 from ..settings import Settings
 from ..store import Store
 from .pages import Pages, load_pages
-from .result import Block, result_blocks, result_document
+from .result import plan_file, style_hashes, web_result
 from .security import (
     MAX_BODY,
     SECURITY_HEADERS,
     Handler,
     RateLimiter,
     client_address,
+    content_security_policy,
     csrf_ok,
     csrf_token,
     same_origin,
@@ -131,7 +133,7 @@ class Here:
 
     conv: Conversation | None
     screen: Screen
-    blocks: tuple[Block, ...] = ()
+    result: Result | None = None  # when the check is finished
 
 
 def page_url(state: str | None) -> str:
@@ -161,7 +163,8 @@ class WebCheck:
         self.store_thread = StoreThread(triage.store)
         # Pages are read on the event loop, with a connection of their own (WAL lets it read
         # while the store thread writes, and it sees only committed answers) and an engine of
-        # their own (one engine's machine must never be used by two threads at once).
+        # their own (one engine's machine must never be used by two threads at once). It has
+        # the same contacts; no handover, which only the Telegram adapter can deliver.
         self.reader = Store(triage.store.path)
         self.view_engine = Engine(
             triage.engine.content,
@@ -190,15 +193,15 @@ class WebCheck:
         engine = self.view_engine
         conv = self.reader.load(subject)
         screen = engine.screen(conv)
-        blocks = tuple(result_blocks(engine, conv)) if conv and screen.page == DONE else ()
-        return Here(conv, screen, blocks)
+        result = web_result(engine, conv) if conv and screen.page == DONE else None
+        return Here(conv, screen, result)
 
-    def document(self, subject: str) -> tuple[str | None, str]:
-        """The finished result as text, with its code (event loop, read only)."""
+    def document(self, subject: str) -> Document | None:
+        """The finished result's full plan, as the chat sends it (event loop, read only)."""
         conv = self.reader.load(subject)
-        if conv is None or conv.state != DONE:
-            return None, ""
-        return conv.code, result_document(self.view_engine, conv)
+        if conv is None or conv.state != DONE or conv.code is None:
+            return None
+        return plan_file(self.view_engine, conv, self.triage.clock().date())
 
     # ---- writing (the store thread) ---------------------------------------------------------
 
@@ -265,6 +268,7 @@ SID = web.RequestKey("sid", str)  # the browser's random session id (memory only
 NEW_SESSION = web.RequestKey("new_session", bool)
 FORM = web.RequestKey("form", MultiDictProxy)
 DROP_SESSION = web.RequestKey("drop_session", bool)
+STYLE_HASHES = web.ResponseKey("style_hashes", tuple)  # inline styles a download may use
 
 
 # ---- middleware ---------------------------------------------------------------------------------
@@ -336,6 +340,9 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Security headers on every response, static files and error pages included."""
     response.headers.update(SECURITY_HEADERS)
+    hashes = response.get(STYLE_HASHES) if isinstance(response, web.Response) else None
+    if hashes:
+        response.headers["Content-Security-Policy"] = content_security_policy(hashes)
 
 
 def _session_cookie(request: web.Request, response: web.StreamResponse) -> None:
@@ -450,15 +457,10 @@ def render_here(request: web.Request, here: Here) -> web.Response:
             step=screen.step,
         )
         return check.html(body)
-    if screen.page == DONE:
+    if screen.page == DONE and here.result is not None:
         title = pages.title(pages.text.titles.result)
         body = pages.render(
-            "result.j2",
-            check.common(request, title, True),
-            code=screen.code,
-            blocks=here.blocks,
-            step=screen.step,
-            contact=check.triage.engine.contact,
+            "result.j2", check.common(request, title, True), result=here.result, step=screen.step
         )
         return check.html(body)
     return _see_other("/")
@@ -507,19 +509,24 @@ async def answer(request: web.Request) -> web.Response:
 
 
 async def plan(request: web.Request) -> web.Response:
-    """The full result as a text file to keep or forward."""
+    """The full plan, the same self-contained page the chat sends, as a file to download."""
     check = request.app[KEY]
-    subject = check.subject(request[SID])
-
-    code, text = check.document(subject)
-    if code is None:
+    document = check.document(check.subject(request[SID]))
+    if document is None:
         return _moved("/check")
-    response = web.Response(text=text, content_type="text/plain", charset="utf-8")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="partnerships-check-{code}.txt"'
-    )
+    response = web.Response(body=document.data, content_type=document.mime, charset="utf-8")
+    response.headers["Content-Disposition"] = _attachment(document.filename)
     response.headers["Cache-Control"] = "no-store"
+    # The page's own policy, allowing the plan's inline stylesheet by its hash (and only it),
+    # so the plan looks right even if a browser shows it in place.
+    response[STYLE_HASHES] = style_hashes(document.data.decode("utf-8"))
     return response
+
+
+def _attachment(filename: str) -> str:
+    """Content-Disposition for a download; the name is made safe for a header."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename) or "plan.html"
+    return f'attachment; filename="{safe}"'
 
 
 async def forget(request: web.Request) -> web.Response:
@@ -585,7 +592,7 @@ def create_app(
     app.router.add_get("/check-answers", show)
     app.router.add_post("/check-answers", answer)
     app.router.add_get("/result", show)
-    app.router.add_get("/result/plan.txt", plan)
+    app.router.add_get("/result/plan.html", plan)
     app.router.add_post("/forget", forget)
     app.router.add_get("/deleted", deleted)
     app.router.add_get("/privacy", privacy)

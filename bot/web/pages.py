@@ -6,9 +6,10 @@ check`` renders every page through here too).
 
 from __future__ import annotations
 
+import datetime as dt
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ from jinja2.utils import missing
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..contacts import Contact
 from ..content import Content
-from ..engine import Engine, Screen
+from ..engine import Conversation, Engine, Screen
 from ..yamlfile import ContentError, Problem, YamlDoc
 
 WEB_TEXT_FILE = "content/web.yaml"
@@ -115,15 +117,18 @@ class NameStrictUndefined(ChainableUndefined):
     """Strict about names a template uses; lenient about a macro's optional parameters.
 
     GOV.UK Frontend's macros test optional parameters (``params.classes``) freely, so a
-    missing attribute is empty; a missing *variable* is still an error, as in the chat's
-    templates.
+    missing key of a dict is empty. A missing *variable*, or a missing attribute of the
+    engine's typed data (``result.steps``, ``q.label``...), is still an error, as in the
+    chat's templates: a misspelt name never renders as nothing.
     """
 
     __slots__ = ()
 
     def _check(self) -> None:
         # `caller` is how a macro asks whether it was called with a block: allowed.
-        if self._undefined_obj is missing and self._undefined_name != "caller":
+        if self._undefined_name == "caller":
+            return
+        if self._undefined_obj is missing or not isinstance(self._undefined_obj, Mapping):
             self._fail_with_undefined_error()
 
     def __str__(self) -> str:
@@ -172,8 +177,9 @@ WEB_TEMPLATES: dict[str, WebTemplate] = {
     ),
     "summary.j2": WebTemplate("Check your answers, with Change buttons.", ("items", "step")),
     "result.j2": WebTemplate(
-        "The result: reference code, the same sections as the chat, download, delete.",
-        ("code", "blocks", "step", "contact"),
+        "The result (Engine.result, as the chat's): code, stage, ranked next steps, contacts, "
+        "the plan download, every section; Start a new check, delete.",
+        ("result", "step"),
     ),
     "privacy.j2": WebTemplate(
         "The privacy notice, with what the cookie is for and how long it lasts.",
@@ -360,7 +366,7 @@ def check_pages(
     that does not load, a variable a template is not given, or a page that fails to render.
     """
     from ..simulate import walk
-    from .result import result_blocks
+    from .result import web_result
 
     try:
         pages = load_pages(content)
@@ -372,6 +378,7 @@ def check_pages(
     contact = engine.contact
     count = 0
     seen: set[tuple[str, str]] = set()
+    plan_checked = False
 
     def attempt(what: str, render: Callable[[], str]) -> None:
         nonlocal count
@@ -393,17 +400,18 @@ def check_pages(
                 "start.j2", common, resume=r, finished=f, step=1, contact=contact
             ),
         )
-    attempt(
-        "the privacy notice",
-        lambda: pages.render(
-            "privacy.j2",
-            common,
-            retention_days=engine.retention_days,
-            idle_days=engine.idle_days,
-            contact=contact,
-            cookie_name="triage",
-        ),
-    )
+    for shown in (contact, Contact(name=contact.name)):  # contacts set, and none set
+        attempt(
+            "the privacy notice",
+            lambda c=shown: pages.render(
+                "privacy.j2",
+                common,
+                retention_days=engine.retention_days,
+                idle_days=engine.idle_days,
+                contact=c,
+                cookie_name="triage",
+            ),
+        )
     attempt("the deleted page", lambda: pages.render("deleted.j2", common))
     for status in (403, 404, 405, 413, 429, 500):
         attempt(
@@ -453,18 +461,42 @@ def check_pages(
                     ),
                 )
             elif screen.page == "done":
-                attempt(
-                    who,
-                    lambda s=screen, c=conv: pages.render(
-                        "result.j2",
-                        common,
-                        code=s.code,
-                        blocks=result_blocks(engine, c),
-                        step=s.step,
-                        contact=contact,
-                    ),
-                )
+                try:
+                    result = web_result(engine, conv)
+                except Exception:
+                    continue  # the chat's own check reports a result that fails
+                # With the deployment's contacts set, and with none set (plain words).
+                unset = replace(result, contact=Contact(name=result.contact.name))
+                for shown in (result, unset):
+                    attempt(
+                        who,
+                        lambda r=shown, s=screen: pages.render(
+                            "result.j2", common, result=r, step=s.step
+                        ),
+                    )
+                if not plan_checked:
+                    plan_checked = True
+                    problems.extend(_plan_problems(engine, conv))
     return count, problems
+
+
+def _plan_problems(engine: Engine, conv: Conversation) -> list[Problem]:
+    """The plan file is downloaded with the web page's policy: nothing in it may be blocked."""
+    from .result import blocked_by_csp, plan_file
+
+    try:
+        page = plan_file(engine, conv, dt.date.today()).data.decode("utf-8")
+    except Exception:
+        return []  # the chat's own check reports a plan that fails to render
+    return [
+        Problem(
+            "templates/plan.html.j2",
+            None,
+            f"the plan file has {what}, which the web page's Content-Security-Policy blocks",
+            "keep the plan self-contained: styles in its one <style> element, no scripts",
+        )
+        for what in blocked_by_csp(page)
+    ]
 
 
 def _undeclared(pages: Pages) -> list[Problem]:

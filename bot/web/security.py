@@ -22,12 +22,25 @@ JS_ENABLED_SCRIPT = (
     "? ' govuk-frontend-supported' : '');"
 )
 JS_ENABLED_HASH = "sha256-GUQ5ad8JK5KmEWmROf3LZd9ge94daqNvd8xy9YS1iDw="
-CSP = (
-    "default-src 'self'; "
-    f"script-src 'self' '{JS_ENABLED_HASH}'; "
-    "style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
+
+
+def content_security_policy(style_hashes: tuple[str, ...] = ()) -> str:
+    """The Content-Security-Policy; ``style_hashes`` allow exactly these inline stylesheets.
+
+    Pages never need one. The plan file does: it is one self-contained page whose styles sit
+    in a ``<style>`` element, and each such element is allowed by its own hash, never by
+    'unsafe-inline'.
+    """
+    styles = " ".join(["'self'", *(f"'{h}'" for h in style_hashes)])
+    return (
+        "default-src 'self'; "
+        f"script-src 'self' '{JS_ENABLED_HASH}'; "
+        f"style-src {styles}; img-src 'self'; font-src 'self'; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+CSP = content_security_policy()
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
