@@ -24,6 +24,7 @@ from .cli_common import (
     content_or_exit,
     err,
     fail,
+    open_store,
     out,
     progress_bar,
     settings_from,
@@ -62,12 +63,12 @@ class By(StrEnum):
 def _open(ctx: typer.Context, db: Path | None) -> tuple[Settings, Content, Store]:
     """Settings, content and the store, refusing to create a database that is not there."""
     settings = settings_from(ctx, db)
-    if not settings.db_path.exists():
-        raise fail(
-            f"there is no database at {settings.db_path}: set TRIAGE_DB (or --db), or make a "
-            "demo one with `python -m bot demo-data --db demo.db`"
-        )
-    return settings, content_or_exit(settings), Store(settings.db_path)
+    store = open_store(ctx, settings, existing=True)
+    try:
+        return settings, content_or_exit(settings), store
+    except BaseException:
+        store.close()
+        raise
 
 
 def _rules(
@@ -442,7 +443,7 @@ def demo_data(
 
     settings = settings_from(ctx, db)
     content = content_or_exit(settings)
-    store = Store(settings.db_path)
+    store = open_store(ctx, settings)
     try:
         existing = store.db["responses"].count
         if existing:
