@@ -16,6 +16,7 @@ from typing import Literal
 from .content import Content
 from .disclosure import Rules, SafeTable, Table, protect, protect_count
 from .flow import DONE, SUMMARY, Question
+from .profiles import path_profiles
 from .signposts import READINESS
 from .store import Store
 
@@ -36,6 +37,16 @@ class Response:
     completed: str
     readiness: str | None
     answers: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """What a report split by one dimension shows (see :meth:`Analysis.split_plan`)."""
+
+    questions: list[str]
+    options: dict[str, set[str]]
+    left_out: list[str]
+    notes: list[str]
 
 
 @dataclass(frozen=True)
@@ -121,10 +132,14 @@ class Analysis:
         title: str | None = None,
         values: dict[int, list[str]] | None = None,
         note: str = "",
+        keep: set[str] | None = None,
     ) -> Table:
-        """Who chose each option of a question, optionally broken down by one dimension."""
+        """Who chose each option of a question, optionally broken down by one dimension.
+
+        ``keep`` limits the rows to those options (see :meth:`split_plan`).
+        """
         question = self._question(qid)
-        options = self._options(question)
+        options = [o for o in self._options(question) if keep is None or o[0] in keep]
         columns = self._columns(by)
         col_index = {code: i for i, (code, _) in enumerate(columns)}
         counts = [[0] * len(columns) for _ in options]
@@ -169,7 +184,9 @@ class Analysis:
             note=" ".join(notes),
         )
 
-    def biggest_barrier(self, responses: list[Response], by: str | None) -> Table:
+    def biggest_barrier(
+        self, responses: list[Response], by: str | None, keep: set[str] | None = None
+    ) -> Table:
         """The barrier named as biggest, or the only one named."""
         barriers = self.flow.by_id.get("barriers")
         values: dict[int, list[str]] = {}
@@ -191,6 +208,7 @@ class Analysis:
             title=self.text.tables["biggest_barrier"],
             values=values,
             note=self.text.notes["biggest_barrier"],
+            keep=keep,
         )
 
     def over_time(self, responses: list[Response]) -> Table:
@@ -250,6 +268,68 @@ class Analysis:
             extra={"steps": used},
         )
 
+    # ---- which tables a split can show -------------------------------------------------------
+
+    def split_plan(self, by: str | None) -> SplitPlan:
+        """Which questions a report split ``by`` one dimension shows, and which options.
+
+        Worked out from the flow, never from the data, so leaving something out reveals
+        nothing. A question never asked of anyone who is asked about the dimension is left
+        out, and so is an option that on its own rules the dimension out; a table left with
+        one row says nothing and is left out too (only Mutuals are asked their size, so split
+        by size, the organisation table would be one row: Mutuals).
+        """
+        questions = [q.id for q in self.flow.questions if q.kind != "text"]
+        if by != "readiness":
+            questions.append(READINESS)
+        if by is None:
+            return SplitPlan(questions, {}, [], [])
+        dimension = DIMENSIONS[by]
+        if dimension in questions:
+            questions.remove(dimension)
+        scale = self.content.catalogue.readiness
+        gate = (
+            scale.spec.applies_when if dimension == READINESS else self.flow.by_id[dimension].when
+        )
+        together: set[str] = set()  # questions asked alongside the dimension on some path
+        for profile in path_profiles(self.flow):
+            asked = {q.id for q in self.flow.path(profile.answers)}
+            if scale.assess(self.flow, profile.answers) is not None:
+                asked.add(READINESS)
+            if dimension in asked:
+                together |= asked
+        everything = set(self.flow.by_id) | {READINESS}
+        shown: list[str] = []
+        options: dict[str, set[str]] = {}
+        left_out: list[str] = []
+        for qid in questions:
+            question = self._question(qid)
+            title = self.text.tables["biggest_barrier"] if qid == "top_barrier" else question.label
+            source = self.flow.source(question) if qid != READINESS else question
+            if qid not in together and source.id not in together:
+                left_out.append(title)
+                continue
+            codes = [code for code, _ in self._options(question)]
+            if gate is not None and question.kind != "multi":
+                # An answer that on its own means the dimension is never asked.
+                codes = [
+                    code
+                    for code in codes
+                    if gate.evaluate({qid: code}, everything, self.flow.exclusive) is not False
+                ]
+            if len(codes) < 2:
+                left_out.append(title)
+                continue
+            shown.append(qid)
+            options[qid] = set(codes)
+        notes = []
+        split_note = self.text.notes.get(f"split_by_{by}")
+        if split_note:
+            notes.append(split_note)
+        if left_out and "not_split" in self.text.notes:
+            notes.append(self.text.notes["not_split"].format(tables=", ".join(left_out)))
+        return SplitPlan(shown, options, left_out, notes)
+
     def tables(
         self, store: Store, responses: list[Response], by: str | None, period: Period = Period()
     ) -> list[SafeTable]:
@@ -257,17 +337,13 @@ class Analysis:
         raw: list[Table] = []
         if by is None:
             raw += [self.over_time(responses), self.funnel(store, period)]
-        skip = {DIMENSIONS[by]} if by else set()
-        note = self.text.notes["mutuals_only"] if by in ("size", "readiness") else ""
-        for question in self.flow.questions:
-            if question.kind == "text" or question.id in skip:
+        plan = self.split_plan(by)
+        for qid in plan.questions:
+            keep = plan.options.get(qid)
+            if qid == "top_barrier":
+                raw.append(self.biggest_barrier(responses, by, keep=keep))
                 continue
-            if question.id == "top_barrier":
-                raw.append(self.biggest_barrier(responses, by))
-                continue
-            raw.append(self.choice_table(responses, question.id, by, note=note))
-        if by != "readiness":
-            raw.append(self.choice_table(responses, READINESS, by, note=note))
+            raw.append(self.choice_table(responses, qid, by, keep=keep))
         return [protect(t, self.rules) for t in raw]
 
     def headline(

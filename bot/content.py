@@ -217,6 +217,7 @@ class ReportLabels(BaseModel):
     reached: str
     stopped: str
     finished: str
+    continued: str = Field(description="after a table's title when it goes on in another part")
 
 
 class ReportText(BaseModel):

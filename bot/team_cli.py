@@ -149,6 +149,7 @@ def report(
         responses = load_responses(store, period)
         tables = analysis.tables(store, responses, by.value if by else None, period)
         headline = analysis.headline(store, responses, dt.date.today(), period)
+        notes = tuple(analysis.split_plan(by.value if by else None).notes)
     finally:
         store.close()
     from .disclosure import protect_count
@@ -160,6 +161,7 @@ def report(
         by=by.value if by else None,
         responses=protect_count(len(responses), rules),
         rules=rules,
+        notes=notes,
     )
     if fmt == Format.table:
         if out_file is None:

@@ -394,3 +394,97 @@ async def test_stats_for_admins_only(tmp_path: Path) -> None:
     assert member.startswith("<b>How this works</b>") and "Triage figures" not in member
     group = [p["text"] for m, p in telegram.calls if m == "sendMessage" and int(p["chat_id"]) < 0]
     assert group and "private chat" in group[0]
+
+
+# ---- the report as a new user sees it ---------------------------------------------------------
+
+
+def _report_in_terminal(db: Path, *args: str, columns: int = 80) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "--db", str(db), *args],
+        env={**os.environ, "TRIAGE_CONTENT_DIR": str(ROOT), "COLUMNS": str(columns)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_report_table_fits_80_columns_and_shows_hidden_figures(demo_db: Path) -> None:
+    text = _report_in_terminal(demo_db, "--by", "sector")
+    lines = text.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert "…" not in text  # nothing cut
+    assert "[c]" in text
+    flat = " ".join(text.split())
+    assert "(shown as [c])" in flat
+    assert "People could choose several options, so percentages add up to more than 100." in flat
+    # Every sector's name is there whole, word for word, in the header of every table.
+    for label in ("Health", "Social care", "Children and young people", "Education"):
+        for word in label.split():
+            assert re.search(rf"(^|\s){word}(\s|$)", text, re.M), word
+    support = text[text.index("Support wanted") :]
+    header = support[: support.index("─")]
+    assert "Something" in header and "All" in header
+    # Too many regions for 80 columns: the table comes in parts, each with its row labels.
+    regions = _report_in_terminal(demo_db, "--by", "region")
+    assert max(len(line.rstrip()) for line in regions.splitlines()) <= 80
+    assert "Support wanted (continued)" in regions and "…" not in regions
+    part = regions[regions.index("Support wanted (continued)") :]
+    assert "Commercial advice" in part[: part.index("People asked")]
+
+
+def test_a_split_leaves_out_what_nobody_in_it_is_asked(demo_db: Path, tmp_path: Path) -> None:
+    from bot.analytics import Analysis
+
+    analysis = Analysis(CONTENT, Settings().rules)
+    assert analysis.split_plan("sector").left_out == []
+    size = analysis.split_plan("size")
+    assert set(size.left_out) == {
+        "Organisation",
+        "Spin-out stage",
+        "Tools of interest",
+        "Your interest",
+    }
+    assert "service" in size.questions and "readiness" in size.questions
+    assert "Organisation" in analysis.split_plan("readiness").left_out
+    out = tmp_path / "size.html"
+    made = invoke(
+        "report", "--format", "html", "--by", "size", "--db", str(demo_db), "--out", str(out)
+    )
+    assert made.exit_code == 0, made.output
+    html = out.read_text(encoding="utf-8")
+    sections = set(re.findall(r'<section id="([a-z_]+)"', html))
+    assert not sections & {"org_type", "spinout_stage", "commissioner_interest", "vcse_interest"}
+    assert {"role", "service", "support", "readiness"} <= sections
+    assert "Only Public Service Mutuals are asked this" not in html
+    assert "so the tables split by size count only Mutuals" in html
+    assert "Not in this split, because nobody in it is asked them: Organisation" in html
+    # No table is nothing but hidden figures.
+    for body in re.findall(r"<tbody>(.*?)</tbody>", html, re.S):
+        cells = re.findall(r'<td(?: class="[a-z ]+")?>([^<]*)</td>', body)
+        assert any(c.strip() not in ("[c]", "") and c[0].isdigit() for c in cells)
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (CI installs it)")
+def test_html_report_tables_fit_a_1280_pixel_page(demo_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "region.html"
+    result = invoke("report", "--db", str(demo_db), "--by", "region", "--format", "html")
+    assert result.exit_code == 2  # html needs --out
+    invoke("report", "--db", str(demo_db), "--by", "region", "--format", "html", "--out", str(out))
+    # The report has no script of its own; add one that notes every table wider than its box.
+    probe = """<script>addEventListener('load', () => {
+      const wide = [...document.querySelectorAll('.scroll')]
+        .filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.parentNode.id);
+      const out = document.createElement('output');
+      out.id = 'probe'; out.textContent = 'wide:' + wide.join(',') + ';';
+      document.body.append(out);
+    });</script>"""
+    page = tmp_path / "probe.html"
+    page.write_text(out.read_text(encoding="utf-8").replace("</body>", probe + "</body>"))
+    dom = _browse(page.as_uri(), tmp_path / "p")
+    found = re.search(r'<output id="probe">wide:([a-z_,]*);</output>', dom)
+    assert found is not None, dom[-500:]
+    assert found.group(1) == ""
