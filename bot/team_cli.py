@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from .cli_common import (
     DbOption,
@@ -108,12 +109,12 @@ def report(
         str | None,
         typer.Option("--until", help="Only checks finished on or before this date (YYYY-MM-DD)."),
     ] = None,
-    by: Annotated[
-        By | None,
+    split: Annotated[
+        list[By] | None,
         typer.Option(
             "--by",
             help="Split every table by one of: sector, size, "
-            "region, readiness. Never more than one: combined, they could "
+            "region, readiness. Only one at a time: combined, they could "
             "identify an organisation.",
         ),
     ] = None,
@@ -139,11 +140,17 @@ def report(
     from .analytics import Analysis, Period, load_responses
     from .reporting import ReportMeta, cell_text, print_tables, to_csv, to_html, write_text
 
-    settings, content, store = _open(ctx, db)
-    rules = _rules(settings, min_count, round_to, min_denominator)
+    if split and len(set(split)) > 1:
+        raise fail(
+            f"a report is split by one dimension at a time, not {' and '.join(split)}: "
+            "combined, they could identify an organisation. Give --by once"
+        )
+    by = split[0] if split else None
     period = Period(_date(since, "--since"), _date(until, "--until"))
     if fmt == Format.html and out_file is None:
         raise fail("an HTML report needs --out FILE.html")
+    settings, content, store = _open(ctx, db)
+    rules = _rules(settings, min_count, round_to, min_denominator)
     try:
         analysis = Analysis(content, rules)
         responses = load_responses(store, period)
@@ -378,13 +385,15 @@ def export(
             + "\n"
         )
     else:
+        # The first line is the header, so csv.DictReader, pandas and spreadsheets read it as
+        # is; the notice goes to the screen (and is in the JSON export).
         buffer = io.StringIO()
-        buffer.write(f"# {notice}\n")
         writer = csv.DictWriter(buffer, fieldnames=list(EXPORT_FIELDS), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
     write_text(out_file, text, out)
+    err.print(Text(notice, style="bold yellow"))
     if out_file is not None:
         err.print(f"Wrote {len(rows):,} rows to {out_file}")
 
@@ -450,8 +459,8 @@ def demo_data(
         existing = store.db["responses"].count
         if existing:
             raise fail(
-                f"{settings.db_path} already holds {existing:,} responses; demo data "
-                "goes in a new file (for example --db demo.db)"
+                f"{settings.db_path} already holds {existing:,} responses, and demo data only "
+                f"goes in a new file: try --db {_unused_name(settings.db_path)}"
             )
         with progress_bar("Making demo data", err) as bar:
             task = bar.add_task("demo", total=n)
@@ -465,6 +474,15 @@ def demo_data(
         f"`python -m bot report --db {settings.db_path}` or `python -m bot review "
         f"--db {settings.db_path}`."
     )
+
+
+def _unused_name(path: Path) -> Path:
+    """A file name beside ``path`` that is not taken yet: demo-2.db, demo-3.db..."""
+    stem = path.stem.rstrip("0123456789").rstrip("-") or path.stem
+    n = 2
+    while (candidate := path.with_name(f"{stem}-{n}{path.suffix}")).exists():
+        n += 1
+    return candidate
 
 
 def register(app: typer.Typer) -> None:

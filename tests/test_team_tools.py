@@ -27,6 +27,7 @@ from bot.demo import generate
 from bot.review import PRIVATE_TABLES, build_copy, metadata
 from bot.settings import Settings
 from bot.store import Store
+from bot.team_cli import EXPORT_FIELDS
 
 from .conftest import ROOT
 from .fake_telegram import FakeTelegram, Person
@@ -96,6 +97,13 @@ def test_demo_data_follows_the_survey_and_refuses_real_databases(demo_db: Path) 
     assert owners == 0 and started > total
     again = invoke("demo-data", "--n", "5", "--db", str(demo_db))
     assert again.exit_code == 2 and "already holds 600 responses" in again.output
+    # It suggests a file that is free, not the one it just refused.
+    suggested = re.search(r"try --db (\S+)", again.output).group(1)
+    assert suggested == str(demo_db.with_name("demo-2.db")) and not Path(suggested).exists()
+    demo_db.with_name("demo-2.db").touch()
+    third = invoke("demo-data", "--n", "5", "--db", str(demo_db))
+    assert f"try --db {demo_db.with_name('demo-3.db')}" in third.output
+    demo_db.with_name("demo-2.db").unlink()
 
 
 # ---- report ---------------------------------------------------------------------------------
@@ -191,6 +199,13 @@ def test_report_table_and_errors(demo_db: Path, tmp_path: Path) -> None:
     assert invoke("report", "--db", str(demo_db), "--format", "html").exit_code == 2
     missing = invoke("report", "--db", str(tmp_path / "nope.db"))
     assert missing.exit_code == 2 and "no database" in missing.output
+    # Two splits at once are refused, not silently reduced to the last one.
+    both = invoke("report", "--db", str(demo_db), "--by", "sector", "--by", "size")
+    assert both.exit_code == 2
+    assert "one dimension at a time, not sector and size" in both.output
+    assert "Support wanted" not in both.output
+    same = invoke("report", "--db", str(demo_db), "--by", "size", "--by", "size", "--format", "csv")
+    assert same.exit_code == 0
 
 
 # ---- lookup and export ----------------------------------------------------------------------
@@ -207,7 +222,7 @@ def test_lookup_shows_one_response_in_full(demo_db: Path) -> None:
     code = _a_code(demo_db)
     result = invoke("lookup", code.lower().replace("-", " "), "--db", str(demo_db), "--json")
     assert result.exit_code == 0, result.output
-    found = json.loads(result.output)
+    found = json.loads(result.stdout)
     assert found["code"] == code
     assert found["answers"][0]["question"] == "Organisation"
     assert found["recommendations"] and all("title" in r for r in found["recommendations"])
@@ -223,16 +238,23 @@ def test_export_is_anonymised_and_marked_confidential(demo_db: Path, tmp_path: P
     out = tmp_path / "rows.csv"
     assert invoke("export", "--db", str(demo_db), "--out", str(out)).exit_code == 0
     text = out.read_text(encoding="utf-8")
-    assert text.startswith("# CONFIDENTIAL")
-    rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
+    # The header comes first, so any CSV reader takes the file as it is.
+    reader = csv.DictReader(io.StringIO(text))
+    assert reader.fieldnames == list(EXPORT_FIELDS)
+    rows = list(reader)
+    assert rows[0]["question"] == "org_type" and rows[0]["response"].isdigit()
     conn = sqlite3.connect(demo_db)
     assert len(rows) == conn.execute("SELECT count(*) FROM answers").fetchone()[0]
     codes = {r[0] for r in conn.execute("SELECT code FROM responses")}
     conn.close()
     assert "code" not in rows[0] and "subject" not in rows[0]
     assert not any(code in text for code in codes)
-    data = json.loads(invoke("export", "--db", str(demo_db), "--format", "json").output)
+    data = json.loads(invoke("export", "--db", str(demo_db), "--format", "json").stdout)
     assert data["notice"].startswith("CONFIDENTIAL") and len(data["rows"]) == len(rows)
+    # Printed rather than saved: the CSV alone on stdout, the notice on the screen (stderr).
+    printed = invoke("export", "--db", str(demo_db))
+    assert printed.stdout.startswith("response,finished_on,")
+    assert "CONFIDENTIAL" in printed.stderr and "CONFIDENTIAL" not in printed.stdout
 
 
 # ---- review (Datasette) -----------------------------------------------------------------------
