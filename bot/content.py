@@ -217,7 +217,10 @@ class ReportLabels(BaseModel):
     reached: str
     stopped: str
     finished: str
-    continued: str = Field(description="after a table's title when it goes on in another part")
+    # A default, so content folders made for an earlier version still load.
+    continued: str = Field(
+        "continued", description="after a table's title when it goes on in another part"
+    )
 
 
 class ReportText(BaseModel):

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from .checker import Report, check_content
 from .cli_common import (
@@ -22,6 +23,7 @@ from .cli_common import (
 )
 from .content import Content
 from .engine import Reply
+from .findings import summary
 from .profiles import load_sample, sample_files
 from .terminal import html_to_rich
 from .yamlfile import ContentError
@@ -92,34 +94,24 @@ def check(
 
 
 def _print_report(report: Report, quiet: bool) -> None:
-    seen: set[str] = set()
-    for problem in report.problems:
-        text = str(problem)
-        if text in seen:
-            continue
-        seen.add(text)
-        label = "[yellow]warning[/yellow]" if problem.warning else "[bold red]error[/bold red]"
-        out.print(f"{label} {escape(text)}", soft_wrap=True)
+    findings = report.findings
+    for finding in findings:
+        label = "[yellow]warning[/yellow]" if finding.warning else "[bold red]error[/bold red]"
+        out.print(f"{label} {escape(finding.describe(report.profiles))}", soft_wrap=True)
     if quiet:
         return
-    errors, warnings = len(report.errors), len({str(w) for w in report.warnings})
+    errors = sum(1 for f in findings if not f.warning)
+    warnings = len(findings) - errors
     if report.coverage is not None:
         cov = report.coverage
         out.print(
-            f"Checked {report.profiles} answer profiles ({report.paths} paths through the "
+            f"Checked {report.profiles} answer paths ({report.paths} routes through the "
             f"flow; {cov.covered:,} of {cov.pairs:,} option pairs together), "
             f"{report.messages:,} messages, in {report.seconds:.1f}s. "
             f"Content version {report.digest}."
         )
-    verdict = (
-        "[bold green]No errors.[/bold green]"
-        if not errors
-        else (
-            f"[bold red]{errors} error{'s' if errors != 1 else ''}[/bold red]: fix them before "
-            "publishing."
-        )
-    )
-    out.print(f"{verdict} {warnings} warning{'s' if warnings != 1 else ''}.")
+    style = "bold red" if errors else "bold green"
+    out.print(Text(summary(errors, warnings), style=style))
 
 
 @content_app.command("preview")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,17 +17,25 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in an editor's file: where it is, what is wrong and what to do."""
+    """One problem in an editor's file: where it is, what is wrong and what to do.
+
+    ``item`` names the question or signpost it is about, if any. ``path`` says which answer
+    path the check found it on; it is not part of the problem's identity, so the same
+    problem found on many paths is reported once, with a count (bot.findings).
+    """
 
     file: str
     line: int | None
     message: str
     hint: str = ""
     warning: bool = False
+    item: str = ""
+    path: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.message}"
+        about = f"{self.item}: " if self.item else ""
+        text = f"{where}: {about}{self.message}"
         return f"{text} ({self.hint})" if self.hint else text
 
 
