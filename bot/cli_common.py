@@ -12,9 +12,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 from typer.core import TyperGroup
 
 from .content import Content, load_content
+from .content_source import content_source
 from .settings import Settings, SettingsError, load_settings
 from .store import Store, StoreError, check_database_path, explain
 from .yamlfile import ContentError
@@ -130,8 +132,18 @@ def settings_from(
     return settings
 
 
+def announce_content(folder: Path) -> None:
+    """Say which content folder is in use (one line), and warn if the repository's differs."""
+    source = content_source(folder)
+    err.print(Text(source.line(), style="dim"), soft_wrap=True)
+    warning = source.warning()
+    if warning:
+        err.print(Text("warning: ", style="bold yellow") + Text(warning), soft_wrap=True)
+
+
 def content_or_exit(settings: Settings) -> Content:
-    """Load content, or print every problem (file:line) and exit."""
+    """Say which content is used, then load it, or print every problem (file:line) and exit."""
+    announce_content(settings.content_dir)
     try:
         return load_content(settings.content_dir)
     except ContentError as exc:

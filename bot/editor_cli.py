@@ -14,6 +14,7 @@ from rich.text import Text
 from .checker import Report, check_content
 from .cli_common import (
     ContentOption,
+    announce_content,
     content_or_exit,
     err,
     fail,
@@ -76,7 +77,7 @@ def check(
     """
     root = _content_dir(ctx, content)
     if not quiet:
-        out.print(f"Checking the content in [bold]{escape(str(root))}[/bold]")
+        announce_content(root)
     if quiet:
         report = check_content(root, quick=quick)
     else:
@@ -199,6 +200,7 @@ def docs(
     from .docs import update_readme
 
     root = _content_dir(ctx, content)
+    announce_content(root)
     changed = update_readme(root / "content" / "README.md", write=not check_only)
     if check_only and changed:
         raise fail("content/README.md is out of date: run `python -m bot content docs`", 1)

@@ -145,7 +145,7 @@ def test_report_answers_which_support_is_most_needed_in_health(
 
 def test_report_shows_where_people_drop_out(demo_db: Path) -> None:
     result = invoke("report", "--db", str(demo_db), "--format", "csv")
-    rows = [r for r in csv.DictReader(io.StringIO(result.output)) if r["table"] == "funnel"]
+    rows = [r for r in csv.DictReader(io.StringIO(result.stdout)) if r["table"] == "funnel"]
     stopped = {r["row"]: r for r in rows if r["column"] == "Stopped here"}
     assert "Organisation" in stopped and "Barriers" in stopped
     assert stopped["Organisation"]["count"] == "[c]" or int(stopped["Organisation"]["count"])
