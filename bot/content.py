@@ -217,10 +217,7 @@ class ReportLabels(BaseModel):
     reached: str
     stopped: str
     finished: str
-    # A default, so content folders made for an earlier version still load.
-    continued: str = Field(
-        "continued", description="after a table's title when it goes on in another part"
-    )
+    continued: str = Field(description="after a table's title when it goes on in another part")
 
 
 class ReportText(BaseModel):
@@ -230,6 +227,7 @@ class ReportText(BaseModel):
 
     title: str
     confidential: str
+    protected: str = Field(description="what `review --protected` says on every page")
     disclosure: str = Field(
         description="may use {min_count}, {round_to}, {min_denominator} and {suppressed}"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,31 +198,57 @@ def _period_text(meta: ReportMeta, content: Content) -> str:
 # ---- CSV ------------------------------------------------------------------------------------
 
 
-def to_csv(content: Content, tables: list[SafeTable]) -> str:
-    """Every protected figure in long form: table, row, column, count, percent."""
-    labels = content.report.labels
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["table", "title", "row", "column", "count", "percent"])
+@dataclass(frozen=True)
+class Figure:
+    """One protected figure in long form: a table's row and column, count and percent."""
 
-    def emit(table: SafeTable, row: str, column: str, cell: Cell) -> None:
+    table: SafeTable
+    row: str
+    column: str
+    count: str  # a rounded count, or the suppression mark
+    percent: str  # "" when not shown
+    base: bool  # the row of people asked (or totals), not an option
+    row_position: int
+    column_position: int
+
+
+def long_form(content: Content, tables: list[SafeTable]) -> Iterator[Figure]:
+    """Every protected figure of the tables, row by row, totals included."""
+    labels = content.report.labels
+
+    def figure(
+        table: SafeTable, r: int, row: str, c: int, column: str, cell: Cell, base: bool
+    ) -> Figure:
         count = labels.suppressed if cell.count is None else str(cell.count)
         percent = "" if cell.percent is None else str(cell.percent)
-        writer.writerow([table.id, table.title, row, column, count, percent])
+        return Figure(table, row, column, count, percent, base, r, c)
 
     for table in tables:
         total = _has_total_column(table)
-        for label, row, row_total in zip(table.rows, table.cells, table.row_totals, strict=True):
-            for column, cell in zip(table.columns, row, strict=True):
-                emit(table, label, column, cell)
+        for r, (label, row, row_total) in enumerate(
+            zip(table.rows, table.cells, table.row_totals, strict=True)
+        ):
+            for c, (column, cell) in enumerate(zip(table.columns, row, strict=True)):
+                yield figure(table, r, label, c, column, cell, False)
             if total:
-                emit(table, label, labels.all, row_total)
+                yield figure(table, r, label, len(table.columns), labels.all, row_total, False)
         if table.id != "over_time":
             base = _base_label(table, labels)
-            for column, cell in zip(table.columns, table.bases, strict=True):
-                emit(table, base, column, Cell(cell.count))
+            r = len(table.rows)
+            for c, (column, cell) in enumerate(zip(table.columns, table.bases, strict=True)):
+                yield figure(table, r, base, c, column, Cell(cell.count), True)
             if total:
-                emit(table, base, labels.all, Cell(table.base_total.count))
+                n = len(table.columns)
+                yield figure(table, r, base, n, labels.all, Cell(table.base_total.count), True)
+
+
+def to_csv(content: Content, tables: list[SafeTable]) -> str:
+    """Every protected figure in long form: table, row, column, count, percent."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["table", "title", "row", "column", "count", "percent"])
+    for f in long_form(content, tables):
+        writer.writerow([f.table.id, f.table.title, f.row, f.column, f.count, f.percent])
     return buffer.getvalue()
 
 

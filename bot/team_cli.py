@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
 import json
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +35,7 @@ from .cli_common import (
 from .content import Content
 from .disclosure import Rules
 from .privacy import normalise_code
+from .review import ReviewOptions
 from .settings import Settings
 from .store import Store
 
@@ -300,51 +303,101 @@ def review(
     port: Annotated[
         int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")
     ] = 8001,
+    protected: Annotated[
+        bool,
+        typer.Option(
+            "--protected",
+            help="Serve only disclosure-controlled figures (the report's tables and the "
+            "10/5 canned queries; no row-level tables, no free SQL), to show a wider audience.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Browse the triage log in Datasette, read-only, on this computer only.
 
-    Serves a snapshot taken now, without pseudonyms or unfinished conversations, with
-    labels, a one-row-per-response view, facets and canned queries for common questions
-    (which support is needed in a sector, where people drop out, what a code said).
-    Stop it with Ctrl-C.
+    By default a confidential view for the team: a snapshot taken now, without pseudonyms or
+    unfinished conversations, with labels, a one-row-per-response view, facets and canned
+    queries (which support is needed in a sector, where people drop out, what a code said);
+    every page says it is confidential. With --protected, only the report's protected
+    figures. Stop it with Ctrl-C.
     """
-    from .review import build_copy, write_metadata
-
     settings, content, store = _open(ctx, db)
     store.close()
+    serve_review(settings, content, ReviewOptions(port=port, protected=protected))
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_review(settings: Settings, content: Content, options: ReviewOptions) -> None:
+    """Build the view's snapshot and serve it with Datasette until Ctrl-C."""
+    from .review import (
+        build_copy,
+        build_protected,
+        datasette_command,
+        write_metadata,
+        write_templates,
+    )
+
+    if options.port == 0:
+        options = replace(options, port=_free_port(options.host))
+    else:
+        try:
+            with socket.socket() as probe:
+                probe.bind((options.host, options.port))
+        except OSError:
+            raise fail(
+                f"port {options.port} on {options.host} is in use (is a review already "
+                "running?): choose another with --port N, or --port 0 for a free one"
+            ) from None
     with tempfile.TemporaryDirectory(prefix="mpsp-review-") as tmp:
-        copy = build_copy(settings.db_path, Path(tmp) / "review.db", content)
-        meta = write_metadata(Path(tmp) / "metadata.json", content, settings.rules)
+        folder = Path(tmp)
+        with progress_bar("Taking a snapshot", err) as bar:
+            bar.add_task("snapshot", total=None)
+            build = build_protected if options.protected else build_copy
+            database = build(settings.db_path, folder / "review.db", content, settings.rules)
+        meta = write_metadata(folder / "metadata.json", content, settings.rules, options.protected)
+        templates = write_templates(folder / "templates", content, options.protected)
+        view = "protected figures only" if options.protected else "confidential"
         out.print(
-            f"Reviewing a snapshot of {settings.db_path} at http://127.0.0.1:{port}/ "
-            "(Ctrl-C to stop)"
+            f"Reviewing a snapshot of {settings.db_path} ({view}) at "
+            f"http://{options.host}:{options.port}/ (Ctrl-C to stop)",
+            markup=False,
         )
-        command = [
-            sys.executable,
-            "-m",
-            "datasette",
-            "serve",
-            "--immutable",
-            str(copy),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--metadata",
-            str(meta),
-            "--setting",
-            "suggest_facets",
-            "off",
-            "--setting",
-            "allow_download",
-            "off",
-            "--setting",
-            "default_page_size",
-            "50",
-        ]
-        with contextlib.suppress(KeyboardInterrupt):
-            subprocess.run(command, check=False)
+        command = datasette_command(database, meta, templates, options, sys.executable)
+        _run_until_stopped(command)
+
+
+def _run_until_stopped(command: list[str]) -> None:
+    """Run Datasette until it ends, or until this command is stopped: then stop it too.
+
+    Without this, SIGTERM (a service manager, a test, `kill`) would end this process alone,
+    leaving Datasette serving the snapshot, whose folder is then deleted under it.
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signals = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+    previous = {name: signal.signal(getattr(signal, name), stop) for name in signals}
+    server = subprocess.Popen(command)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
 
 
 def export(

@@ -289,15 +289,72 @@ def test_review_copy_holds_no_pseudonym_and_canned_queries_apply_the_rule(
     queries = meta["databases"]["review"]["queries"]
     params = {"sector": "health", "code": _a_code(demo_db)}
     for name, query in queries.items():
-        rows = review.execute(query["sql"], {p: params[p] for p in query.get("params", [])})
-        rows = rows.fetchall()
+        cursor = review.execute(query["sql"], {p: params[p] for p in query.get("params", [])})
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
         assert rows, name
-        if name in ("support_in_a_sector", "support_by_sector", "barriers"):
-            for row in rows:
-                assert row[-1] == "[c]" or (int(row[-1]) >= 10 and int(row[-1]) % 5 == 0)
-    best = review.execute(queries["support_in_a_sector"]["sql"], {"sector": "health"}).fetchone()
-    assert best[0] in ("Commercial advice", "Legal advice")
+        for column in ("people", "reached", "stopped_here"):
+            if column in columns:
+                for row in rows:
+                    count = row[columns.index(column)]
+                    assert count == "[c]" or (count >= 10 and count % 5 == 0), (name, row)
+    in_health = queries["support_in_a_sector"]["sql"]
+    best = review.execute(in_health, {"sector": "health"}).fetchall()
+    assert best[0][0] in ("Commercial advice", "Legal advice")
+    # The sector as people see it, in any case, gives the same rows as its code.
+    for typed in ("Health", " HEALTH ", "health"):
+        assert review.execute(in_health, {"sector": typed}).fetchall() == best
+    assert review.execute(in_health, {"sector": "Social care"}).fetchall()
+    assert review.execute(in_health, {"sector": "Plumbing"}).fetchall() == []
     review.close()
+
+
+def test_protected_view_holds_only_the_reports_protected_figures(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    from bot.review import build_protected
+
+    rules = Settings().rules
+    db = build_protected(demo_db, tmp_path / "protected.db", CONTENT, rules)
+    conn = sqlite3.connect(db)
+    names = {
+        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    }
+    assert names == {"figures", "options"}  # no row-level table, not even hidden
+    blob = db.read_bytes()
+    assert _a_code(demo_db).encode() not in blob
+    for (count,) in conn.execute("SELECT count FROM figures"):
+        assert count == "[c]" or (count >= 10 and count % 5 == 0)
+    # The very figures `report` prints, for everyone and for each split.
+    for split in ("none", "sector", "region"):
+        args = ["report", "--db", str(demo_db), "--format", "csv"]
+        printed = invoke(*args, *([] if split == "none" else ["--by", split])).stdout
+        expected = [
+            (r["table"], r["row"], r["column"], r["count"], r["percent"])
+            for r in csv.DictReader(io.StringIO(printed))
+        ]
+        stored = [
+            (t, row, col, str(n), "" if pc is None else str(pc))
+            for t, row, col, n, pc in conn.execute(
+                "SELECT table_id, row_label, column_label, count, percent FROM figures "
+                "WHERE split = ? ORDER BY rowid",
+                (split,),
+            )
+        ]
+        assert stored == expected, split
+    meta = metadata(CONTENT, rules, protected=True)
+    database = meta["databases"]["review"]
+    assert database["allow_sql"] is False
+    assert set(database["queries"]) == {
+        "support_in_a_sector",
+        "support_by_sector",
+        "where_people_stop",
+        "barriers",
+    }
+    for query in database["queries"].values():
+        params = {p: "Health" for p in query.get("params", [])}
+        assert conn.execute(query["sql"], params).fetchall()
+    conn.close()
 
 
 def _free_port() -> int:
@@ -359,9 +416,12 @@ def test_review_in_a_real_browser(demo_db: Path, tmp_path: Path) -> None:
         else:
             raise AssertionError("review server did not start")
         shot = Path(os.environ.get("REVIEW_SCREENSHOT", tmp_path / "review.png"))
-        home = _browse(f"{base}/review", tmp_path / "p1", screenshot=shot)
+        # The home page itself leads to the canned queries.
+        front = _browse(f"{base}/", tmp_path / "p0", screenshot=shot)
+        assert 'href="/review/support_in_a_sector"' in front
+        assert "Which support is most needed in a sector?" in front
+        home = _browse(f"{base}/review", tmp_path / "p1")
         assert "Triage log (no pseudonyms)" in home
-        assert "Which support is most needed in a sector?" in home
         assert "Where do people drop out?" in home
         assert "conversations" not in re.findall(r'href="/review/([a-z_]+)"', home)
         table = _browse(f"{base}/review/response_profile", tmp_path / "p2")
@@ -370,8 +430,12 @@ def test_review_in_a_real_browser(demo_db: Path, tmp_path: Path) -> None:
         code = _a_code(demo_db)
         answer = _browse(f"{base}/review/look_up_a_code?code={code}", tmp_path / "p3")
         assert "Organisation" in answer and "Service area" in answer
-        health = _browse(f"{base}/review/support_in_a_sector?sector=health", tmp_path / "p4")
+        health = _browse(f"{base}/review/support_in_a_sector?sector=Health", tmp_path / "p4")
         assert "Commercial advice" in health
+        # Every page says it is confidential.
+        for page in (front, home, table, answer, health):
+            assert 'class="mpsp-notice mpsp-confidential"' in page
+            assert "CONFIDENTIAL: anonymised answers" in page
         assert shot.exists() and shot.stat().st_size > 10_000
         # Read-only: writing through the web is refused.
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -381,8 +445,91 @@ def test_review_in_a_real_browser(demo_db: Path, tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] > 0
         conn.close()
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        output = _stop(server)
+    assert "Content from " in output
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc; empty elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _stop(server: subprocess.Popen) -> str:
+    """Stop `review` as a service manager would (SIGTERM): Datasette must stop with it."""
+    children = _children(server.pid)
+    server.terminate()
+    output, _ = server.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{child}").exists() for child in children):
+        assert time.monotonic() < deadline, "Datasette outlived `review`"
+        time.sleep(0.1)
+    return output
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, ""
+    except OSError:  # not listening yet
+        return 0, ""
+
+
+def test_review_protected_serves_only_protected_figures(demo_db: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "TRIAGE_CONTENT_DIR": str(ROOT), "TRIAGE_DB": str(demo_db)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "review", "--protected", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while _get(base)[0] != 200:
+            assert time.monotonic() < deadline, "review server did not start"
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.3)
+        status, front = _get(f"{base}/")
+        assert 'href="/review/support_in_a_sector"' in front
+        assert "look_up_a_code" not in front
+        pages = [front]
+        for path in ("/review", "/review/figures", "/review/support_in_a_sector?sector=Health"):
+            status, page = _get(base + path)
+            assert status == 200, path
+            pages.append(page)
+        assert "Commercial advice" in pages[-1]
+        for page in pages:
+            assert 'class="mpsp-notice mpsp-protected"' in page
+            assert "CONFIDENTIAL" not in page
+        # No row-level table, no lookup by code, no free SQL.
+        for path in ("/review/answers", "/review/responses", "/review/look_up_a_code"):
+            assert _get(base + path)[0] == 404, path
+        assert _get(f"{base}/review?sql=select+1")[0] == 403
+        assert _get(f"{base}/review.db")[0] in (403, 404)
+    finally:
+        _stop(server)
+
+
+def test_review_on_a_busy_port_says_so(demo_db: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = invoke("review", "--db", str(demo_db), "--port", str(port))
+    assert result.exit_code == 2
+    assert f"port {port} on 127.0.0.1 is in use" in result.output and "--port 0" in result.output
 
 
 # ---- /stats -------------------------------------------------------------------------------------
