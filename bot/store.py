@@ -42,7 +42,7 @@ class StoreError(sqlite3.OperationalError):
     """
 
 
-def _grant(target: Path) -> str:
+def access_advice(target: Path) -> str:
     """What to do about a file or folder this process may not write."""
     uid = os.geteuid() if hasattr(os, "geteuid") else None
     if uid is None:
@@ -70,13 +70,13 @@ def check_database_path(path: Path) -> None:
             f"for example {path / 'triage.db'}"
         )
     if path.exists() and not os.access(path, os.R_OK):
-        raise StoreError(f"{path} cannot be read: {_grant(path)}")
+        raise StoreError(f"{path} cannot be read: {access_advice(path)}")
     if path.exists() and not os.access(path, os.W_OK):
-        raise StoreError(f"{path} is read-only: {_grant(path)}")
+        raise StoreError(f"{path} is read-only: {access_advice(path)}")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise StoreError(
             f"{path}: the folder {folder} is not writable, and SQLite keeps its journal files "
-            f"(-wal, -shm) beside the database: {_grant(folder)}"
+            f"(-wal, -shm) beside the database: {access_advice(folder)}"
         )
 
 
@@ -106,10 +106,11 @@ def explain(exc: sqlite3.Error, path: Path, writing: bool = False) -> StoreError
             f"{path} is damaged (SQLite: {exc}): restore it from a backup (README, Backups)"
         )
     if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
-        return StoreError(f"{path} cannot be written (SQLite: {exc}){lost}: {_grant(path)}")
+        return StoreError(f"{path} cannot be written (SQLite: {exc}){lost}: {access_advice(path)}")
     if primary == sqlite3.SQLITE_CANTOPEN:
         return StoreError(
-            f"{path} cannot be opened (SQLite: {exc}): check the path, and {_grant(path.parent)}"
+            f"{path} cannot be opened (SQLite: {exc}): check the path, and "
+            f"{access_advice(path.parent)}"
         )
     if primary == sqlite3.SQLITE_IOERR:
         return StoreError(

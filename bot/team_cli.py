@@ -538,6 +538,44 @@ def _unused_name(path: Path) -> Path:
     return candidate
 
 
+def backup(
+    ctx: typer.Context,
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="The backup file to write (its folder must exist).", show_default=False
+        ),
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace --out if it exists already.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Copy the database consistently, even while the bot runs, and check the copy.
+
+    Uses SQLite's online backup API (the bot keeps answering meanwhile), runs SQLite's
+    integrity check on the copy, and only then puts it in place. The copy is one
+    self-contained file: to restore, stop the bot and put it where TRIAGE_DB points (see
+    the README).
+    """
+    from .backup import BackupError
+    from .backup import backup as make_backup
+
+    settings = settings_from(ctx, db)
+    store = open_store(ctx, settings, existing=True, migrate=False)
+    try:
+        done = make_backup(store, out_file, replace=force)
+    except BackupError as exc:
+        raise fail(str(exc), 1) from None
+    finally:
+        store.close()
+    out.print(
+        f"Backed up {settings.db_path} to {done.path}: {done.responses:,} responses, "
+        f"{done.size / 1e6:.1f} MB, schema {done.schema}, integrity ok, in {done.seconds:.1f}s.",
+        markup=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the team's commands to the main CLI."""
     app.command()(report)
@@ -545,3 +583,4 @@ def register(app: typer.Typer) -> None:
     app.command()(review)
     app.command()(export)
     app.command("demo-data")(demo_data)
+    app.command()(backup)

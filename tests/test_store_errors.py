@@ -35,7 +35,7 @@ COMMANDS: dict[str, list[str]] = {
     "review": ["review", "--port", "0"],
     "export": ["export"],
     "demo-data": ["demo-data", "--n", "1"],
-    # "backup": ["backup", "--out", "{tmp}/copy.db"],
+    "backup": ["backup", "--out", "{tmp}/copy.db"],
 }
 
 
