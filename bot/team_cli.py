@@ -520,12 +520,15 @@ def demo_data(
             made = generate(
                 store, content, n, seed=seed, progress=lambda done: bar.update(task, completed=done)
             )
+        (code,) = store.conn.execute("SELECT code FROM responses ORDER BY id LIMIT 1").fetchone()
     finally:
         store.close()
+    db_path = settings.db_path
     out.print(
-        f"Made {made:,} synthetic finished checks in {settings.db_path}. Try "
-        f"`python -m bot report --db {settings.db_path}` or `python -m bot review "
-        f"--db {settings.db_path}`."
+        f"Made {made:,} synthetic finished checks in {db_path}. Try `python -m bot report "
+        f"--db {db_path}`, `python -m bot review --db {db_path}` or, with one of their "
+        f"reference codes, `python -m bot lookup {code} --db {db_path}`.",
+        markup=False,
     )
 
 
