@@ -68,14 +68,26 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def make_engine(settings: Settings, bundle: Content) -> Engine:
-    """The engine for a content bundle, with the retention periods the privacy notice quotes."""
-    return Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
+def make_engine(settings: Settings, bundle: Content, *, handover: bool = False) -> Engine:
+    """The engine for a content bundle, with the retention periods the privacy notice quotes.
+
+    ``handover``: offer "Ask the team to contact me" (only where the team's chat can be
+    reached: the Telegram bot with TRIAGE_TEAM_CHAT_ID set).
+    """
+    return Engine(
+        bundle,
+        retention_days=settings.retention_days,
+        idle_days=settings.idle_days,
+        contact=settings.contact,
+        handover=handover,
+    )
 
 
-def make_triage(settings: Settings, bundle: Content, store: Store) -> Triage:
+def make_triage(
+    settings: Settings, bundle: Content, store: Store, *, handover: bool = False
+) -> Triage:
     """The engine and the store together, as both adapters use them."""
-    return Triage(store, make_engine(settings, bundle), rules=settings.rules)
+    return Triage(store, make_engine(settings, bundle, handover=handover), rules=settings.rules)
 
 
 @app.callback(invoke_without_command=True)
@@ -119,8 +131,9 @@ def chat(
     console.print(f"[dim]Terminal chat on {settings.db_path} — type /quit to leave.[/dim]")
     triage = make_triage(settings, bundle, store)
     subject = pseudonym(settings.require_secret(), TERMINAL_SUBJECT_ID)
+    plans = settings.db_path.parent / "plans"
     try:
-        TerminalChat(triage, subject, console, console_reader(console)).run()
+        TerminalChat(triage, subject, console, console_reader(console), plans).run()
     finally:
         store.close()
 
@@ -139,12 +152,15 @@ def run(ctx: typer.Context) -> None:
     configure_logging(settings.log_level)
     bundle = content_or_exit(settings)
     store = open_store(ctx, settings)
-    triage = make_triage(settings, bundle, store)
+    triage = make_triage(settings, bundle, store, handover=settings.team_chat_id is not None)
     store_thread = StoreThread()
     application = build_application(settings)
-    adapter = TelegramAdapter(application, triage, store_thread, secret, settings.admins)
+    adapter = TelegramAdapter(
+        application, triage, store_thread, secret, settings.admins, settings.team_chat_id
+    )
     log = logging.getLogger("bot")
     log.info("content version %s from %s", bundle.digest, settings.content_dir)
+    log_missing_contacts(settings, log)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -173,6 +189,16 @@ def run(ctx: typer.Context) -> None:
     finally:
         store_thread.close()
         store.close()
+
+
+def log_missing_contacts(settings: Settings, log: logging.Logger) -> None:
+    """One line at start naming the contact settings left unset (never their values)."""
+    if missing := settings.missing_contacts():
+        log.warning(
+            "programme contacts not set: %s (people see plain wording and their code instead%s)",
+            ", ".join(missing),
+            "; no 'ask the team to contact me'" if settings.team_chat_id is None else "",
+        )
 
 
 async def reload_content(
@@ -216,7 +242,7 @@ async def reload_content(
     except ContentError as exc:  # changed again since the check
         log.error("content reload refused, keeping version %s: %s", current, exc.problems[0])
         return False
-    engine = make_engine(settings, bundle)
+    engine = make_engine(settings, bundle, handover=triage.engine.handover)
     # Swap on the store thread, between two events, never during one.
     await store_thread.call(setattr, triage, "engine", engine)
     log.info("content reloaded: version %s (was %s)", bundle.digest, current)

@@ -9,11 +9,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .contacts import Contact, contact_problem
 from .disclosure import Rules
 
 DEFAULT_DB = "triage.db"
 DEFAULT_API_URL = "https://api.telegram.org"
 MIN_SECRET_LENGTH = 32
+# The setting for each of the programme's contact details (bot/contacts.py).
+CONTACT_SETTINGS = {
+    "email": "TRIAGE_CONTACT_EMAIL",
+    "phone": "TRIAGE_CONTACT_PHONE",
+    "website": "TRIAGE_CONTACT_WEBSITE",
+    "hours": "TRIAGE_CONTACT_HOURS",
+}
 
 
 class SettingsError(ValueError):
@@ -47,6 +55,14 @@ class Settings:
     min_count: int = 10
     round_to: int = 5
     min_denominator: int = 10
+    # ---- how people reach the programme (issue 8): unset values stay unset, never invented
+    contact: Contact = field(default_factory=Contact)
+    team_chat_id: int | None = None
+
+    def missing_contacts(self) -> list[str]:
+        """Contact settings (and the team chat) left unset, by name, for the start-up log."""
+        missing = [CONTACT_SETTINGS[name] for name in self.contact.missing()]
+        return [*missing, *([] if self.team_chat_id else ["TRIAGE_TEAM_CHAT_ID"])]
 
     @property
     def rules(self) -> Rules:
@@ -170,7 +186,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"TRIAGE_LOG_LEVEL={level!r} must be DEBUG, INFO, WARNING or ERROR")
 
+    contact, team_chat_id = _contact_settings(env)
+
     return Settings(
+        contact=contact,
+        team_chat_id=team_chat_id,
         token=token,
         api_url=api_url,
         db_path=db_path,
@@ -186,3 +206,26 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         round_to=_int(env, "TRIAGE_ROUND_TO", 5, 1),
         min_denominator=_int(env, "TRIAGE_MIN_DENOMINATOR", 10, 1),
     )
+
+
+def _contact_settings(env: Mapping[str, str]) -> tuple[Contact, int | None]:
+    """The programme's contacts and the team's Telegram chat, each optional."""
+    values: dict[str, str | None] = {}
+    for field_name, setting in CONTACT_SETTINGS.items():
+        raw = " ".join(env.get(setting, "").split()) or None
+        if raw is not None:
+            problem = contact_problem(field_name, raw)
+            if problem:
+                raise SettingsError(f"{setting}={raw!r} {problem}")
+        values[field_name] = raw
+    raw_chat = env.get("TRIAGE_TEAM_CHAT_ID", "").strip()
+    team_chat_id = None
+    if raw_chat:
+        try:
+            team_chat_id = int(raw_chat)
+        except ValueError:
+            raise SettingsError(
+                "TRIAGE_TEAM_CHAT_ID must be the numeric id of the team's Telegram chat "
+                "(a group's id starts with -)"
+            ) from None
+    return Contact(**values), team_chat_id

@@ -207,7 +207,19 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     db["responses"].create_index(["readiness"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+def _migration_handover(db: sqlite_utils.Database) -> None:
+    # Whether a person asked the programme team to contact them (issue 8): on the live
+    # conversation, so the result stops offering it, and on the response, as the UTC time it
+    # was asked, so reports can count it. Never a name, username or chat id.
+    db["conversations"].add_column("handover", int, not_null_default=0)
+    db["responses"].add_column("handover", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_handover,
+]
 
 
 @dataclass(frozen=True)
@@ -341,6 +353,7 @@ class Store:
             reviewing=bool(row["reviewing"]),
             draft=tuple(json.loads(row["draft"])) if row["draft"] is not None else None,
             code=row["code"],
+            handover=bool(row["handover"]),
         )
 
     def save(self, subject: str, conv: Conversation, now: dt.datetime) -> None:
@@ -357,6 +370,7 @@ class Store:
                 "started": conv.started,
                 "updated": _utc(now),
                 "code": conv.code,
+                "handover": int(conv.handover),
             },
             pk="subject",
         )
@@ -418,6 +432,13 @@ class Store:
             {"response_id": response_id, "subject": subject, "completed": done.completed}
         )
         return response_id
+
+    def record_handover(self, code: str, now: dt.datetime) -> None:
+        """Note that the person with this response asked the team to contact them (once)."""
+        self.conn.execute(
+            "UPDATE responses SET handover = ? WHERE code = ? AND handover IS NULL",
+            (_utc(now), code),
+        )
 
     # ---- erasure and retention -------------------------------------------------------------
 

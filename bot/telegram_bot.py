@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import signal
 import sqlite3
@@ -71,6 +72,9 @@ class Incoming:
     event: Event
     callback_id: str | None = None
     message_id: int | None = None
+    # The person's Telegram name, only ever added to a post to the team they agreed to.
+    name: str = ""
+    username: str | None = None
 
 
 def to_incoming(update: Update, admins: frozenset[int] = frozenset()) -> Incoming | None:
@@ -85,7 +89,16 @@ def to_incoming(update: Update, admins: frozenset[int] = frozenset()) -> Incomin
             return None
         chat = query.message.chat
         event: Event = NotPrivate() if chat.type != ChatType.PRIVATE else Press(query.data or "")
-        return Incoming(query.from_user.id, chat.id, event, query.id, query.message.message_id)
+        user = query.from_user
+        return Incoming(
+            user.id,
+            chat.id,
+            event,
+            query.id,
+            query.message.message_id,
+            name=user.full_name,
+            username=user.username,
+        )
     message = update.message
     if message is None or message.from_user is None:
         return None
@@ -140,12 +153,14 @@ class TelegramAdapter:
         store_thread: StoreThread,
         secret: str,
         admins: frozenset[int] = frozenset(),
+        team_chat: int | None = None,
     ) -> None:
         self.app = app
         self.triage = triage
         self.store_thread = store_thread
         self.secret = secret
         self.admins = admins
+        self.team_chat = team_chat
 
     async def handle(self, update: Update) -> None:
         """Handle one update. Raises if its effect could not be committed or delivered."""
@@ -169,9 +184,11 @@ class TelegramAdapter:
             jobs.append(_quietly(bot.answer_callback_query(incoming.callback_id, text=notice)))
         sends = []
         for reply in replies:
-            if reply.edit and incoming.message_id is not None:
+            if reply.audience == "team":
+                await self._post_to_team(incoming, reply)  # before telling the person it went
+            elif reply.edit and incoming.message_id is not None:
                 jobs.append(self._edit(incoming, reply))
-            elif reply.text:
+            elif reply.text or reply.document is not None:
                 sends.append(reply)
         jobs.append(self._send_all(incoming.chat_id, sends))
         results = await asyncio.gather(*jobs, return_exceptions=True)
@@ -181,15 +198,45 @@ class TelegramAdapter:
 
     async def _send_all(self, chat_id: int, replies: list[Reply]) -> None:
         for reply in replies:
-            ok = await _retrying(
-                lambda r=reply: self.app.bot.send_message(
-                    chat_id,
-                    r.text,
-                    reply_markup=keyboard(r.buttons),
-                )
-            )
+            ok = await _retrying(lambda r=reply: self._send_one(chat_id, r))
             if not ok:
                 return  # the person blocked the bot: nothing more to say
+
+    async def _send_one(self, chat_id: int, reply: Reply) -> Any:
+        if reply.document is not None:
+            # A file with a caption (the full plan): issue 8. Moves to the outbox with issue 7.
+            return await self.app.bot.send_document(
+                chat_id,
+                reply.document.data,
+                filename=reply.document.filename,
+                caption=reply.text or None,
+                reply_markup=keyboard(reply.buttons),
+            )
+        return await self.app.bot.send_message(
+            chat_id, reply.text, reply_markup=keyboard(reply.buttons)
+        )
+
+    async def _post_to_team(self, incoming: Incoming, reply: Reply) -> None:
+        """Post a request to be contacted in the team's chat, adding the name only if agreed."""
+        if self.team_chat is None:
+            log.error("a post for the team was dropped: TRIAGE_TEAM_CHAT_ID is not set")
+            return
+        text = reply.text
+        if reply.name_label is not None:
+            who = f'<a href="tg://user?id={incoming.user_id}">{html.escape(incoming.name)}</a>'
+            if incoming.username:
+                who += f" (@{html.escape(incoming.username)})"
+            text = f"{text}\n\n{html.escape(reply.name_label)}: {who}"
+        try:
+            posted = await _retrying(lambda: self.app.bot.send_message(self.team_chat, text))
+        except BadRequest as exc:
+            # A wrong chat id or a bot not in the chat: the operator must fix the setting.
+            log.error("could not post to the team's chat (TRIAGE_TEAM_CHAT_ID): %s", exc.message)
+            return
+        if not posted:
+            log.error(
+                "could not post to the team's chat (TRIAGE_TEAM_CHAT_ID): the bot was removed"
+            )
 
     async def _edit(self, incoming: Incoming, reply: Reply) -> None:
         bot = self.app.bot

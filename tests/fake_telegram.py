@@ -26,6 +26,7 @@ EXPECTED = {
     "answerCallbackQuery",
     "setMyCommands",
     "deleteWebhook",
+    "sendDocument",
 }
 
 
@@ -71,6 +72,7 @@ class Shown:
     text: str
     keyboard: list[list[dict[str, Any]]] = field(default_factory=list)
     edits: int = 0
+    document: tuple[str, bytes] | None = None  # (file name, content) of a sent file
 
     def labels(self) -> list[str]:
         return [b["text"] for row in self.keyboard for b in row]
@@ -226,7 +228,9 @@ class FakeTelegram:
 
     # ---- the Bot API -----------------------------------------------------------------------
 
-    async def answer(self, method: str, params: dict[str, Any]) -> tuple[int, Any]:
+    async def answer(
+        self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
         self.calls.append((method, params))
         if self.fail_next.get(method):
             self.fail_next[method] -= 1
@@ -255,6 +259,18 @@ class FakeTelegram:
         if isinstance(markup, str):
             markup = json.loads(markup)
         keyboard = (markup or {}).get("inline_keyboard", [])
+        if method == "sendDocument":
+            (name, data, *_rest) = next(iter((files or {}).values()))
+            caption = params.get("caption", "")
+            if len(caption) > 1024:
+                return 400, "Bad Request: message caption is too long"
+            _check_callback_data(keyboard)
+            message_id = self._message_id()
+            data = data if isinstance(data, bytes) else data.read()
+            self.shown[message_id] = Shown(
+                message_id, chat_id, caption, keyboard, document=(name, data)
+            )
+            return 200, self._message(message_id, chat_id, caption)
         if method == "sendMessage":
             text = params["text"]
             if len(text) > 4096:
@@ -339,7 +355,8 @@ class FakeRequest(BaseRequest):
         assert url.startswith("https://api.telegram.org/bot") or "/bot" in url, url
         api_method = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data is not None else {}
-        status, result = await self.telegram.answer(api_method, dict(params))
+        files = request_data.multipart_data if request_data is not None else None
+        status, result = await self.telegram.answer(api_method, dict(params), files)
         if status == 200:
             body = {"ok": True, "result": result}
         else:

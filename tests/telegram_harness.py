@@ -41,13 +41,19 @@ class RunningBot:
         self.telegram = telegram
         self.settings = Settings(token=TOKEN, secret=SECRET, db_path=db_path, **settings)
         self.store = Store(db_path)
-        self.triage = Triage(self.store, Engine(content))
+        handover = self.settings.team_chat_id is not None
+        self.triage = Triage(self.store, Engine(content, handover=handover))
         self.app = build_application(
             self.settings, request=telegram.request(), updates_request=telegram.request()
         )
         self.store_thread = StoreThread()
         self.adapter = TelegramAdapter(
-            self.app, self.triage, self.store_thread, SECRET, self.settings.admins
+            self.app,
+            self.triage,
+            self.store_thread,
+            SECRET,
+            self.settings.admins,
+            self.settings.team_chat_id,
         )
         self.poller = Poller(
             self.app, self.adapter.handle, poll_timeout=poll_timeout, backoff=backoff
