@@ -136,7 +136,10 @@ def check_content(
     # note them again for every path that shows it, so each problem can say how many paths
     # it breaks.
     cache: dict[str, list[Problem]] = {}
-    results: set[object] = set()
+    # The same for the rest of a result (issue 8's sections, plan and handover, and its
+    # length and grade): worked out once per different result, noted for every path to it.
+    tours: dict[object, list[Step]] = {}
+    sizes: dict[object, list[Problem]] = {}
     try:
         steps = tour(content, paths[0].answers)
         report.messages += _check_steps(content, TOUR, steps, report, cache)
@@ -157,10 +160,10 @@ def check_content(
             done, final = steps[-1].outcome.conversation, steps[-1].outcome
             try:  # the rest of the result (issue 8): sections, plan, handover; sizes, grades
                 if final.completion is not None and done is not None:
-                    rest = result_tour(content, engine, done, results)
+                    rest = result_tour(content, engine, done, tours)
                     report.messages += _check_steps(content, who, rest, report, cache)
-                    more = result_problems(content, engine, profile, final.replies, done, results)
-                    report.problems.extend(more)
+                    more = result_problems(content, engine, final.replies, done, sizes)
+                    report.problems.extend(replace(problem, path=who) for problem in more)
             except Exception as exc:
                 report.problems.append(_render_problem(content, exc, profile, sample))
         if tick:

@@ -4,7 +4,8 @@ The check walks hundreds of answer paths, and one mistake (a misspelt variable, 
 many of them. Every check, whichever module it lives in, just reports a
 :class:`~bot.yamlfile.Problem`, setting ``path`` when it was found on an answer path. Here
 they are grouped: identical problems become one :class:`Finding` that counts the distinct
-paths it was found on and keeps the first as an example.
+paths it was found on and keeps the first as an example. What differs from path to path (a
+figure in ``Problem.detail``) is shown as found on that example.
 """
 
 from __future__ import annotations
@@ -61,10 +62,16 @@ def group(problems: Iterable[Problem]) -> list[Finding]:
     mistake seen twice: its paths are counted on the error that explains it.
     """
     paths: dict[Problem, list[str]] = {}
+    # The copy shown: the one found on the example path, so that its detail (a length, a
+    # grade, the answers that clash) is the example's.
+    shown: dict[Problem, Problem] = {}
     for problem in problems:
         seen = paths.setdefault(problem, [])
         if problem.path and problem.path not in seen:
             seen.append(problem.path)
+        first = shown.setdefault(problem, problem)
+        if first.path in ("", TOUR) and problem.path not in ("", TOUR):
+            shown[problem] = problem
     static = {
         (p.file, p.line): p
         for p, found in reversed(paths.items())
@@ -76,7 +83,7 @@ def group(problems: Iterable[Problem]) -> list[Finding]:
             target = paths[explained]
             target.extend(p for p in found if p not in target)
             del paths[problem]
-    return [Finding(problem, tuple(found)) for problem, found in paths.items()]
+    return [Finding(shown[problem], tuple(found)) for problem, found in paths.items()]
 
 
 def summary(errors: int, warnings: int) -> str:
