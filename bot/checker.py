@@ -245,9 +245,10 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
                 _warn(
                     doc.problem(
                         ["signposts", i, "review_by"],
-                        f"{signpost.id} was due for review on {signpost.review_by.isoformat()} "
+                        f"was due for review on {signpost.review_by.isoformat()} "
                         f"(owner: {signpost.owner})",
                         "check the text is still right, then move review_by on",
+                        item=signpost.id,
                     )
                 )
             )
@@ -255,7 +256,7 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
             problems.append(
                 _warn(
                     doc.problem(
-                        ["signposts", i, "link"], f"{signpost.id} links to an example address"
+                        ["signposts", i, "link"], "links to an example address", item=signpost.id
                     )
                 )
             )
@@ -266,8 +267,9 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
                 _warn(
                     doc.problem(
                         ["signposts", i, "id"],
-                        f"{signpost.id} is never shown: no rule uses it",
+                        "never shown: no rule uses it",
                         "add a rule in content/rules.yaml, or remove the signpost",
+                        item=signpost.id,
                     )
                 )
             )
@@ -276,7 +278,7 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
     for i, section in enumerate(content.catalogue.sections):
         if section.id not in used_sections:
             problems.append(
-                _warn(rules.problem(["sections", i], f"section {section.id} has no rules"))
+                _warn(rules.problem(["sections", i], "section with no rules", item=section.id))
             )
     return problems
 

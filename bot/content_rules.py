@@ -293,7 +293,7 @@ def _resources(content: Content, today: dt.date) -> list[Problem]:
                 _warn(
                     doc.problem(
                         ["resources", i, "id"],
-                        "is never shown: no signpost has it under `see:`",
+                        "never shown: no signpost has it under `see:`",
                         item=resource.id,
                     )
                 )

@@ -237,7 +237,7 @@ def test_unreachable_question_and_unused_signpost_are_flagged(copy: Path) -> Non
     )
     warnings = [str(w) for w in check_content(copy, quick=True, pool_size=40).warnings]
     assert any("top_barrier is never asked" in w for w in warnings)
-    assert any("tip_cost is never shown" in w for w in warnings)
+    assert any("tip_cost: never shown" in w for w in warnings)
 
 
 # ---- each problem once, with how far it reaches ------------------------------------------------
