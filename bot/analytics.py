@@ -37,6 +37,7 @@ class Response:
     completed: str
     readiness: str | None
     answers: dict[str, list[str]]
+    handover: bool = False  # they asked the team to contact them (never who they are)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def load_responses(store: Store, period: Period = Period()) -> list[Response]:
     """Every finished response in the period, with its answers."""
     where, params = period.sql("r.completed")
     rows = store.conn.execute(
-        f"SELECT r.id, r.completed, r.readiness FROM responses r WHERE {where} ORDER BY r.id",
+        "SELECT r.id, r.completed, r.readiness, r.handover IS NOT NULL FROM responses r "
+        f"WHERE {where} ORDER BY r.id",
         params,
     ).fetchall()
     answers: dict[int, dict[str, list[str]]] = defaultdict(dict)
@@ -83,7 +85,7 @@ def load_responses(store: Store, period: Period = Period()) -> list[Response]:
     )
     for response_id, question, option in answer_rows:
         answers[response_id].setdefault(question, []).append(option)
-    return [Response(r[0], r[1], r[2], answers.get(r[0], {})) for r in rows]
+    return [Response(r[0], r[1], r[2], answers.get(r[0], {}), bool(r[3])) for r in rows]
 
 
 class Analysis:
@@ -122,6 +124,13 @@ class Analysis:
             return [("*", self.text.labels.all)]
         return self._options(self._question(DIMENSIONS[by]))
 
+    def _column(self, response: Response, by: str | None, index: dict[str, int]) -> int | None:
+        """The column a response is counted in: None if it has no answer for the split."""
+        if by is None:
+            return 0
+        dim = self._values(response, DIMENSIONS[by])
+        return index.get(dim[0]) if dim else None
+
     # ---- tables ----------------------------------------------------------------------------
 
     def choice_table(
@@ -153,13 +162,9 @@ class Analysis:
             )
             if not chosen:
                 continue
-            if by is None:
-                column = 0
-            else:
-                dim = self._values(response, DIMENSIONS[by])
-                if not dim or dim[0] not in col_index:
-                    continue
-                column = col_index[dim[0]]
+            column = self._column(response, by, col_index)
+            if column is None:
+                continue
             bases[column] += 1
             base_total += 1
             for code in chosen:
@@ -209,6 +214,37 @@ class Analysis:
             values=values,
             note=self.text.notes["biggest_barrier"],
             keep=keep,
+        )
+
+    def handovers(self, responses: list[Response], by: str | None) -> Table:
+        """How many asked the team to contact them, out of everyone who finished (issue 8).
+
+        The store keeps only that a handover was asked for, never who asked, so this is all
+        there is to count. One row, so nothing in a column adds up to its base: the columns
+        (a split) add up to the row's total, and that line is protected like every other.
+        """
+        columns = self._columns(by)
+        col_index = {code: i for i, (code, _) in enumerate(columns)}
+        asked = [0] * len(columns)
+        bases = [0] * len(columns)
+        for response in responses:
+            column = self._column(response, by, col_index)
+            if column is None:
+                continue
+            bases[column] += 1
+            asked[column] += response.handover
+        return Table(
+            id="handover",
+            title=self.text.tables["handover"],
+            rows=[self.text.labels.handover],
+            columns=[label for _, label in columns],
+            counts=[asked],
+            bases=bases,
+            row_totals=[sum(asked)],
+            base_total=sum(bases),
+            additive=False,
+            note=self.text.notes.get("handover", ""),
+            extra={"base": "finished"},
         )
 
     def over_time(self, responses: list[Response]) -> Table:
@@ -344,6 +380,7 @@ class Analysis:
                 raw.append(self.biggest_barrier(responses, by, keep=keep))
                 continue
             raw.append(self.choice_table(responses, qid, by, keep=keep))
+        raw.append(self.handovers(responses, by))
         return [protect(t, self.rules) for t in raw]
 
     def headline(
@@ -392,6 +429,7 @@ class Analysis:
         return {
             "finished": finished_total,
             "recent": recent_total,
+            "handovers": protect_count(sum(r.handover for r in responses), self.rules),
             "started": started,
             "completion_rate": rate,
             "needs": top("support"),

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from jinja2 import Template, TemplateError
 from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .conditions import Condition
 from .flow import Flow, Option, Question, load_flow
@@ -175,6 +175,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "needs": "up to three most wanted kinds of support: list of {label, percent}",
             "barriers": "up to three most cited barriers: list of {label, percent}",
             "urgent": "bids due within a month (text, as above)",
+            "handovers": "people who asked the team to contact them (text, as above)",
             "note": "the sentence explaining the disclosure control applied",
         },
     ),
@@ -273,6 +274,7 @@ class ReportLabels(BaseModel):
     stopped: str
     finished: str
     continued: str = Field(description="after a table's title when it goes on in another part")
+    handover: str = Field(description="the row of people who asked the team to contact them")
 
 
 class ReportText(BaseModel):
@@ -288,8 +290,16 @@ class ReportText(BaseModel):
     )
     labels: ReportLabels
     dimensions: dict[Literal["sector", "size", "region", "readiness"], str]
-    tables: dict[Literal["over_time", "funnel", "biggest_barrier"], str]
+    tables: dict[Literal["over_time", "funnel", "biggest_barrier", "handover"], str]
     notes: dict[str, str]
+
+    @field_validator("tables")
+    @classmethod
+    def _every_table(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = {"over_time", "funnel", "biggest_barrier", "handover"} - set(value)
+        if missing:
+            raise ValueError(f"add a title for {', '.join(sorted(missing))}")
+        return value
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ def _has_total_column(table: SafeTable) -> bool:
 
 
 def _base_label(table: SafeTable, labels: ReportLabels) -> str:
+    if table.extra.get("base") == "finished":  # out of everyone who finished, not one question
+        return labels.finished
     return labels.people_asked if table.kind == "share" else labels.total
 
 
@@ -349,6 +351,7 @@ def stats_figures(content: Content, rules: Rules, headline: dict[str, Any]) -> d
         "needs": headline["needs"],
         "barriers": headline["barriers"],
         "urgent": text(headline["urgent"]),
+        "handovers": text(headline["handovers"]),
         "note": disclosure_note(content, rules),
     }
 

@@ -197,6 +197,12 @@ LEFT JOIN signposts s ON s.id = rec.signpost;
     return dest
 
 
+# The splits in the order the report has them.
+_SPLIT_ORDER = (
+    "CASE {column} "
+    + " ".join(f"WHEN '{split}' THEN {n}" for n, split in enumerate(SPLITS))
+    + " END"
+)
 # Figures that are counts of people (not the row of people asked), largest first, hidden last.
 _BY_COUNT = "CASE WHEN typeof(count) = 'integer' THEN count END DESC NULLS LAST, row_position"
 
@@ -239,6 +245,21 @@ LEFT JOIN figures stopped ON stopped.split = reached.split
 WHERE reached.split = 'none' AND reached.table_id = 'funnel'
   AND reached.column_position = 0 AND reached.people_asked = 0
 ORDER BY reached.row_position""",
+        },
+        "handovers": {
+            "title": "How many asked the team to contact them?",
+            "description": "People who asked the team to contact them (issue 8's handover), "
+            "out of everyone who finished a check: overall, then split by sector, size, "
+            "region and readiness stage. The bot keeps only that a request was sent, never "
+            "who sent it. " + note,
+            "sql": f"""SELECT asked.split AS split_by, asked.column_label AS who,
+  asked.count AS asked, asked.percent, finished.count AS finished
+FROM figures asked
+LEFT JOIN figures finished ON finished.split = asked.split
+  AND finished.table_id = asked.table_id AND finished.column_position = asked.column_position
+  AND finished.people_asked = 1
+WHERE asked.table_id = 'handover' AND asked.people_asked = 0
+ORDER BY {_SPLIT_ORDER.format(column="asked.split")}, asked.column_position""",
         },
         "barriers": {
             "title": "Barriers people cite",

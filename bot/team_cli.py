@@ -136,9 +136,9 @@ def report(
 
     Finished checks over time, where people stop, and every question's answers: sectors,
     sizes, regions, readiness, barriers and the biggest barrier, support needs, experience,
-    appetite, motivations and urgency. Every figure follows the ONS 10/5 rule: counts under
-    10 hidden, others rounded to 5, percentages only over 10 or more people, and no hidden
-    figure recoverable from a total.
+    appetite, motivations and urgency, and how many asked the team to contact them. Every
+    figure follows the ONS 10/5 rule: counts under 10 hidden, others rounded to 5,
+    percentages only over 10 or more people, and no hidden figure recoverable from a total.
     """
     from .analytics import Analysis, Period, load_responses
     from .reporting import ReportMeta, cell_text, print_tables, to_csv, to_html, write_text

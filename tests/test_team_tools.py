@@ -349,8 +349,17 @@ def test_protected_view_holds_only_the_reports_protected_figures(
         "support_in_a_sector",
         "support_by_sector",
         "where_people_stop",
+        "handovers",
         "barriers",
     }
+    # The handover figure, protected, for everyone and for each split; never who asked.
+    splits = {s for (s,) in conn.execute("SELECT split FROM figures WHERE table_id = 'handover'")}
+    assert splits == {"none", "sector", "size", "region", "readiness"}
+    split_by, who, asked, _percent, finished = conn.execute(
+        database["queries"]["handovers"]["sql"]
+    ).fetchone()
+    assert (split_by, who) == ("none", "All")
+    assert asked == "[c]" or (asked >= 10 and asked % 5 == 0 and finished >= asked)
     for query in database["queries"].values():
         params = {p: "Health" for p in query.get("params", [])}
         assert conn.execute(query["sql"], params).fetchall()
@@ -532,6 +541,58 @@ def test_review_on_a_busy_port_says_so(demo_db: Path) -> None:
     assert f"port {port} on 127.0.0.1 is in use" in result.output and "--port 0" in result.output
 
 
+# ---- handovers (issue 8): counted, never who ---------------------------------------------------
+
+
+def _with_handovers(db: Path, asked: int) -> None:
+    """A log of 120 finished checks in which exactly ``asked`` asked the team to call."""
+    store = Store(db)
+    if not store.conn.execute("SELECT count(*) FROM responses").fetchone()[0]:
+        generate(store, CONTENT, 120, seed=7, today=dt.date.today())
+    now = dt.datetime.now(dt.UTC)
+    with store.transaction():
+        store.conn.execute("UPDATE responses SET handover = NULL")
+        codes = [c for (c,) in store.conn.execute("SELECT code FROM responses ORDER BY id")]
+        for code in codes[:asked]:
+            store.record_handover(code, now)
+    store.close()
+
+
+def test_report_counts_handovers_in_every_format_under_the_10_5_rule(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    _with_handovers(db, 23)
+
+    def handover_rows(*args: str) -> list[tuple[str, str, str, str]]:
+        printed = invoke("report", "--db", str(db), "--format", "csv", *args).stdout
+        return [
+            (r["row"], r["column"], r["count"], r["percent"])
+            for r in csv.DictReader(io.StringIO(printed))
+            if r["table"] == "handover"
+        ]
+
+    # 23 of 120 is shown as 25, and 25 of 120 (rounded) as 21%.
+    assert handover_rows() == [
+        ("Asked the team to contact them", "All", "25", "21"),
+        ("Finished checks", "All", "120", ""),
+    ]
+    table = " ".join(invoke("report", "--db", str(db)).stdout.split())
+    assert "Handovers to the team" in table
+    assert "Asked the team to contact them 25 (21%) Finished checks 120" in table
+    out = tmp_path / "report.html"
+    invoke("report", "--db", str(db), "--format", "html", "--out", str(out))
+    html = out.read_text(encoding="utf-8")
+    section = html[html.index('id="handover"') :]
+    assert "Handovers to the team" in section and "25 (21%)" in section
+    # Split by sector, no hidden figure can be worked out from the total.
+    split = handover_rows("--by", "sector")
+    asked = [count for row, _col, count, _pc in split if row.startswith("Asked")]
+    assert "[c]" in asked and asked.count("[c]") != 1
+    assert all(c == "[c]" or (int(c) >= 10 and int(c) % 5 == 0) for c in asked)
+    # Fewer than 10: hidden, with no percentage.
+    _with_handovers(db, 7)
+    assert handover_rows()[0] == ("Asked the team to contact them", "All", "[c]", "")
+
+
 # ---- /stats -------------------------------------------------------------------------------------
 
 ADMIN = Person(user_id=777000111, first_name="Ada", username="ada_mpsp")
@@ -540,9 +601,7 @@ MEMBER = Person(user_id=777000222, first_name="Ben", username="ben_mutual")
 
 async def test_stats_for_admins_only(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
-    store = Store(db)
-    generate(store, CONTENT, 120, seed=7, today=dt.date.today())
-    store.close()
+    _with_handovers(db, 23)
     telegram = FakeTelegram()
     bot = await RunningBot(telegram, db, CONTENT, admins=frozenset({ADMIN.user_id})).start()
     try:
@@ -559,6 +618,7 @@ async def test_stats_for_admins_only(tmp_path: Path) -> None:
     assert finished == "120"
     recent = re.search(r"\(([^ ]+) in the last 30 days\)", stats).group(1)
     assert recent == "[c]" or int(recent) % 5 == 0
+    assert "Asked the team to contact them: 25\n" in stats  # 23, rounded as everywhere
     member = telegram.messages(MEMBER)[0].text
     assert member.startswith("<b>How this works</b>") and "Triage figures" not in member
     group = [p["text"] for m, p in telegram.calls if m == "sendMessage" and int(p["chat_id"]) < 0]
