@@ -322,6 +322,17 @@ def test_findings_group_any_problem_and_count_paths() -> None:
         "content/x.yaml:4: too vague. Breaks 2 of 10 answer paths, for example: a=1"
     )
     assert second.paths == () and second.describe(10) == "content/y.yaml:9: unused"
+    # A figure measured on each path (Problem.detail) does not split the problem: it is shown
+    # as found on the example path.
+    (long,) = group(
+        [
+            Problem("templates/r.j2", None, "too long", path="a=1", detail="1,300 here"),
+            Problem("templates/r.j2", None, "too long", path="a=2", detail="1,250 here"),
+        ]
+    )
+    assert long.describe(10) == (
+        "templates/r.j2: too long; 1,300 here. Breaks 2 of 10 answer paths, for example: a=1"
+    )
     assert summary(0, 0) == "No errors or warnings."
     assert summary(0, 1) == "No errors; 1 warning."
     assert summary(1, 0) == "1 error: fix it before publishing. No warnings."
