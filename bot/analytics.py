@@ -16,6 +16,7 @@ from typing import Literal
 from .content import Content
 from .disclosure import Rules, SafeTable, Table, protect, protect_count
 from .flow import DONE, SUMMARY, Option, Question
+from .profiles import path_profiles
 from .signposts import READINESS
 from .store import Store
 
@@ -38,6 +39,17 @@ class Response:
     readiness: str | None
     answers: dict[str, list[str]]
     channel: str = "telegram"
+    handover: bool = False  # they asked the team to contact them (never who they are)
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """What a report split by one dimension shows (see :meth:`Analysis.split_plan`)."""
+
+    questions: list[str]
+    options: dict[str, set[str]]
+    left_out: list[str]
+    notes: list[str]
 
 
 @dataclass(frozen=True)
@@ -63,7 +75,7 @@ def load_responses(store: Store, period: Period = Period()) -> list[Response]:
     """Every finished response in the period, with its answers."""
     where, params = period.sql("r.completed")
     rows = store.conn.execute(
-        "SELECT r.id, r.completed, r.readiness, r.channel FROM responses r "
+        "SELECT r.id, r.completed, r.readiness, r.channel, r.handover IS NOT NULL FROM responses r "
         f"WHERE {where} ORDER BY r.id",
         params,
     ).fetchall()
@@ -75,7 +87,7 @@ def load_responses(store: Store, period: Period = Period()) -> list[Response]:
     )
     for response_id, question, option in answer_rows:
         answers[response_id].setdefault(question, []).append(option)
-    return [Response(r[0], r[1], r[2], answers.get(r[0], {}), r[3]) for r in rows]
+    return [Response(r[0], r[1], r[2], answers.get(r[0], {}), r[3], bool(r[4])) for r in rows]
 
 
 class Analysis:
@@ -125,6 +137,13 @@ class Analysis:
             return [("*", self.text.labels.all)]
         return self._options(self._question(DIMENSIONS[by]))
 
+    def _column(self, response: Response, by: str | None, index: dict[str, int]) -> int | None:
+        """The column a response is counted in: None if it has no answer for the split."""
+        if by is None:
+            return 0
+        dim = self._values(response, DIMENSIONS[by])
+        return index.get(dim[0]) if dim else None
+
     # ---- tables ----------------------------------------------------------------------------
 
     def choice_table(
@@ -135,10 +154,14 @@ class Analysis:
         title: str | None = None,
         values: dict[int, list[str]] | None = None,
         note: str = "",
+        keep: set[str] | None = None,
     ) -> Table:
-        """Who chose each option of a question, optionally broken down by one dimension."""
+        """Who chose each option of a question, optionally broken down by one dimension.
+
+        ``keep`` limits the rows to those options (see :meth:`split_plan`).
+        """
         question = self._question(qid)
-        options = self._options(question)
+        options = [o for o in self._options(question) if keep is None or o[0] in keep]
         columns = self._columns(by)
         col_index = {code: i for i, (code, _) in enumerate(columns)}
         counts = [[0] * len(columns) for _ in options]
@@ -152,13 +175,9 @@ class Analysis:
             )
             if not chosen:
                 continue
-            if by is None:
-                column = 0
-            else:
-                dim = self._values(response, DIMENSIONS[by])
-                if not dim or dim[0] not in col_index:
-                    continue
-                column = col_index[dim[0]]
+            column = self._column(response, by, col_index)
+            if column is None:
+                continue
             bases[column] += 1
             base_total += 1
             for code in chosen:
@@ -183,7 +202,9 @@ class Analysis:
             note=" ".join(notes),
         )
 
-    def biggest_barrier(self, responses: list[Response], by: str | None) -> Table:
+    def biggest_barrier(
+        self, responses: list[Response], by: str | None, keep: set[str] | None = None
+    ) -> Table:
         """The barrier named as biggest, or the only one named."""
         barriers = self.flow.by_id.get("barriers")
         values: dict[int, list[str]] = {}
@@ -205,6 +226,38 @@ class Analysis:
             title=self.text.tables["biggest_barrier"],
             values=values,
             note=self.text.notes["biggest_barrier"],
+            keep=keep,
+        )
+
+    def handovers(self, responses: list[Response], by: str | None) -> Table:
+        """How many asked the team to contact them, out of everyone who finished (issue 8).
+
+        The store keeps only that a handover was asked for, never who asked, so this is all
+        there is to count. One row, so nothing in a column adds up to its base: the columns
+        (a split) add up to the row's total, and that line is protected like every other.
+        """
+        columns = self._columns(by)
+        col_index = {code: i for i, (code, _) in enumerate(columns)}
+        asked = [0] * len(columns)
+        bases = [0] * len(columns)
+        for response in responses:
+            column = self._column(response, by, col_index)
+            if column is None:
+                continue
+            bases[column] += 1
+            asked[column] += response.handover
+        return Table(
+            id="handover",
+            title=self.text.tables["handover"],
+            rows=[self.text.labels.handover],
+            columns=[label for _, label in columns],
+            counts=[asked],
+            bases=bases,
+            row_totals=[sum(asked)],
+            base_total=sum(bases),
+            additive=False,
+            note=self.text.notes.get("handover", ""),
+            extra={"base": "finished"},
         )
 
     def over_time(self, responses: list[Response]) -> Table:
@@ -264,6 +317,68 @@ class Analysis:
             extra={"steps": used},
         )
 
+    # ---- which tables a split can show -------------------------------------------------------
+
+    def split_plan(self, by: str | None) -> SplitPlan:
+        """Which questions a report split ``by`` one dimension shows, and which options.
+
+        Worked out from the flow, never from the data, so leaving something out reveals
+        nothing. A question never asked of anyone who is asked about the dimension is left
+        out, and so is an option that on its own rules the dimension out; a table left with
+        one row says nothing and is left out too (only Mutuals are asked their size, so split
+        by size, the organisation table would be one row: Mutuals).
+        """
+        questions = [q.id for q in self.flow.questions if q.kind != "text"]
+        if by != "readiness":
+            questions.append(READINESS)
+        if by is None:
+            return SplitPlan(questions, {}, [], [])
+        dimension = DIMENSIONS[by]
+        if dimension in questions:
+            questions.remove(dimension)
+        scale = self.content.catalogue.readiness
+        gate = (
+            scale.spec.applies_when if dimension == READINESS else self.flow.by_id[dimension].when
+        )
+        together: set[str] = set()  # questions asked alongside the dimension on some path
+        for profile in path_profiles(self.flow):
+            asked = {q.id for q in self.flow.path(profile.answers)}
+            if scale.assess(self.flow, profile.answers) is not None:
+                asked.add(READINESS)
+            if dimension in asked:
+                together |= asked
+        everything = set(self.flow.by_id) | {READINESS}
+        shown: list[str] = []
+        options: dict[str, set[str]] = {}
+        left_out: list[str] = []
+        for qid in questions:
+            question = self._question(qid)
+            title = self.text.tables["biggest_barrier"] if qid == "top_barrier" else question.label
+            source = self.flow.source(question) if qid != READINESS else question
+            if qid not in together and source.id not in together:
+                left_out.append(title)
+                continue
+            codes = [code for code, _ in self._options(question)]
+            if gate is not None and question.kind != "multi":
+                # An answer that on its own means the dimension is never asked.
+                codes = [
+                    code
+                    for code in codes
+                    if gate.evaluate({qid: code}, everything, self.flow.exclusive) is not False
+                ]
+            if len(codes) < 2:
+                left_out.append(title)
+                continue
+            shown.append(qid)
+            options[qid] = set(codes)
+        notes = []
+        split_note = self.text.notes.get(f"split_by_{by}")
+        if split_note:
+            notes.append(split_note)
+        if left_out and "not_split" in self.text.notes:
+            notes.append(self.text.notes["not_split"].format(tables=", ".join(left_out)))
+        return SplitPlan(shown, options, left_out, notes)
+
     def tables(
         self, store: Store, responses: list[Response], by: str | None, period: Period = Period()
     ) -> list[SafeTable]:
@@ -271,18 +386,15 @@ class Analysis:
         raw: list[Table] = []
         if by is None:
             raw += [self.over_time(responses), self.funnel(store, period)]
-        skip = {DIMENSIONS[by]} if by else set()
-        note = self.text.notes["mutuals_only"] if by in ("size", "readiness") else ""
-        for question in self.flow.questions:
-            if question.kind == "text" or question.id in skip:
+        plan = self.split_plan(by)
+        for qid in plan.questions:
+            keep = plan.options.get(qid)
+            if qid == "top_barrier":
+                raw.append(self.biggest_barrier(responses, by, keep=keep))
                 continue
-            if question.id == "top_barrier":
-                raw.append(self.biggest_barrier(responses, by))
-                continue
-            raw.append(self.choice_table(responses, question.id, by, note=note))
-        if by != "readiness":
-            raw.append(self.choice_table(responses, READINESS, by, note=note))
+            raw.append(self.choice_table(responses, qid, by, keep=keep))
         raw.append(self.choice_table(responses, CHANNEL, by))
+        raw.append(self.handovers(responses, by))
         return [protect(t, self.rules) for t in raw]
 
     def headline(
@@ -331,6 +443,7 @@ class Analysis:
         return {
             "finished": finished_total,
             "recent": recent_total,
+            "handovers": protect_count(sum(r.handover for r in responses), self.rules),
             "started": started,
             "completion_rate": rate,
             "needs": top("support"),

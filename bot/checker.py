@@ -12,16 +12,19 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from jinja2 import meta
+from jinja2 import meta, nodes
 
+from .conditions import Answer
 from .content import FLOW_FILE, TEMPLATES, Content, load_content
 from .content_rules import check_engine, result_problems, result_tour, static_problems
 from .engine import Engine, Reply
+from .findings import TOUR, Finding, group
+from .flow import Question
 from .profiles import (
     Coverage,
     Profile,
@@ -54,14 +57,19 @@ class Report:
     digest: str = ""
 
     @property
+    def findings(self) -> list[Finding]:
+        """Each distinct problem once, with the answer paths it was found on."""
+        return group(self.problems)
+
+    @property
     def errors(self) -> list[Problem]:
-        """Problems that must be fixed before publishing."""
-        return [p for p in self.problems if not p.warning]
+        """Problems that must be fixed before publishing (each once)."""
+        return [f.problem for f in self.findings if not f.warning]
 
     @property
     def warnings(self) -> list[Problem]:
-        """Problems worth a look that do not stop publishing."""
-        return [p for p in self.problems if p.warning]
+        """Problems worth a look that do not stop publishing (each once)."""
+        return [f.problem for f in self.findings if f.warning]
 
 
 def check_content(
@@ -124,32 +132,40 @@ def check_content(
     report.profiles = len(profiles)
     tick = progress(len(profiles) + 1) if progress else None
     engine = check_engine(content)
-    seen: set[str] = set()
-    results: set[object] = set()
+    # Problems in a message depend only on the message: check each distinct one once, and
+    # note them again for every path that shows it, so each problem can say how many paths
+    # it breaks.
+    cache: dict[str, list[Problem]] = {}
+    # The same for the rest of a result (issue 8's sections, plan and handover, and its
+    # length and grade): worked out once per different result, noted for every path to it.
+    tours: dict[object, list[Step]] = {}
+    sizes: dict[object, list[Problem]] = {}
     try:
         steps = tour(content, paths[0].answers)
-        report.messages += _check_steps(content, "the screen tour", steps, report, seen)
+        report.messages += _check_steps(content, TOUR, steps, report, cache)
     except Exception as exc:
-        report.problems.append(_render_problem(content, "the screen tour", exc))
+        report.problems.append(_render_problem(content, exc, TOUR))
     if tick:
         tick(1, len(profiles) + 1)
     for n, profile in enumerate(profiles, start=2):
+        sample = n - 2 < len(samples)
         try:
             steps = walk(content, profile.answers, engine=engine)
         except Exception as exc:
-            report.problems.append(_render_problem(content, profile.name, exc))
+            report.problems.append(_render_problem(content, exc, profile, sample))
         else:
-            report.messages += _check_steps(content, profile.name, steps, report, seen)
-            _check_result(content, engine, profile, steps, report)
+            who = _path_name(profile, sample)
+            report.messages += _check_steps(content, who, steps, report, cache)
+            _check_result(content, engine, who, steps, report)
             done, final = steps[-1].outcome.conversation, steps[-1].outcome
             try:  # the rest of the result (issue 8): sections, plan, handover; sizes, grades
                 if final.completion is not None and done is not None:
-                    rest = result_tour(content, engine, done, results)
-                    report.messages += _check_steps(content, profile.name, rest, report, seen)
-                    more = result_problems(content, engine, profile, final.replies, done, results)
-                    report.problems.extend(more)
+                    rest = result_tour(content, engine, done, tours)
+                    report.messages += _check_steps(content, who, rest, report, cache)
+                    more = result_problems(content, engine, final.replies, done, sizes)
+                    report.problems.extend(replace(problem, path=who) for problem in more)
             except Exception as exc:
-                report.problems.append(_render_problem(content, profile.name, exc))
+                report.problems.append(_render_problem(content, exc, profile, sample))
         if tick:
             tick(n, len(profiles) + 1)
     # The web page's templates, on every path and sample (issue 12).
@@ -183,16 +199,47 @@ def _template_variables(content: Content) -> list[Problem]:
             )
     doc = _doc(content, FLOW_FILE)
     for i, question in enumerate(content.flow.questions):
-        used = meta.find_undeclared_variables(env.parse(question.text)) - set(env.globals)
+        tree = env.parse(question.text)
+        used = meta.find_undeclared_variables(tree) - set(env.globals)
+        line = doc.line_of(["questions", i, "text"])
         for var in sorted(used - {"said"}):
             problems.append(
-                doc.problem(
-                    ["questions", i, "text"],
-                    f"{question.id}: the question text uses {var!r}",
+                Problem(
+                    FLOW_FILE,
+                    line,
+                    f"the question text uses {var!r}",
                     "question texts can only use `said` (answers so far)",
+                    item=question.id,
+                )
+            )
+        earlier = [q.id for q in content.flow.questions[:i]]
+        for name in sorted(_said_names(tree) - set(earlier)):
+            why = "is asked later" if name in content.flow.by_id else "is not a question"
+            problems.append(
+                Problem(
+                    FLOW_FILE,
+                    line,
+                    f"the question text uses said.{name}, but {name} {why}",
+                    f"`said` holds answers given before this question: "
+                    f"{', '.join(earlier) or 'none yet'}",
+                    item=question.id,
                 )
             )
     return problems
+
+
+def _said_names(tree: nodes.Template) -> set[str]:
+    """Question ids a question's text looks up in ``said`` (said.x or said['x'])."""
+    names = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if not (isinstance(target, nodes.Name) and target.name == "said"):
+            continue
+        if isinstance(node, nodes.Getattr):
+            names.add(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            names.add(node.arg.value)
+    return names
 
 
 def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
@@ -204,9 +251,10 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
                 _warn(
                     doc.problem(
                         ["signposts", i, "review_by"],
-                        f"{signpost.id} was due for review on {signpost.review_by.isoformat()} "
+                        f"was due for review on {signpost.review_by.isoformat()} "
                         f"(owner: {signpost.owner})",
                         "check the text is still right, then move review_by on",
+                        item=signpost.id,
                     )
                 )
             )
@@ -214,7 +262,7 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
             problems.append(
                 _warn(
                     doc.problem(
-                        ["signposts", i, "link"], f"{signpost.id} links to an example address"
+                        ["signposts", i, "link"], "links to an example address", item=signpost.id
                     )
                 )
             )
@@ -225,8 +273,9 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
                 _warn(
                     doc.problem(
                         ["signposts", i, "id"],
-                        f"{signpost.id} is never shown: no rule uses it",
+                        "never shown: no rule uses it",
                         "add a rule in content/rules.yaml, or remove the signpost",
+                        item=signpost.id,
                     )
                 )
             )
@@ -235,7 +284,7 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
     for i, section in enumerate(content.catalogue.sections):
         if section.id not in used_sections:
             problems.append(
-                _warn(rules.problem(["sections", i], f"section {section.id} has no rules"))
+                _warn(rules.problem(["sections", i], "section with no rules", item=section.id))
             )
     return problems
 
@@ -244,17 +293,21 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
 
 
 def _check_steps(
-    content: Content, who: str, steps: Iterable[Step], report: Report, seen: set[str]
+    content: Content,
+    who: str,
+    steps: Iterable[Step],
+    report: Report,
+    cache: dict[str, list[Problem]],
 ) -> int:
     count = 0
     for step in steps:
         for reply in step.outcome.replies:
             count += 1
             key = f"{reply.text}|{reply.buttons}"
-            if key in seen:
-                continue
-            seen.add(key)
-            report.problems.extend(_reply_problems(content, who, step.action, reply))
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = _reply_problems(content, reply)
+            report.problems.extend(replace(problem, path=who) for problem in found)
     return count
 
 
@@ -262,17 +315,16 @@ def _source(reply: Reply) -> str:
     return f"templates/{reply.source}" if reply.source else "templates"
 
 
-def _reply_problems(content: Content, who: str, action: str, reply: Reply) -> list[Problem]:
+def _reply_problems(content: Content, reply: Reply) -> list[Problem]:
     problems = []
     where = _source(reply)
-    context = f"({who}, after '{action}')"
     length = telegram_length(reply.text)
     if length > MESSAGE_LIMIT:
         problems.append(
             Problem(
                 where,
                 None,
-                f"a message is {length:,} characters; Telegram allows {MESSAGE_LIMIT:,} {context}",
+                f"a message is longer than Telegram allows ({MESSAGE_LIMIT:,} characters)",
                 "shorten the text, or add {{ BREAK }} where it may split",
             )
         )
@@ -281,7 +333,7 @@ def _reply_problems(content: Content, who: str, action: str, reply: Reply) -> li
             Problem(
                 where,
                 None,
-                f"{issue} {context}",
+                issue,
                 "Telegram allows b, i, u, s, a, code, pre, blockquote, tg-spoiler",
             )
         )
@@ -294,7 +346,7 @@ def _reply_problems(content: Content, who: str, action: str, reply: Reply) -> li
                 Problem(
                     where,
                     None,
-                    f"the link {href!r} is not a full web address {context}",
+                    f"the link {href!r} is not a full web address",
                     "write https://...",
                 )
             )
@@ -349,33 +401,32 @@ def _button_source(content: Content, label: str) -> tuple[str, int | None]:
 
 
 def _check_result(
-    content: Content, engine: Engine, profile: Profile, steps: list[Step], report: Report
+    content: Content, engine: Engine, who: str, steps: list[Step], report: Report
 ) -> None:
     final = steps[-1].outcome
-    who = profile.name
     if final.completion is None:
         report.problems.append(
             Problem(
                 FLOW_FILE,
                 None,
-                f"{who} never reaches a result: confirm did not finish",
+                "these answers never reach a result: confirming did not finish",
                 "check the flow's `when` conditions",
+                path=who,
             )
         )
         return
     done = final.conversation
     if done is not None:
         for piece in engine.result_pieces(done):
-            length = telegram_length(piece)
-            if length > MESSAGE_LIMIT:
+            if telegram_length(piece) > MESSAGE_LIMIT:
                 report.problems.append(
                     Problem(
                         "templates/result.j2",
                         None,
-                        f"one part of the result is {length:,} characters, more than one "
-                        f"Telegram message ({MESSAGE_LIMIT:,}) holds ({who}): it would lose "
-                        "its formatting",
+                        "one part of the result is longer than one Telegram message holds "
+                        f"({MESSAGE_LIMIT:,} characters): it would lose its formatting",
                         "add {{ BREAK }} inside it, or shorten the signposts it shows",
+                        path=who,
                     )
                 )
     recs = final.completion.recommendations
@@ -384,60 +435,106 @@ def _check_result(
             Problem(
                 "content/rules.yaml",
                 None,
-                f"{who} gets no recommendation at all (answers: {_brief(profile)})",
-                "add a rule that covers these answers",
+                "some answers get no recommendation at all",
+                "add a rule that covers them",
+                path=who,
             )
         )
+    rules = _doc(content, "content/rules.yaml")
     for signpost, _section, reasons in recs:
         if not reasons:
+            index = next(
+                (i for i, r in enumerate(content.catalogue.rules) if r.show == signpost), None
+            )
             report.problems.append(
                 Problem(
                     "content/rules.yaml",
-                    None,
-                    f"{signpost} is shown without a reason ({who})",
+                    None if index is None else rules.line_of(["rules", index]),
+                    "shown without a reason",
                     "give its rule a `when`, or a `because:`",
+                    item=signpost,
+                    path=who,
                 )
             )
     shown = {r[0] for r in recs}
-    for group in content.catalogue.conflicts:
-        clash = [s for s in group if s in shown]
+    for group_ in content.catalogue.conflicts:
+        clash = [s for s in group_ if s in shown]
         if len(clash) > 1:
             report.problems.append(
                 Problem(
                     "content/rules.yaml",
-                    None,
-                    f"{who} is shown contradictory advice: "
-                    f"{', '.join(clash)} (answers: {_brief(profile)})",
+                    rules.line_of(["conflicts", content.catalogue.conflicts.index(group_)]),
+                    f"contradictory advice shown together: {', '.join(clash)}",
                     "tighten those rules' conditions",
+                    path=who,
                 )
             )
 
 
-def _brief(profile: Profile) -> str:
+def _brief(answers: dict[str, Answer]) -> str:
+    """All the answers, as codes in flow order: the name of an answer path."""
     parts = []
-    for qid, value in profile.answers.items():
+    for qid, value in answers.items():
         if value:
             parts.append(f"{qid}={'+'.join(value) if isinstance(value, list) else value}")
-    text = ", ".join(parts)
-    return text if len(text) < 300 else text[:297] + "..."
+    return ", ".join(parts)
 
 
-def _render_problem(content: Content, who: str, exc: Exception) -> Problem:
-    """Point at the template line that failed, if the traceback shows one."""
+def _path_name(profile: Profile, sample: bool) -> str:
+    """How a path is named in the check's output: a sample by its name, others by answers."""
+    return f"the sample '{profile.name}'" if sample else _brief(profile.answers)
+
+
+def _render_problem(
+    content: Content, exc: Exception, profile: Profile | str, sample: bool = False
+) -> Problem:
+    """Point at the template line (or question) that failed, if the traceback shows one."""
+    question = _failing_question(exc)
+
+    def path() -> str:
+        return profile if isinstance(profile, str) else _path_name(profile, sample)
+
+    failed = f"{type(exc).__name__}: {exc}"
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         name = frame.filename
         if name.endswith(".j2"):
             return Problem(
                 f"templates/{Path(name).name}",
                 frame.lineno,
-                f"rendering failed for {who}: {type(exc).__name__}: {exc}",
+                f"rendering failed: {failed}",
                 "check the names used on that line",
+                path=path(),
             )
         if name == "<template>":
-            return Problem(
-                FLOW_FILE, None, f"a question's text failed for {who}: {type(exc).__name__}: {exc}"
+            if question is None:
+                return Problem(FLOW_FILE, None, f"a question's text failed: {failed}", path=path())
+            line = _doc(content, FLOW_FILE).line_of(
+                ["questions", content.flow.order[question.id], "text"]
             )
-    return Problem("content", None, f"{who} failed: {type(exc).__name__}: {exc}")
+            return Problem(
+                FLOW_FILE,
+                line,
+                f"the question text failed: {failed}",
+                "check the names it uses",
+                item=question.id,
+                path=path(),
+            )
+    return Problem("content", None, f"rendering failed: {failed}", path=path())
+
+
+def _failing_question(exc: BaseException) -> Question | None:
+    """The question whose text was being rendered when ``exc`` was raised, if any."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        # Content.question_body renders a question's own text; its `question` argument says
+        # which one failed (the template itself only knows it as "<template>").
+        if tb.tb_frame.f_code.co_name == "question_body":
+            candidate = tb.tb_frame.f_locals.get("question")
+            if isinstance(candidate, Question):
+                found = candidate
+        tb = tb.tb_next
+    return found
 
 
 def _flow_warning(content: Content, question_id: str, message: str, hint: str) -> Problem:
@@ -458,4 +555,4 @@ def _parsed(root: Path, name: str, digest: str) -> YamlDoc:
 
 
 def _warn(problem: Problem) -> Problem:
-    return Problem(problem.file, problem.line, problem.message, problem.hint, warning=True)
+    return replace(problem, warning=True)

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from .cli_common import ContentOption, DbOption, content_or_exit, fail, settings_from
+from .cli_common import (
+    ContentOption,
+    DbOption,
+    TriageGroup,
+    content_or_exit,
+    fail,
+    open_store,
+    settings_from,
+)
 from .content import Content, load_content
 from .engine import Engine
 from .privacy import pseudonym
@@ -29,6 +37,7 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     rich_markup_mode="rich",
+    cls=TriageGroup,
 )
 
 
@@ -110,12 +119,15 @@ def chat(
     from .terminal import TERMINAL_SUBJECT_ID, TerminalChat, console_reader
 
     settings = settings_from(ctx, db, content)
+    bundle = content_or_exit(settings)
+    # The store first: its one-line errors say what is wrong with the database's folder,
+    # which is where the local secret is kept too.
+    store = open_store(ctx, settings)
     try:
         settings = settings.with_local_secret()
     except (SettingsError, OSError) as exc:
+        store.close()
         raise fail(str(exc)) from None
-    bundle = content_or_exit(settings)
-    store = Store(settings.db_path)
     console = Console(highlight=False)
     console.print(f"[dim]Terminal chat on {settings.db_path} — type /quit to leave.[/dim]")
     triage = make_triage(settings, bundle, store)
@@ -140,7 +152,7 @@ def run(ctx: typer.Context) -> None:
         raise fail(str(exc)) from None
     configure_logging(settings.log_level)
     bundle = content_or_exit(settings)
-    store = Store(settings.db_path)
+    store = open_store(ctx, settings)
     triage = make_triage(settings, bundle, store, handover=settings.team_chat_id is not None)
     store_thread = StoreThread()
     application = build_application(settings)
@@ -292,7 +304,7 @@ def web(
 def purge(ctx: typer.Context, db: DbOption = None) -> None:
     """Apply the retention rules now (the running bot also does this every six hours)."""
     settings = settings_from(ctx, db)
-    store = Store(settings.db_path)
+    store = open_store(ctx, settings, existing=True)
     try:
         counts = store.purge(utcnow(), settings.idle_days, settings.retention_days)
     finally:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+from typer.core import TyperGroup
 
 from .content import Content, load_content
+from .content_source import content_source
 from .settings import Settings, SettingsError, load_settings
+from .store import Store, StoreError, check_database_path, explain
 from .yamlfile import ContentError
 
 out = Console(highlight=False)
@@ -38,6 +44,76 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+# ---- one line for every error ------------------------------------------------------------------
+
+# Where ctx.meta (shared by every command's context) keeps the database a command opened, so an
+# SQLite error raised later, outside the store, can still name the file.
+_DB_KEY = "triage.db_path"
+_TOKEN_LIKE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
+# Usage errors, --help and typer.Exit are the command line's own business: let them through.
+# (Typer may bundle its own copy of click, so find its ClickException through BadParameter.)
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_PASS_THROUGH = (typer.Exit, typer.Abort, _CLICK_ERROR)
+
+
+class TriageGroup(TyperGroup):
+    """The root command. Whatever a command forgets to catch is shown as one line.
+
+    A problem with the database file (StoreError) is printed as it is; any other SQLite error
+    is explained with the path of the database the command opened; anything unexpected is one
+    line too (with TRIAGE_LOG_LEVEL=DEBUG, the traceback follows for developers).
+    """
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        """Run the command, turning errors into one-line messages."""
+        try:
+            return super().invoke(ctx)
+        except _PASS_THROUGH:
+            raise
+        except StoreError as exc:
+            raise fail(str(exc)) from None
+        except sqlite3.Error as exc:
+            path = ctx.meta.get(_DB_KEY)
+            explained = explain(exc, path) if path is not None else None
+            if explained is not None:
+                raise fail(str(explained)) from None
+            _unexpected(ctx, exc)
+        except Exception as exc:
+            _unexpected(ctx, exc)
+
+
+def _unexpected(ctx: typer.Context, exc: Exception) -> None:
+    settings = ctx.find_root().obj
+    debug = isinstance(settings, Settings) and settings.log_level == "DEBUG"
+    if debug:
+        raise exc
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    token = settings.token if isinstance(settings, Settings) else None
+    if token:
+        text = text.replace(token, "<token>")
+    text = _TOKEN_LIKE.sub("<token>", text)
+    raise fail(f"{text} (set TRIAGE_LOG_LEVEL=DEBUG to see where it happened)", 1) from None
+
+
+def open_store(
+    ctx: typer.Context, settings: Settings, *, existing: bool = False, migrate: bool = True
+) -> Store:
+    """Open the database named by the settings; StoreError (one line) if the file cannot be used.
+
+    With ``existing``, refuse to create a database that is not there: the team's commands
+    read one, and an empty new file would only hide a mistyped path.
+    """
+    path = settings.db_path
+    ctx.meta[_DB_KEY] = path
+    check_database_path(path)  # a missing folder is worth saying before a missing file
+    if existing and not path.exists():
+        raise fail(
+            f"there is no database at {path}: set TRIAGE_DB (or --db), or make a "
+            "demo one with `python -m bot demo-data --db demo.db`"
+        )
+    return Store(path, migrate=migrate)
+
+
 def settings_from(
     ctx: typer.Context, db: Path | None = None, content: Path | None = None
 ) -> Settings:
@@ -56,8 +132,18 @@ def settings_from(
     return settings
 
 
+def announce_content(folder: Path) -> None:
+    """Say which content folder is in use (one line), and warn if the repository's differs."""
+    source = content_source(folder)
+    err.print(Text(source.line(), style="dim"), soft_wrap=True)
+    warning = source.warning()
+    if warning:
+        err.print(Text("warning: ", style="bold yellow") + Text(warning), soft_wrap=True)
+
+
 def content_or_exit(settings: Settings) -> Content:
-    """Load content, or print every problem (file:line) and exit."""
+    """Say which content is used, then load it, or print every problem (file:line) and exit."""
+    announce_content(settings.content_dir)
     try:
         return load_content(settings.content_dir)
     except ContentError as exc:

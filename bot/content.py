@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from jinja2 import Template, TemplateError
 from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .conditions import Condition
 from .flow import Flow, Option, Question, load_flow
@@ -175,6 +175,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "needs": "up to three most wanted kinds of support: list of {label, percent}",
             "barriers": "up to three most cited barriers: list of {label, percent}",
             "urgent": "bids due within a month (text, as above)",
+            "handovers": "people who asked the team to contact them (text, as above)",
             "note": "the sentence explaining the disclosure control applied",
         },
     ),
@@ -272,6 +273,8 @@ class ReportLabels(BaseModel):
     reached: str
     stopped: str
     finished: str
+    continued: str = Field(description="after a table's title when it goes on in another part")
+    handover: str = Field(description="the row of people who asked the team to contact them")
 
 
 class ReportText(BaseModel):
@@ -281,16 +284,25 @@ class ReportText(BaseModel):
 
     title: str
     confidential: str
+    protected: str = Field(description="what `review --protected` says on every page")
     disclosure: str = Field(
         description="may use {min_count}, {round_to}, {min_denominator} and {suppressed}"
     )
     labels: ReportLabels
     dimensions: dict[Literal["sector", "size", "region", "readiness"], str]
-    tables: dict[Literal["over_time", "funnel", "biggest_barrier", "channel"], str]
+    tables: dict[Literal["over_time", "funnel", "biggest_barrier", "channel", "handover"], str]
     notes: dict[str, str]
     channels: dict[Literal["telegram", "web"], str] = Field(
         description="how each channel (where people answered) is named in reports"
     )
+
+    @field_validator("tables")
+    @classmethod
+    def _every_table(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = {"over_time", "funnel", "biggest_barrier", "channel", "handover"} - set(value)
+        if missing:
+            raise ValueError(f"add a title for {', '.join(sorted(missing))}")
+        return value
 
 
 @dataclass(frozen=True)

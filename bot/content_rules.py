@@ -10,6 +10,11 @@ any part read at above grade 8.
 
 :func:`result_tour` walks the rest of a result (every section, the plan file, asking the team
 to get in touch) so that the checker's usual message checks cover those messages too.
+
+Every problem names its place (file, line, and the question, signpost, stage or section in
+``item``), never the answer path: the checker sets ``path``, and bot.findings reports each
+problem once with how many paths it breaks. A long sentence in a rendered result is placed
+where its words are written, so it is the same problem as the one found reading that file.
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ from .conditions import Condition
 from .contacts import Contact, placeholder
 from .content import FLOW_FILE, Content, content_files
 from .engine import Conversation, Engine, Reply
-from .profiles import Profile
-from .readability import GRADE_LIMIT, SENTENCE_LIMIT, grade, long_sentences, word_count
+from .readability import (
+    GRADE_LIMIT,
+    SENTENCE_LIMIT,
+    grade,
+    long_sentences,
+    prose,
+    sentences,
+    word_count,
+)
 from .render import telegram_length
 from .result import Result
 from .signposts import READINESS, Signpost
@@ -47,6 +59,7 @@ CHECK_CONTACT = Contact(
 # Templates whose words are part of the result, checked like signposts.
 RESULT_TEMPLATES = ("result.j2", "section.j2", "plan.html.j2", "web/result.j2")
 _TEMPLATE_SYNTAX = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
+_WORDS = re.compile(r"[A-Za-z]{2}")
 
 
 def check_engine(content: Content) -> Engine:
@@ -111,9 +124,10 @@ def _unused_questions(content: Content) -> list[Problem]:
     return [
         doc.problem(
             ["questions", i, "id"],
-            f"{q.id} is asked, but nothing in the result uses the answer and it has no `purpose:`",
+            "asked, but nothing in the result uses the answer and it has no `purpose:`",
             "use it in a rule (content/rules.yaml, next_steps.yaml or readiness.yaml), or "
             "say in `purpose:` why it is asked, or stop asking it",
+            item=q.id,
         )
         for i, q in enumerate(flow.questions)
         if q.id not in used and not q.purpose
@@ -126,8 +140,9 @@ class _Unit:
 
     file: str
     line: int | None
-    what: str
+    item: str  # the signpost, stage or section id ("" for a template's own words)
     text: str
+    what: str = ""  # which of the item's texts, when it has more than one ("its step")
 
 
 def _units(content: Content) -> Iterator[_Unit]:
@@ -138,7 +153,7 @@ def _units(content: Content) -> Iterator[_Unit]:
         yield _Unit("content/signposts.yaml", line, sp.id, _body(sp))
         if sp.step:
             step_line = sp_doc.line_of(["signposts", i, "step"])
-            yield _Unit("content/signposts.yaml", step_line, f"{sp.id} (step)", sp.step)
+            yield _Unit("content/signposts.yaml", step_line, sp.id, sp.step, "its step")
     ready_doc = _doc(content, "content/readiness.yaml")
     for i, stage in enumerate(content.catalogue.readiness.spec.stages):
         yield _Unit(
@@ -171,25 +186,17 @@ def _template_units(content: Content) -> Iterator[_Unit]:
         for number, line in enumerate(source.splitlines(), start=1):
             words = _TEMPLATE_SYNTAX.sub(" ", line)
             if re.search(r"[A-Za-z]{2}", re.sub(r"<[^>]+>", " ", words)):
-                yield _Unit(f"templates/{name}", number, name, words)
+                yield _Unit(f"templates/{name}", number, "", words)
 
 
 def _plain_english(content: Content) -> list[Problem]:
     problems = []
     texts = []
     for unit in [*_units(content), *_template_units(content)]:
-        if unit.file.startswith("content/signposts") and not unit.what.endswith("(step)"):
+        if unit.file.startswith("content/signposts") and not unit.what:
             texts.append(unit.text)
         for sentence in long_sentences(unit.text):
-            problems.append(
-                Problem(
-                    unit.file,
-                    unit.line,
-                    f"{unit.what}: a sentence of {word_count(sentence)} words (at most "
-                    f'{SENTENCE_LIMIT}): "{_clip(sentence)}"',
-                    "split it in two",
-                )
-            )
+            problems.append(_long_sentence(unit.file, unit.line, unit.item, sentence, unit.what))
     catalogue = grade("\n".join(texts))
     if catalogue > GRADE_LIMIT:
         problems.append(
@@ -201,6 +208,24 @@ def _plain_english(content: Content) -> list[Problem]:
             )
         )
     return problems
+
+
+def _long_sentence(
+    file: str, line: int | None, item: str, sentence: str, what: str = ""
+) -> Problem:
+    """A sentence over the limit, where its words are written.
+
+    The same sentence found in a rendered result, at the same place, makes the same problem,
+    so it is reported once, with the paths that show it.
+    """
+    where = f"{what} has a sentence" if what else "a sentence"
+    return Problem(
+        file,
+        line,
+        f'{where} of {word_count(sentence)} words (at most {SENTENCE_LIMIT}): "{_clip(sentence)}"',
+        "split it in two",
+        item=item,
+    )
 
 
 def _clip(text: str, limit: int = 90) -> str:
@@ -215,13 +240,15 @@ def _jargon(content: Content) -> list[Problem]:
             found = _first_use(term.term, unit.text)
             if found is None or _explained(unit.text, found):
                 continue
+            where = f"{unit.what}: " if unit.what else ""
             problems.append(
                 Problem(
                     unit.file,
                     unit.line,
-                    f"{unit.what}: '{term.term}' is used without saying what it means",
+                    f"{where}'{term.term}' is used without saying what it means",
                     f"explain it in brackets where it is first used, for example "
                     f'"{term.term} ({term.means})", or use plainer words',
+                    item=unit.item,
                 )
             )
     return problems
@@ -253,10 +280,11 @@ def _resources(content: Content, today: dt.date) -> list[Problem]:
                 _warn(
                     doc.problem(
                         ["resources", i, "review_by"],
-                        f"{resource.id} was due for review on {resource.review_by.isoformat()} "
+                        f"was due for review on {resource.review_by.isoformat()} "
                         f"(owner: {resource.owner})",
                         "open the link, check it still says what the signposts rely on, then "
                         "move review_by on",
+                        item=resource.id,
                     )
                 )
             )
@@ -265,7 +293,8 @@ def _resources(content: Content, today: dt.date) -> list[Problem]:
                 _warn(
                     doc.problem(
                         ["resources", i, "id"],
-                        f"{resource.id} is never shown: no signpost has it under `see:`",
+                        "never shown: no signpost has it under `see:`",
+                        item=resource.id,
                     )
                 )
             )
@@ -294,23 +323,31 @@ def _placeholders(content: Content) -> list[Problem]:
 
 
 # ---- one profile's finished result -----------------------------------------------------------
+#
+# These return problems without an answer path: the checker notes each one on the path it
+# walked (Problem.path), so that bot.findings reports it once, with how many paths it breaks.
+# Their messages name no path and no figure that differs from path to path: those go in
+# ``detail``, shown as found on the example path.
 
 
 def result_tour(
-    content: Content, engine: Engine, done: Conversation, seen: set[object] | None = None
+    content: Content,
+    engine: Engine,
+    done: Conversation,
+    cache: dict[object, list[Step]] | None = None,
 ) -> list[Step]:
     """Open every section of a finished result, ask for the plan, and ask the team to call.
 
-    With ``seen``, a result already toured (the same words for another profile) is skipped.
+    With ``cache``, a result that shows the same things as one already toured (for another
+    profile) is not toured again: the steps of the first are returned, so that the problems
+    in its messages count for this profile's path too.
     """
-    if seen is not None:
-        key = ("tour", _shape(engine.result(done)))
-        if key in seen:
-            return []
-        seen.add(key)
+    result = engine.result(done)
+    key = _shape(result)
+    if cache is not None and key in cache:
+        return cache[key]
     session = Session(content, engine=engine)
     session.conv = done
-    result = engine.result(done)
     for section in result.sections:
         session.press(f"tap {section.button}", "sec", section.id)
     session.press("tap Full plan", "pl")
@@ -319,6 +356,8 @@ def result_tour(
         session.press("tap Send, with my Telegram name", "hs", "name")
         session.press("tap Send again", "hs", "anon")
     session.press("tap My next steps", "rs")
+    if cache is not None:
+        cache[key] = session.steps
     return session.steps
 
 
@@ -333,30 +372,37 @@ def _shape(result: Result) -> tuple[object, ...]:
 def result_problems(
     content: Content,
     engine: Engine,
-    profile: Profile,
     first: Iterable[Reply],
     done: Conversation,
-    seen: set[object] | None = None,
+    cache: dict[object, list[Problem]] | None = None,
 ) -> list[Problem]:
-    """Problems with one profile's result: contradictions, length and reading grade.
+    """Problems with one finished result: contradictions, length and reading grade.
 
-    With ``seen``, length and grade are checked once for each different result.
+    ``first`` is what the person was sent on finishing. With ``cache``, length and grade are
+    worked out once for each different result, and the same problems returned for every
+    profile that gets it.
     """
-    who = profile.name
+    problems = _contradictions(content, done)
     result = engine.result(done)
-    problems = _contradictions(content, profile, done)
-    if seen is not None:
-        key = ("words", replace(result, answers=(), texts=()))
-        if key in seen:
-            return problems
-        seen.add(key)
+    if cache is None:
+        return problems + _size_and_words(content, result, first)
+    key = replace(result, answers=(), texts=())
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _size_and_words(content, result, first)
+    return problems + found
+
+
+def _size_and_words(content: Content, result: Result, first: Iterable[Reply]) -> list[Problem]:
+    problems = []
+    example = "on the example path"
     shown = [r for r in first if r.text and r.audience == "person"]
     if not result.steps:
         problems.append(
             Problem(
                 "content/next_steps.yaml",
                 None,
-                f"{who} gets no next step in the first message",
+                "these answers get no next step in the first message",
                 "add a tier or candidate that covers these answers",
             )
         )
@@ -367,9 +413,10 @@ def result_problems(
                 Problem(
                     "templates/result.j2",
                     None,
-                    f"{who}: the first message is {length:,} characters; at most "
-                    f"{FIRST_MESSAGE_LIMIT:,} fit a phone screen or two",
+                    f"the first message is over {FIRST_MESSAGE_LIMIT:,} characters, more than "
+                    "fits a phone screen or two",
                     "shorten the `step:` texts of its next steps, or the template",
+                    detail=f"{length:,} {example}",
                 )
             )
     caption = telegram_length(content.render("plan_caption.j2", result=result))
@@ -378,9 +425,9 @@ def result_problems(
             Problem(
                 "templates/plan_caption.j2",
                 None,
-                f"{who}: the plan file's caption is {caption:,} characters; Telegram allows "
-                f"{CAPTION_LIMIT:,}",
+                f"the plan file's caption is over the {CAPTION_LIMIT:,} characters Telegram allows",
                 "shorten it",
+                detail=f"{caption:,} {example}",
             )
         )
     total = sum(telegram_length(r.text) for r in shown)
@@ -389,40 +436,117 @@ def result_problems(
             Problem(
                 "templates/result.j2",
                 None,
-                f"{who}: {total:,} characters are shown before any tap (at most {DEFAULT_LIMIT:,})",
+                f"more than {DEFAULT_LIMIT:,} characters are shown before any tap",
                 "move the rest behind a section button",
+                detail=f"{total:,} {example}",
             )
         )
-    texts = [("the first message", "templates/result.j2", shown[-1].text)] if shown else []
-    for section in result.sections:
-        text = content.render("section.j2", result=result, section=section)
-        ids = ", ".join(item.id for item in section.items)
-        texts.append((f"the '{section.title}' section ({ids})", "content/signposts.yaml", text))
-    for what, file, text in texts:
+    rules_doc = _doc(content, "content/rules.yaml")
+    order = {s.id: i for i, s in enumerate(content.catalogue.sections)}
+    if shown:
+        text = shown[-1].text
         level = grade(text)
         if level > GRADE_LIMIT:
             problems.append(
                 Problem(
-                    file,
+                    "templates/result.j2",
                     None,
-                    f"{who}: {what} reads at grade {level:.1f}; the limit is {GRADE_LIMIT:.0f}",
-                    "use shorter sentences and shorter words",
+                    f"the first message reads above grade {GRADE_LIMIT:.0f}",
+                    "use shorter sentences and shorter words in the `step:` texts it shows",
+                    detail=f"grade {level:.1f} {example}",
                 )
             )
         for sentence in long_sentences(text):
-            problems.append(
-                Problem(
-                    file,
-                    None,
-                    f"{who}: {what} has a sentence of {word_count(sentence)} words (at most "
-                    f'{SENTENCE_LIMIT}): "{_clip(sentence)}"',
-                    "split it in two",
-                )
+            problems.append(_origin(content, result, sentence, "result.j2"))
+    for section in result.sections:
+        text = content.render("section.j2", result=result, section=section)
+        level = grade(text)
+        if level > GRADE_LIMIT:
+            ids = ", ".join(item.id for item in section.items)
+            problem = rules_doc.problem(
+                ["sections", order[section.id]],
+                f"the '{section.title}' section reads above grade {GRADE_LIMIT:.0f}",
+                "use shorter sentences and shorter words in the signposts it shows",
+                item=section.id,
             )
+            problems.append(replace(problem, detail=f"grade {level:.1f} {example}, showing {ids}"))
+        for sentence in long_sentences(text):
+            problems.append(_origin(content, result, sentence, "section.j2", section.id))
     return problems
 
 
-def _contradictions(content: Content, profile: Profile, done: Conversation) -> list[Problem]:
+def _origin(
+    content: Content, result: Result, sentence: str, template: str, section: str = ""
+) -> Problem:
+    """A long sentence in a rendered result, at the place its words are written.
+
+    Where the words are one signpost's, stage's or template line's, that is the place: if
+    the same sentence is too long there on its own, it is the same problem as the one found
+    by reading the files, now with the paths that show it. Otherwise (words put together by
+    the template, such as a "Why:" line of many answers) it is the template's.
+    """
+    catalogue = content.catalogue
+    sp_doc = _doc(content, "content/signposts.yaml")
+    order = list(catalogue.signposts)
+    ids = [step.id for step in result.steps]
+    ids += [item.id for s in result.sections for item in s.items]
+    for sid in dict.fromkeys(ids):
+        sp = catalogue.signposts.get(sid)
+        if sp is None:
+            continue
+        i = order.index(sid)
+        places = [(sp_doc.line_of(["signposts", i]), _body(sp), "")]
+        if sp.step:
+            places.append((sp_doc.line_of(["signposts", i, "step"]), sp.step, "its step"))
+        for line, text, what in places:
+            if any(_within(part, sentence) for part in sentences(text)):
+                return _long_sentence("content/signposts.yaml", line, sid, sentence, what)
+    if result.readiness is not None:
+        stages = catalogue.readiness.spec.stages
+        index = next(i for i, s in enumerate(stages) if s.id == result.readiness.id)
+        ready_doc = _doc(content, "content/readiness.yaml")
+        for key in ("line", "meaning"):
+            if any(_within(p, sentence) for p in sentences(getattr(stages[index], key))):
+                line = ready_doc.line_of(["stages", index, key])
+                return _long_sentence("content/readiness.yaml", line, result.readiness.id, sentence)
+    file = f"templates/{template}"
+    place: tuple[int, int] | None = None  # (line, length of the words it starts with)
+    for number, literal, lead in _template_lines(content.root, template, content.digest):
+        if sentence in literal:  # the template's own words: as found reading the file
+            return _long_sentence(file, number, "", sentence)
+        if lead and sentence.startswith(lead) and (place is None or len(lead) > place[1]):
+            place = (number, len(lead))
+    # Words the template puts together from the answers (a "Why:" line, say): one problem
+    # for that line, however many different sentences the answers make there.
+    return Problem(
+        file,
+        place[0] if place else None,
+        f"a sentence made here from the answers can be over {SENTENCE_LIMIT} words",
+        "put less on that line, or split it",
+        item="" if place else section,
+        detail=f'{word_count(sentence)} words on the example path: "{_clip(sentence)}"',
+    )
+
+
+@lru_cache(maxsize=16)
+def _template_lines(root: Path, name: str, digest: str) -> list[tuple[int, list[str], str]]:
+    """Each line of a template with words: its own sentences, and the words it starts with."""
+    found = []
+    source = (root / "templates" / name).read_text(encoding="utf-8")
+    for number, line in enumerate(source.splitlines(), start=1):
+        literal = sentences(_TEMPLATE_SYNTAX.sub(" ", line))
+        lead = prose(_TEMPLATE_SYNTAX.split(line)[0]).rstrip(".")
+        if literal or lead:
+            found.append((number, literal, lead if _WORDS.search(lead) else ""))
+    return found
+
+
+def _within(part: str, sentence: str) -> bool:
+    """Whether an editor's sentence (of a few words at least) is inside a rendered one."""
+    return word_count(part) >= 5 and part.rstrip(".!?") in sentence
+
+
+def _contradictions(content: Content, done: Conversation) -> list[Problem]:
     """A stage, section or signpost shown although the person's answers say otherwise."""
     flow, catalogue = content.flow, content.catalogue
     facts, _ = catalogue.facts(flow, done.answers)
@@ -433,32 +557,38 @@ def _contradictions(content: Content, profile: Profile, done: Conversation) -> l
         # Questions not asked of this person count as unknown, never as a contradiction.
         return assumes is not None and assumes.evaluate(facts, every, flow.exclusive) is False
 
-    answers = _brief(profile)
+    def clash(assumes: Condition | None) -> str:
+        """The answers the assumption looks at, as codes: what contradicts it."""
+        asked = _condition_questions(assumes)
+        order = sorted(asked, key=lambda q: flow.order.get(q, len(flow.order)))
+        parts = [f"{q}={_code(facts[q])}" for q in order if facts.get(q)]
+        return "on the example path, " + (", ".join(parts) or "none of them answered")
+
     assessed = catalogue.readiness.assess(flow, done.answers)
     if assessed is not None and contradicts(assessed.stage.assumes):
+        stage = assessed.stage
         stages = catalogue.readiness.spec.stages
-        index = next(i for i, s in enumerate(stages) if s.id == assessed.stage.id)
-        problems.append(
-            _doc(content, "content/readiness.yaml").problem(
-                ["stages", index, "assumes"],
-                f"stage contradicts an answer: {profile.name} reaches '{assessed.stage.title}', "
-                f"which assumes {_describe(assessed.stage.assumes)} (answers: {answers})",
-                "add a cap, change the points, or reword the stage",
-            )
+        index = next(i for i, s in enumerate(stages) if s.id == stage.id)
+        problem = _doc(content, "content/readiness.yaml").problem(
+            ["stages", index, "assumes"],
+            f"stage contradicts an answer: '{stage.title}' assumes {_describe(stage.assumes)}",
+            "add a cap, change the points, or reword the stage",
+            item=stage.id,
         )
+        problems.append(replace(problem, detail=clash(stage.assumes)))
     recs = catalogue.recommend(flow, done.answers, content.words)
     shown_sections = {r.section.id: r.section for r in recs}
     rules_doc = _doc(content, "content/rules.yaml")
     for i, section in enumerate(catalogue.sections):
         if section.id in shown_sections and contradicts(section.assumes):
-            problems.append(
-                rules_doc.problem(
-                    ["sections", i, "assumes"],
-                    f"section contradicts an answer: {profile.name} sees '{section.title}', "
-                    f"which assumes {_describe(section.assumes)} (answers: {answers})",
-                    "tighten the rules that put signposts in it",
-                )
+            problem = rules_doc.problem(
+                ["sections", i, "assumes"],
+                f"section contradicts an answer: '{section.title}' assumes "
+                f"{_describe(section.assumes)}",
+                "tighten the rules that put signposts in it",
+                item=section.id,
             )
+            problems.append(replace(problem, detail=clash(section.assumes)))
     ranked = [r.signpost for r in catalogue.rank(flow, done.answers, content.words)]
     seen: set[str] = set()
     sp_doc = _doc(content, "content/signposts.yaml")
@@ -468,29 +598,23 @@ def _contradictions(content: Content, profile: Profile, done: Conversation) -> l
             continue
         seen.add(signpost.id)
         kind = "route" if signpost.kind == "route" else signpost.kind.replace("_", " ")
-        problems.append(
-            sp_doc.problem(
-                ["signposts", order.index(signpost.id), "assumes"],
-                f"{kind} contradicts an answer: {profile.name} is shown {signpost.id}, which "
-                f"assumes {_describe(signpost.assumes)} (answers: {answers})",
-                "tighten its rule in content/rules.yaml (or content/next_steps.yaml)",
-            )
+        problem = sp_doc.problem(
+            ["signposts", order.index(signpost.id), "assumes"],
+            f"{kind} contradicts an answer: it is shown, but assumes {_describe(signpost.assumes)}",
+            "tighten its rule in content/rules.yaml (or content/next_steps.yaml)",
+            item=signpost.id,
         )
+        problems.append(replace(problem, detail=clash(signpost.assumes)))
     return problems
+
+
+def _code(value: object) -> str:
+    return "+".join(value) if isinstance(value, list | tuple) else str(value)
 
 
 def _describe(condition: Condition | None) -> str:
     return condition.describe() if condition else "nothing"
 
 
-def _brief(profile: Profile) -> str:
-    parts = []
-    for qid, value in profile.answers.items():
-        if value:
-            parts.append(f"{qid}={'+'.join(value) if isinstance(value, list) else value}")
-    text = ", ".join(parts)
-    return text if len(text) < 300 else text[:297] + "..."
-
-
 def _warn(problem: Problem) -> Problem:
-    return Problem(problem.file, problem.line, problem.message, problem.hint, warning=True)
+    return replace(problem, warning=True)

@@ -119,6 +119,9 @@ SUPPORT: dict[str, float] = {
     "placements": 0.08,
 }
 LIVE_BID: Weights = {"within_month": 10, "one_to_three": 25, "none": 65}
+# Who asks the team to contact them: no survey figure exists (the handover is new), so these
+# are a guess, only to give the demo's handover table something to count.
+HANDOVER: dict[str, float] = {"within_month": 0.5, "one_to_three": 0.15, "other": 0.05}
 OTHER_PATHS: dict[str, tuple[str, Weights | dict[str, float]]] = {
     "spinout": ("spinout_stage", {"exploring": 40, "business_case": 40, "agreed": 20}),
     "commissioner": (
@@ -203,6 +206,8 @@ def generate(
 ) -> int:
     """Fill an empty database with ``n`` finished triages and some abandoned ones."""
     rng = random.Random(seed)
+    # Handovers draw from their own generator, so the answers stay those of earlier versions.
+    asks = random.Random(seed + 1)
     flow = content.flow
     engine = Engine(content)
     end = dt.datetime.combine(today or dt.date.today(), dt.time(17, 0), tzinfo=dt.UTC)
@@ -233,6 +238,8 @@ def generate(
                 # Every fifth check came through the web page (no draw: the mix stays as it was).
                 channel = "web" if made % 5 == 0 else "telegram"
                 store.add_response(f"demo-subject-{made}", completion, channel)
+                if asks.random() < HANDOVER.get(str(answers.get("live_bid")), HANDOVER["other"]):
+                    store.record_handover(code, completed + dt.timedelta(minutes=2))
                 for state in [*(q.id for q in flow.path(answers)), SUMMARY, DONE]:
                     store.reached(run, state, started)
                 if rng.random() < abandon_share / (1 - abandon_share):

@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from .checker import Report, check_content
 from .cli_common import (
     ContentOption,
+    announce_content,
     content_or_exit,
     err,
     fail,
@@ -22,6 +24,7 @@ from .cli_common import (
 )
 from .content import Content
 from .engine import Reply
+from .findings import summary
 from .profiles import load_sample, sample_files
 from .terminal import html_to_rich
 from .yamlfile import ContentError
@@ -49,8 +52,8 @@ def check(
         bool,
         typer.Option(
             "--strict",
-            help="Treat warnings (example contacts, overdue "
-            "reviews...) as errors: use before publishing.",
+            help="Treat warnings (overdue reviews, unused "
+            "signposts...) as errors: use before publishing.",
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print problems only.")] = False,
@@ -74,7 +77,7 @@ def check(
     """
     root = _content_dir(ctx, content)
     if not quiet:
-        out.print(f"Checking the content in [bold]{escape(str(root))}[/bold]")
+        announce_content(root)
     if quiet:
         report = check_content(root, quick=quick)
     else:
@@ -92,34 +95,24 @@ def check(
 
 
 def _print_report(report: Report, quiet: bool) -> None:
-    seen: set[str] = set()
-    for problem in report.problems:
-        text = str(problem)
-        if text in seen:
-            continue
-        seen.add(text)
-        label = "[yellow]warning[/yellow]" if problem.warning else "[bold red]error[/bold red]"
-        out.print(f"{label} {escape(text)}", soft_wrap=True)
+    findings = report.findings
+    for finding in findings:
+        label = "[yellow]warning[/yellow]" if finding.warning else "[bold red]error[/bold red]"
+        out.print(f"{label} {escape(finding.describe(report.profiles))}", soft_wrap=True)
     if quiet:
         return
-    errors, warnings = len(report.errors), len({str(w) for w in report.warnings})
+    errors = sum(1 for f in findings if not f.warning)
+    warnings = len(findings) - errors
     if report.coverage is not None:
         cov = report.coverage
         out.print(
-            f"Checked {report.profiles} answer profiles ({report.paths} paths through the "
+            f"Checked {report.profiles} answer paths ({report.paths} routes through the "
             f"flow; {cov.covered:,} of {cov.pairs:,} option pairs together), "
             f"{report.messages:,} messages, in {report.seconds:.1f}s. "
             f"Content version {report.digest}."
         )
-    verdict = (
-        "[bold green]No errors.[/bold green]"
-        if not errors
-        else (
-            f"[bold red]{errors} error{'s' if errors != 1 else ''}[/bold red]: fix them before "
-            "publishing."
-        )
-    )
-    out.print(f"{verdict} {warnings} warning{'s' if warnings != 1 else ''}.")
+    style = "bold red" if errors else "bold green"
+    out.print(Text(summary(errors, warnings), style=style))
 
 
 @content_app.command("preview")
@@ -230,6 +223,7 @@ def docs(
     from .docs import update_readme
 
     root = _content_dir(ctx, content)
+    announce_content(root)
     changed = update_readme(root / "content" / "README.md", write=not check_only)
     if check_only and changed:
         raise fail("content/README.md is out of date: run `python -m bot content docs`", 1)

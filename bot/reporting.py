@@ -5,15 +5,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from .content import Content, ReportLabels
 from .disclosure import Cell, Rules, SafeTable
@@ -29,6 +32,7 @@ class ReportMeta:
     by: str | None
     responses: Cell
     rules: Rules
+    notes: tuple[str, ...] = ()
 
 
 def cell_text(cell: Cell, labels: ReportLabels, percent: bool = True) -> str:
@@ -56,46 +60,132 @@ def _has_total_column(table: SafeTable) -> bool:
 
 
 def _base_label(table: SafeTable, labels: ReportLabels) -> str:
+    if table.extra.get("base") == "finished":  # out of everyone who finished, not one question
+        return labels.finished
     return labels.people_asked if table.kind == "share" else labels.total
 
 
 # ---- terminal ---------------------------------------------------------------------------------
 
+# Between two columns: one space of padding and one of the (blank) rule.
+_GAP = 2
+_LABEL_MIN = 12
+_LABEL_MAX = 32
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One figure column as the terminal shows it: its header and its cells' texts."""
+
+    header: str
+    texts: list[str]
+    bold: bool = False
+
+    @property
+    def natural(self) -> int:
+        """Wide enough for every cell on one line and the header's longest word."""
+        return max(_longest_word(self.header), *(cell_len(t) for t in self.texts))
+
+    @property
+    def narrow(self) -> int:
+        """The least it can take without cutting a word: "1,234 (56%)" on two lines."""
+        return max(_longest_word(self.header), *(_longest_word(t) for t in self.texts))
+
+
+def _longest_word(text: str) -> int:
+    return max((cell_len(word) for word in text.split()), default=0)
+
+
+def _layout(labels: list[str], columns: list[_Column], width: int) -> list[tuple[int, list[int]]]:
+    """Split the columns into parts that fit ``width`` without cutting any word.
+
+    Returns, for each part, the label column's width and the figure columns' widths. Figures
+    keep a line each where they can; labels wrap at spaces; a table too wide for the terminal
+    is shown in several parts, each repeating the labels, rather than cutting anything.
+    """
+    label_min = max(_LABEL_MIN, *(_longest_word(label) for label in labels))
+    label_want = min(_LABEL_MAX, max(label_min, *(cell_len(label) for label in labels)))
+    parts: list[tuple[int, list[int]]] = []
+    chunk: list[_Column] = []
+
+    def fit(cols: list[_Column]) -> tuple[int, list[int]] | None:
+        room = width - _GAP * len(cols)
+        for widths in ([c.natural for c in cols], [c.narrow for c in cols]):
+            left = room - sum(widths)
+            if left >= label_min:
+                return min(left, label_want), widths
+        return None
+
+    for column in columns:
+        if fit([*chunk, column]) is None and chunk:
+            parts.append(fit(chunk) or (label_min, [c.narrow for c in chunk]))
+            chunk = []
+        chunk.append(column)
+    if chunk:
+        parts.append(fit(chunk) or (label_min, [c.narrow for c in chunk]))
+    return parts
+
 
 def print_tables(
     console: Console, content: Content, meta: ReportMeta, tables: list[SafeTable]
 ) -> None:
-    """Rich tables in the terminal."""
+    """Tables in the terminal, fitted to its width: nothing is cut, wide tables come in parts."""
     labels = content.report.labels
-    console.print(f"[bold]{content.report.title}[/bold]")
-    console.print(_period_text(meta, content), style="dim")
+    console.print(Text(content.report.title, style="bold"))
+    console.print(Text(_period_text(meta, content), style="dim"))
+    for note in meta.notes:
+        console.print(Text(note, style="dim"))
     for table in tables:
-        rich = RichTable(
-            title=table.title,
-            title_justify="left",
-            title_style="bold",
-            caption=table.note,
-            caption_justify="left",
-            caption_style="dim",
-        )
-        rich.add_column("", min_width=18, ratio=2)
-        for column in table.columns:
-            rich.add_column(escape(column), justify="right")
         total = _has_total_column(table)
+        base = table.id != "over_time"
+        row_labels = [*table.rows, *([_base_label(table, labels)] if base else [])]
+        columns = []
+        for c, header in enumerate(table.columns):
+            texts = [cell_text(row[c], labels) for row in table.cells]
+            if base:
+                texts.append(cell_text(table.bases[c], labels, percent=False))
+            columns.append(_Column(header, texts))
         if total:
-            rich.add_column(labels.all, justify="right", style="bold")
-        for label, row, row_total in zip(table.rows, table.cells, table.row_totals, strict=True):
-            values = [cell_text(c, labels) for c in row]
-            rich.add_row(label, *values, *([cell_text(row_total, labels)] if total else []))
-        if table.id != "over_time":
-            rich.add_row(
-                _base_label(table, labels),
-                *[cell_text(c, labels, percent=False) for c in table.bases],
-                *([cell_text(table.base_total, labels, False)] if total else []),
-                style="italic",
+            texts = [cell_text(t, labels) for t in table.row_totals]
+            if base:
+                texts.append(cell_text(table.base_total, labels, percent=False))
+            columns.append(_Column(labels.all, texts, bold=True))
+        start = 0
+        parts = _layout(row_labels, columns, console.width)
+        for n, (label_width, widths) in enumerate(parts):
+            title = table.title if n == 0 else f"{table.title} ({labels.continued})"
+            rich = RichTable(
+                title=Text(title, style="bold"),
+                title_justify="left",
+                box=box.SIMPLE_HEAD,
+                show_edge=False,
+                pad_edge=False,
+                padding=(0, 1),
+                collapse_padding=True,
             )
-        console.print(rich)
-    console.print(disclosure_note(content, meta.rules), style="dim")
+            rich.add_column("", width=label_width, overflow="fold")
+            shown = columns[start : start + len(widths)]
+            for column, col_width in zip(shown, widths, strict=True):
+                rich.add_column(
+                    Text(column.header, style="bold" if column.bold else ""),
+                    justify="right",
+                    width=col_width,
+                    overflow="fold",
+                    style="bold" if column.bold else None,
+                )
+            for r, label in enumerate(row_labels):
+                is_base = base and r == len(row_labels) - 1
+                rich.add_row(
+                    Text(label),
+                    *(Text(column.texts[r]) for column in shown),
+                    style="italic" if is_base else None,
+                )
+            start += len(widths)
+            console.print(rich)
+        if table.note:
+            console.print(Text(table.note, style="dim"))
+    console.print()
+    console.print(Text(disclosure_note(content, meta.rules), style="dim"))
 
 
 def _period_text(meta: ReportMeta, content: Content) -> str:
@@ -110,31 +200,57 @@ def _period_text(meta: ReportMeta, content: Content) -> str:
 # ---- CSV ------------------------------------------------------------------------------------
 
 
-def to_csv(content: Content, tables: list[SafeTable]) -> str:
-    """Every protected figure in long form: table, row, column, count, percent."""
-    labels = content.report.labels
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["table", "title", "row", "column", "count", "percent"])
+@dataclass(frozen=True)
+class Figure:
+    """One protected figure in long form: a table's row and column, count and percent."""
 
-    def emit(table: SafeTable, row: str, column: str, cell: Cell) -> None:
+    table: SafeTable
+    row: str
+    column: str
+    count: str  # a rounded count, or the suppression mark
+    percent: str  # "" when not shown
+    base: bool  # the row of people asked (or totals), not an option
+    row_position: int
+    column_position: int
+
+
+def long_form(content: Content, tables: list[SafeTable]) -> Iterator[Figure]:
+    """Every protected figure of the tables, row by row, totals included."""
+    labels = content.report.labels
+
+    def figure(
+        table: SafeTable, r: int, row: str, c: int, column: str, cell: Cell, base: bool
+    ) -> Figure:
         count = labels.suppressed if cell.count is None else str(cell.count)
         percent = "" if cell.percent is None else str(cell.percent)
-        writer.writerow([table.id, table.title, row, column, count, percent])
+        return Figure(table, row, column, count, percent, base, r, c)
 
     for table in tables:
         total = _has_total_column(table)
-        for label, row, row_total in zip(table.rows, table.cells, table.row_totals, strict=True):
-            for column, cell in zip(table.columns, row, strict=True):
-                emit(table, label, column, cell)
+        for r, (label, row, row_total) in enumerate(
+            zip(table.rows, table.cells, table.row_totals, strict=True)
+        ):
+            for c, (column, cell) in enumerate(zip(table.columns, row, strict=True)):
+                yield figure(table, r, label, c, column, cell, False)
             if total:
-                emit(table, label, labels.all, row_total)
+                yield figure(table, r, label, len(table.columns), labels.all, row_total, False)
         if table.id != "over_time":
             base = _base_label(table, labels)
-            for column, cell in zip(table.columns, table.bases, strict=True):
-                emit(table, base, column, Cell(cell.count))
+            r = len(table.rows)
+            for c, (column, cell) in enumerate(zip(table.columns, table.bases, strict=True)):
+                yield figure(table, r, base, c, column, Cell(cell.count), True)
             if total:
-                emit(table, base, labels.all, Cell(table.base_total.count))
+                n = len(table.columns)
+                yield figure(table, r, base, n, labels.all, Cell(table.base_total.count), True)
+
+
+def to_csv(content: Content, tables: list[SafeTable]) -> str:
+    """Every protected figure in long form: table, row, column, count, percent."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["table", "title", "row", "column", "count", "percent"])
+    for f in long_form(content, tables):
+        writer.writerow([f.table.id, f.table.title, f.row, f.column, f.count, f.percent])
     return buffer.getvalue()
 
 
@@ -213,6 +329,7 @@ def to_html(
         responses=cell_text(meta.responses, labels, percent=False),
         headline=headline,
         disclosure=disclosure_note(content, meta.rules),
+        notes=list(meta.notes),
         tables=views,
         labels=labels.model_dump(),
         by=content.report.dimensions[meta.by] if meta.by else None,  # type: ignore[index]
@@ -234,6 +351,7 @@ def stats_figures(content: Content, rules: Rules, headline: dict[str, Any]) -> d
         "needs": headline["needs"],
         "barriers": headline["barriers"],
         "urgent": text(headline["urgent"]),
+        "handovers": text(headline["handovers"]),
         "note": disclosure_note(content, rules),
     }
 

@@ -1,15 +1,24 @@
-"""``review``: Datasette over a read-only, pseudonym-free copy of the triage database.
+"""``review``: Datasette over a snapshot of the triage database, in two views.
 
-The copy leaves out everything that could lead back to a person: unfinished conversations
-(keyed by pseudonym), the links from responses to pseudonyms, and Telegram update ids. It adds
-readable labels, a one-row-per-response view and canned queries for the common questions;
-aggregate canned queries apply the 10/5 rule in SQL.
+The confidential view (the default) is for the programme team's own review: a copy that
+leaves out everything that could lead back to a person (unfinished conversations, keyed by
+pseudonym; the links from responses to pseudonyms; Telegram update ids), with readable labels,
+a one-row-per-response view and canned queries. Every page says it is confidential.
+
+The protected view (``--protected``) is for showing a wider audience: its database holds only
+the report's disclosure-controlled figures (the 10/5 rule, with complementary suppression, as
+``report`` applies it), no row-level table at all, and no free SQL.
+
+Both views' aggregate canned queries read the same protected figures the report prints.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
+from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +27,22 @@ from .disclosure import Rules
 from .flow import DONE, SUMMARY
 
 PRIVATE_TABLES = ("conversations", "response_owners", "updates")
+DATABASE = "review"  # the snapshot's file name, and so its name in Datasette's URLs
+# The report's splits, each stored in the figures table: everyone, then one dimension each.
+SPLITS = ("none", "sector", "size", "region", "readiness")
 
 
-def build_copy(source: Path, dest: Path, content: Content) -> Path:
-    """Copy the database without pseudonyms, adding labels and views for reviewing."""
+@dataclass(frozen=True)
+class ReviewOptions:
+    """How ``review`` serves: which view, and where (more options belong here, e.g. host)."""
+
+    port: int = 8001
+    host: str = "127.0.0.1"
+    protected: bool = False
+
+
+def snapshot(source: Path, dest: Path) -> Path:
+    """A consistent copy of the live database, taken with SQLite's online backup."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     if dest.exists():
         dest.unlink()
@@ -30,10 +51,56 @@ def build_copy(source: Path, dest: Path, content: Content) -> Path:
         src.backup(out)
     finally:
         src.close()
-    out.execute("PRAGMA journal_mode=DELETE")
-    for table in PRIVATE_TABLES:
-        out.execute(f"DROP TABLE IF EXISTS {table}")
-    flow = content.flow
+        out.close()
+    return dest
+
+
+def protected_figures(path: Path, content: Content, rules: Rules) -> list[tuple[Any, ...]]:
+    """Every figure of the report, for everyone and for each split, protected as it prints."""
+    from .analytics import Analysis, load_responses
+    from .reporting import long_form
+    from .store import Store
+
+    store = Store(path)
+    try:
+        analysis = Analysis(content, rules)
+        responses = load_responses(store)
+        rows = []
+        for split in SPLITS:
+            tables = analysis.tables(store, responses, None if split == "none" else split)
+            positions = {id(t): n for n, t in enumerate(tables)}
+            for f in long_form(content, tables):
+                rows.append(
+                    (
+                        split,
+                        f.table.id,
+                        f.table.title,
+                        f.row,
+                        f.column,
+                        int(f.count) if f.count.isdigit() else f.count,
+                        int(f.percent) if f.percent else None,
+                        int(f.base),
+                        positions[id(f.table)],
+                        f.row_position,
+                        f.column_position,
+                    )
+                )
+    finally:
+        store.close()
+    return rows
+
+
+def _add_figures(out: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    out.execute(
+        "CREATE TABLE figures (split TEXT, table_id TEXT, table_title TEXT, row_label TEXT, "
+        "column_label TEXT, count, percent INTEGER, people_asked INTEGER, "
+        "table_position INTEGER, row_position INTEGER, column_position INTEGER)"
+    )
+    out.executemany("INSERT INTO figures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    out.execute("CREATE INDEX figures_lookup ON figures (split, table_id)")
+
+
+def _add_labels(out: sqlite3.Connection, content: Content) -> None:
     out.execute(
         "CREATE TABLE options (question TEXT, option TEXT, question_label TEXT, "
         "option_label TEXT, position INTEGER, PRIMARY KEY (question, option))"
@@ -53,6 +120,36 @@ def build_copy(source: Path, dest: Path, content: Content) -> Path:
             )
         )
     out.executemany("INSERT INTO options VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def build_protected(source: Path, dest: Path, content: Content, rules: Rules) -> Path:
+    """A database of protected figures only: no row-level table ever goes in it."""
+    with tempfile.TemporaryDirectory(prefix="mpsp-snapshot-") as tmp:
+        full = snapshot(source, Path(tmp) / "full.db")
+        figures = protected_figures(full, content, rules)
+    if dest.exists():
+        dest.unlink()
+    out = sqlite3.connect(dest)
+    try:
+        _add_figures(out, figures)
+        _add_labels(out, content)
+        out.commit()
+    finally:
+        out.close()
+    return dest
+
+
+def build_copy(source: Path, dest: Path, content: Content, rules: Rules | None = None) -> Path:
+    """Copy the database without pseudonyms, adding labels, views and the protected figures."""
+    snapshot(source, dest)
+    figures = protected_figures(dest, content, rules or Rules())
+    out = sqlite3.connect(dest)
+    out.execute("PRAGMA journal_mode=DELETE")
+    for table in PRIVATE_TABLES:
+        out.execute(f"DROP TABLE IF EXISTS {table}")
+    flow = content.flow
+    _add_labels(out, content)
+    _add_figures(out, figures)
     out.execute("CREATE TABLE steps (step TEXT PRIMARY KEY, label TEXT, position INTEGER)")
     steps = [(q.id, q.label, i) for i, q in enumerate(flow.questions)]
     steps += [
@@ -100,72 +197,84 @@ LEFT JOIN signposts s ON s.id = rec.signpost;
     return dest
 
 
-def _protected(expr: str, rules: Rules) -> str:
-    """SQL applying the 10/5 rule to a count expression."""
-    step = rules.round_to
-    return (
-        f"CASE WHEN {expr} < {rules.min_count} THEN '[c]' "
-        f"ELSE CAST(CAST(({expr} + {step / 2}) / {step} AS INTEGER) * {step} AS TEXT) END"
-    )
+# The splits in the order the report has them.
+_SPLIT_ORDER = (
+    "CASE {column} "
+    + " ".join(f"WHEN '{split}' THEN {n}" for n, split in enumerate(SPLITS))
+    + " END"
+)
+# Figures that are counts of people (not the row of people asked), largest first, hidden last.
+_BY_COUNT = "CASE WHEN typeof(count) = 'integer' THEN count END DESC NULLS LAST, row_position"
 
 
-def metadata(content: Content, rules: Rules) -> dict[str, Any]:
-    """Titles, descriptions, column notes, facets and canned queries for Datasette."""
-    n = _protected("n", rules)
-    note = content.report.disclosure.format(
-        min_count=rules.min_count,
-        round_to=rules.round_to,
-        min_denominator=rules.min_denominator,
-        suppressed=content.report.labels.suppressed,
-    )
-    queries = {
+def _aggregate_queries(content: Content, note: str) -> dict[str, dict[str, Any]]:
+    """Canned queries over the protected figures: the same numbers the report prints."""
+    sectors = ", ".join(word for q, _o, word in content.option_labels() if q.id == "service")
+    return {
         "support_in_a_sector": {
             "title": "Which support is most needed in a sector?",
-            "description": "People asking for each kind of support, in one sector. " + note,
-            "sql": f"""SELECT o.option_label AS support, {n} AS people
-FROM (SELECT a.option, count(*) AS n FROM answers a
-      JOIN answers s ON s.response_id = a.response_id AND s.question = 'service'
-      WHERE a.question = 'support' AND s.option = :sector GROUP BY a.option) counts
-JOIN options o ON o.question = 'support' AND o.option = counts.option
-ORDER BY counts.n DESC""",
+            "description": f"People asking for each kind of support, in one sector: type its "
+            f"name ({sectors}). " + note,
+            "sql": f"""SELECT row_label AS support, count AS people, percent
+FROM figures
+WHERE split = 'sector' AND table_id = 'support' AND people_asked = 0
+  AND lower(column_label) IN (
+    lower(trim(:sector)),
+    (SELECT lower(option_label) FROM options
+     WHERE question = 'service' AND option = lower(trim(:sector))))
+ORDER BY {_BY_COUNT}""",
             "params": ["sector"],
         },
         "support_by_sector": {
             "title": "Support wanted, by sector",
             "description": "People asking for each kind of support, split by sector. " + note,
-            "sql": f"""SELECT sec.option_label AS sector, sup.option_label AS support,
-  {n} AS people
-FROM (SELECT s.option AS sector, a.option AS support, count(*) AS n FROM answers a
-      JOIN answers s ON s.response_id = a.response_id AND s.question = 'service'
-      WHERE a.question = 'support' GROUP BY s.option, a.option) counts
-JOIN options sec ON sec.question = 'service' AND sec.option = counts.sector
-JOIN options sup ON sup.question = 'support' AND sup.option = counts.support
-ORDER BY sec.position, counts.n DESC""",
+            "sql": f"""SELECT column_label AS sector, row_label AS support, count AS people, percent
+FROM figures
+WHERE split = 'sector' AND table_id = 'support' AND people_asked = 0
+ORDER BY column_position, {_BY_COUNT}""",
         },
         "where_people_stop": {
             "title": "Where do people drop out?",
             "description": "Conversations reaching each step and going no further. " + note,
-            "sql": f"""WITH furthest AS (
-  SELECT p.run, max(st.position) AS position,
-         max(CASE WHEN p.state = '{DONE}' THEN 1 ELSE 0 END) AS finished
-  FROM progress p JOIN steps st ON st.step = p.state GROUP BY p.run),
-reached AS (SELECT p.state, count(*) AS n FROM progress p GROUP BY p.state),
-stopped AS (SELECT st.step, count(*) AS n FROM furthest f
-            JOIN steps st ON st.position = f.position WHERE f.finished = 0 GROUP BY st.step)
-SELECT st.label AS step, {_protected("reached.n", rules)} AS reached,
-       {_protected("coalesce(stopped.n, 0)", rules)} AS stopped_here
-FROM steps st JOIN reached ON reached.state = st.step
-LEFT JOIN stopped ON stopped.step = st.step ORDER BY st.position""",
+            "sql": """SELECT reached.row_label AS step, reached.count AS reached,
+  stopped.count AS stopped_here, stopped.percent AS percent_stopped
+FROM figures reached
+LEFT JOIN figures stopped ON stopped.split = reached.split
+  AND stopped.table_id = reached.table_id AND stopped.row_position = reached.row_position
+  AND stopped.column_position = 1
+WHERE reached.split = 'none' AND reached.table_id = 'funnel'
+  AND reached.column_position = 0 AND reached.people_asked = 0
+ORDER BY reached.row_position""",
+        },
+        "handovers": {
+            "title": "How many asked the team to contact them?",
+            "description": "People who asked the team to contact them (issue 8's handover), "
+            "out of everyone who finished a check: overall, then split by sector, size, "
+            "region and readiness stage. The bot keeps only that a request was sent, never "
+            "who sent it. " + note,
+            "sql": f"""SELECT asked.split AS split_by, asked.column_label AS who,
+  asked.count AS asked, asked.percent, finished.count AS finished
+FROM figures asked
+LEFT JOIN figures finished ON finished.split = asked.split
+  AND finished.table_id = asked.table_id AND finished.column_position = asked.column_position
+  AND finished.people_asked = 1
+WHERE asked.table_id = 'handover' AND asked.people_asked = 0
+ORDER BY {_SPLIT_ORDER.format(column="asked.split")}, asked.column_position""",
         },
         "barriers": {
             "title": "Barriers people cite",
             "description": "People citing each barrier to partnering. " + note,
-            "sql": f"""SELECT o.option_label AS barrier, {n} AS people
-FROM (SELECT option, count(*) AS n FROM answers WHERE question = 'barriers'
-      GROUP BY option) counts
-JOIN options o ON o.question = 'barriers' AND o.option = counts.option
-ORDER BY counts.n DESC""",
+            "sql": f"""SELECT row_label AS barrier, count AS people, percent
+FROM figures
+WHERE split = 'none' AND table_id = 'barriers' AND people_asked = 0
+ORDER BY {_BY_COUNT}""",
         },
+    }
+
+
+def _row_queries() -> dict[str, dict[str, Any]]:
+    """Canned queries about one response: the confidential view only."""
+    return {
         "look_up_a_code": {
             "title": "What did a reference code say?",
             "description": "Every answer given under one reference code (MPSP-XXXX-XXXX).",
@@ -181,16 +290,68 @@ WHERE code = upper(trim(:code)) ORDER BY position""",
             "params": ["code"],
         },
     }
+
+
+def _home(intro: str, queries: dict[str, dict[str, Any]]) -> str:
+    """The home page's text: what this is, and a link to each canned query."""
+    links = "".join(
+        f'<li><a href="/{DATABASE}/{name}">{escape(query["title"])}</a></li>'
+        for name, query in queries.items()
+    )
+    return f"<p>{escape(intro)}</p><ul>{links}</ul>"
+
+
+_FIGURES_TABLE = {
+    "title": "Report figures (protected)",
+    "description": "Every figure of `python -m bot report`, for everyone (split = none) and "
+    "split by sector, size, region and readiness stage, protected as the report prints "
+    "them. people_asked = 1 marks the row of people asked (or totals).",
+    "facets": ["split", "table_title"],
+    "sort": "table_position",
+}
+
+
+def metadata(content: Content, rules: Rules, protected: bool = False) -> dict[str, Any]:
+    """Titles, descriptions, column notes, facets and canned queries for Datasette."""
+    note = content.report.disclosure.format(
+        min_count=rules.min_count,
+        round_to=rules.round_to,
+        min_denominator=rules.min_denominator,
+        suppressed=content.report.labels.suppressed,
+    )
+    queries = _aggregate_queries(content, note)
+    if protected:
+        return {
+            "title": content.report.title,
+            "description_html": _home(content.report.protected + " " + note, queries),
+            "databases": {
+                DATABASE: {
+                    "title": "Protected figures",
+                    "allow_sql": False,
+                    "queries": queries,
+                    "tables": {
+                        "figures": _FIGURES_TABLE,
+                        "options": {"description": "Labels for every question and option."},
+                    },
+                }
+            },
+        }
+    queries |= _row_queries()
+    intro = (
+        content.report.confidential + " Counts in tables and facets here are exact, for the "
+        "team's own review; for figures to share, use `python -m bot report`, "
+        "`python -m bot review --protected` or the canned queries below, which apply the "
+        "10/5 rule."
+    )
     return {
         "title": content.report.title,
-        "description": content.report.confidential + " Counts in tables and facets here are "
-        "exact, for the team's own review; for figures to share, use `python -m bot report` "
-        "or the canned queries, which apply the 10/5 rule.",
+        "description_html": _home(intro, queries),
         "databases": {
-            "review": {
+            DATABASE: {
                 "title": "Triage log (no pseudonyms)",
                 "queries": queries,
                 "tables": {
+                    "figures": _FIGURES_TABLE,
                     "response_profile": {
                         "title": "Responses, one row each",
                         "description": "Each finished triage with its single-choice answers "
@@ -251,7 +412,60 @@ WHERE code = upper(trim(:code)) ORDER BY position""",
     }
 
 
-def write_metadata(path: Path, content: Content, rules: Rules) -> Path:
+def write_metadata(path: Path, content: Content, rules: Rules, protected: bool = False) -> Path:
     """Write Datasette's metadata file."""
-    path.write_text(json.dumps(metadata(content, rules), indent=2), encoding="utf-8")
+    path.write_text(json.dumps(metadata(content, rules, protected), indent=2), encoding="utf-8")
     return path
+
+
+def write_templates(folder: Path, content: Content, protected: bool = False) -> Path:
+    """Datasette templates that put the view's notice at the top of every page."""
+    notice = content.report.protected if protected else content.report.confidential
+    kind = "protected" if protected else "confidential"
+    colours = "#e7f0f7;border-color:#2f6f9f" if protected else "#fff8e8;border-color:#8a5a00"
+    folder.mkdir(parents=True, exist_ok=True)
+    # The notice is escaped for HTML and kept out of Jinja's reach with {% raw %}.
+    (folder / "base.html").write_text(
+        '{% extends "default:base.html" %}\n'
+        "{% block messages %}"
+        f'<p class="mpsp-notice mpsp-{kind}" style="margin:0 0 1em;padding:.6em 1em;'
+        f'border-left:4px solid;background:{colours};font-weight:600">'
+        f"{{% raw %}}{escape(notice)}{{% endraw %}}</p>"
+        "{{ super() }}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def datasette_command(
+    database: Path, meta: Path, templates: Path, options: ReviewOptions, python: str
+) -> list[str]:
+    """The Datasette command line for a view; read-only, no downloads."""
+    command = [
+        python,
+        "-m",
+        "datasette",
+        "serve",
+        "--immutable",
+        str(database),
+        "--host",
+        options.host,
+        "--port",
+        str(options.port),
+        "--metadata",
+        str(meta),
+        "--template-dir",
+        str(templates),
+        "--setting",
+        "suggest_facets",
+        "off",
+        "--setting",
+        "allow_download",
+        "off",
+        "--setting",
+        "default_page_size",
+        "50",
+    ]
+    if options.protected:
+        command += ["--setting", "default_allow_sql", "off"]
+    return command

@@ -161,11 +161,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"TELEGRAM_API_URL={api_url!r} is not an http(s) URL")
 
+    # Whether the file can be used is the store's to say (bot.store.StoreError), when a command
+    # opens it: commands that need no database never fail over it.
     db_path = Path(env.get("TRIAGE_DB", "").strip() or DEFAULT_DB).expanduser()
-    if db_path.exists() and db_path.is_dir():
-        raise SettingsError(f"TRIAGE_DB={db_path} is a folder; give a file path")
-    if not db_path.parent.exists():
-        raise SettingsError(f"TRIAGE_DB={db_path}: the folder {db_path.parent} does not exist")
 
     secret = env.get("TRIAGE_SECRET", "").strip() or None
     if secret is not None and len(secret) < MIN_SECRET_LENGTH:

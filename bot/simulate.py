@@ -155,6 +155,7 @@ def tour(content: Content, answers: dict[str, Answer]) -> list[Step]:
                 "needs": [{"label": "Commercial advice", "percent": 50}],
                 "barriers": [{"label": "Legal arrangements are complex", "percent": 58}],
                 "urgent": "120",
+                "handovers": "15",
                 "note": content.report.disclosure,
             }
         ),

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,102 @@ UPDATE_MEMORY = dt.timedelta(hours=48)
 
 class CodeTaken(Exception):
     """The random reference code already exists; draw another."""
+
+
+# ---- database file errors ---------------------------------------------------------------------
+# Everything that can be wrong with the database file itself becomes one StoreError whose text
+# is a single line naming the path and saying what to do. The command line prints it as is.
+
+
+class StoreError(sqlite3.OperationalError):
+    """The database file cannot be used. ``str()`` is one line: the path, the cause, the fix.
+
+    It stays an ``sqlite3.Error``, so code that retries database errors (a full disk may be
+    freed) keeps doing so.
+    """
+
+
+def access_advice(target: Path) -> str:
+    """What to do about a file or folder this process may not write."""
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    if uid is None:
+        return f"give the user running the bot read and write access to {target}"
+    if uid == 0:
+        return f"{target} is probably on a read-only file system: use a writable location"
+    # Name the uid: in the Docker image the bot runs as uid 10001, not as the host's user.
+    return (
+        f"give uid {uid} (the user this runs as) read and write access to {target}, "
+        f"for example: chown {uid} {target}"
+    )
+
+
+def check_database_path(path: Path) -> None:
+    """Raise StoreError if ``path`` cannot hold a writable SQLite database, before opening it."""
+    folder = path.parent
+    if not folder.exists():
+        raise StoreError(
+            f"{path}: the folder {folder} does not exist: create it (mkdir -p {folder}), "
+            "or set TRIAGE_DB or --db to a file in an existing folder"
+        )
+    if path.is_dir():
+        raise StoreError(
+            f"{path} is a folder, not a database file: set TRIAGE_DB or --db to a file path, "
+            f"for example {path / 'triage.db'}"
+        )
+    if path.exists() and not os.access(path, os.R_OK):
+        raise StoreError(f"{path} cannot be read: {access_advice(path)}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(f"{path} is read-only: {access_advice(path)}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"{path}: the folder {folder} is not writable, and SQLite keeps its journal files "
+            f"(-wal, -shm) beside the database: {access_advice(folder)}"
+        )
+
+
+def explain(exc: sqlite3.Error, path: Path, writing: bool = False) -> StoreError | None:
+    """The one-line StoreError for an SQLite error about the file itself; None for others.
+
+    Errors that are about the data or the code (a constraint, a bad query) are not the
+    file's fault and are left alone.
+    """
+    if isinstance(exc, StoreError):
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    lost = "; nothing from the change that failed was saved" if writing else ""
+    if primary == sqlite3.SQLITE_FULL:
+        return StoreError(
+            f"{path}: the disk is full (SQLite could not write{lost}): free some space "
+            f"on the disk holding {path.parent}, then try again"
+        )
+    if primary == sqlite3.SQLITE_NOTADB:
+        return StoreError(
+            f"{path} is not an SQLite database (another kind of file, or damaged): "
+            "set TRIAGE_DB or --db to the triage database, or restore it from a backup"
+        )
+    if primary == sqlite3.SQLITE_CORRUPT:
+        return StoreError(
+            f"{path} is damaged (SQLite: {exc}): restore it from a backup (README, Backups)"
+        )
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+        return StoreError(f"{path} cannot be written (SQLite: {exc}){lost}: {access_advice(path)}")
+    if primary == sqlite3.SQLITE_CANTOPEN:
+        return StoreError(
+            f"{path} cannot be opened (SQLite: {exc}): check the path, and "
+            f"{access_advice(path.parent)}"
+        )
+    if primary == sqlite3.SQLITE_IOERR:
+        return StoreError(
+            f"{path}: the disk reported an error (SQLite: {exc}{lost}): check the disk, "
+            "then try again"
+        )
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreError(
+            f"{path} was locked by another program for more than "
+            f"{BUSY_TIMEOUT_MS // 1000} seconds{lost}: try again"
+        )
+    return None
 
 
 def _utc(now: dt.datetime) -> str:
@@ -142,31 +239,57 @@ class Seen:
 class Store:
     """A connection to the triage database. Use from one thread at a time."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
+        """Open (or create) the database; raise StoreError if the file cannot be used.
+
+        With ``migrate=False`` an older schema is left as it is (a backup copies the database
+        as it was); a newer one is always refused.
+        """
         self.path = Path(path)
-        conn = sqlite3.connect(
-            str(self.path),
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-        )
+        check_database_path(self.path)
+        try:
+            conn = sqlite3.connect(
+                str(self.path),
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) or exc from None
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self._savepoints = 0
         self.db = sqlite_utils.Database(conn, execute_plugins=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
+        try:
+            # Read the version first: a newer database is refused before anything is written.
+            self._refuse_newer()
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            if migrate:
+                self.migrate()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise explain(exc, self.path) or exc from None
 
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
 
+    def _refuse_newer(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} was written by a newer version of the bot (database schema "
+                f"{version}; this version knows up to {len(MIGRATIONS)}): upgrade the bot "
+                "to use it. The database was left untouched"
+            )
+
     def migrate(self) -> None:
         """Bring the schema up to date (each migration in its own transaction)."""
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        self._refuse_newer()
+        version = self.schema_version
         for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
                 migration(self.db)
@@ -184,6 +307,7 @@ class Store:
         Inside another transaction it is a savepoint: its changes are undone alone if it
         fails, and made durable when the outer transaction commits (group commit: the web
         page commits many people's answers with one sync, before answering any of them).
+        A problem with the file (a full disk, say) rolls back and raises StoreError.
         """
         if self.conn.in_transaction:
             self._savepoints += 1
@@ -197,14 +321,20 @@ class Store:
                 raise
             self.conn.execute(f"RELEASE {name}")
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path, writing=True) or exc from None
         try:
             yield
-        except BaseException:
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
             if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise explain(exc, self.path, writing=True) or exc from None
             raise
-        self.conn.execute("COMMIT")
 
     # ---- updates ---------------------------------------------------------------------------
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
 import json
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,12 +20,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from .cli_common import (
     DbOption,
     content_or_exit,
     err,
     fail,
+    open_store,
     out,
     progress_bar,
     settings_from,
@@ -31,6 +35,7 @@ from .cli_common import (
 from .content import Content
 from .disclosure import Rules
 from .privacy import normalise_code
+from .review import ReviewOptions
 from .settings import Settings
 from .store import Store
 
@@ -62,12 +67,12 @@ class By(StrEnum):
 def _open(ctx: typer.Context, db: Path | None) -> tuple[Settings, Content, Store]:
     """Settings, content and the store, refusing to create a database that is not there."""
     settings = settings_from(ctx, db)
-    if not settings.db_path.exists():
-        raise fail(
-            f"there is no database at {settings.db_path}: set TRIAGE_DB (or --db), or make a "
-            "demo one with `python -m bot demo-data --db demo.db`"
-        )
-    return settings, content_or_exit(settings), Store(settings.db_path)
+    store = open_store(ctx, settings, existing=True)
+    try:
+        return settings, content_or_exit(settings), store
+    except BaseException:
+        store.close()
+        raise
 
 
 def _rules(
@@ -107,12 +112,12 @@ def report(
         str | None,
         typer.Option("--until", help="Only checks finished on or before this date (YYYY-MM-DD)."),
     ] = None,
-    by: Annotated[
-        By | None,
+    split: Annotated[
+        list[By] | None,
         typer.Option(
             "--by",
             help="Split every table by one of: sector, size, "
-            "region, readiness. Never more than one: combined, they could "
+            "region, readiness. Only one at a time: combined, they could "
             "identify an organisation.",
         ),
     ] = None,
@@ -131,23 +136,30 @@ def report(
 
     Finished checks over time, where people stop, and every question's answers: sectors,
     sizes, regions, readiness, barriers and the biggest barrier, support needs, experience,
-    appetite, motivations and urgency. Every figure follows the ONS 10/5 rule: counts under
-    10 hidden, others rounded to 5, percentages only over 10 or more people, and no hidden
-    figure recoverable from a total.
+    appetite, motivations and urgency, and how many asked the team to contact them. Every
+    figure follows the ONS 10/5 rule: counts under 10 hidden, others rounded to 5,
+    percentages only over 10 or more people, and no hidden figure recoverable from a total.
     """
     from .analytics import Analysis, Period, load_responses
     from .reporting import ReportMeta, cell_text, print_tables, to_csv, to_html, write_text
 
-    settings, content, store = _open(ctx, db)
-    rules = _rules(settings, min_count, round_to, min_denominator)
+    if split and len(set(split)) > 1:
+        raise fail(
+            f"a report is split by one dimension at a time, not {' and '.join(split)}: "
+            "combined, they could identify an organisation. Give --by once"
+        )
+    by = split[0] if split else None
     period = Period(_date(since, "--since"), _date(until, "--until"))
     if fmt == Format.html and out_file is None:
         raise fail("an HTML report needs --out FILE.html")
+    settings, content, store = _open(ctx, db)
+    rules = _rules(settings, min_count, round_to, min_denominator)
     try:
         analysis = Analysis(content, rules)
         responses = load_responses(store, period)
         tables = analysis.tables(store, responses, by.value if by else None, period)
         headline = analysis.headline(store, responses, dt.date.today(), period)
+        notes = tuple(analysis.split_plan(by.value if by else None).notes)
     finally:
         store.close()
     from .disclosure import protect_count
@@ -159,6 +171,7 @@ def report(
         by=by.value if by else None,
         responses=protect_count(len(responses), rules),
         rules=rules,
+        notes=notes,
     )
     if fmt == Format.table:
         if out_file is None:
@@ -290,51 +303,101 @@ def review(
     port: Annotated[
         int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")
     ] = 8001,
+    protected: Annotated[
+        bool,
+        typer.Option(
+            "--protected",
+            help="Serve only disclosure-controlled figures (the report's tables and the "
+            "10/5 canned queries; no row-level tables, no free SQL), to show a wider audience.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Browse the triage log in Datasette, read-only, on this computer only.
 
-    Serves a snapshot taken now, without pseudonyms or unfinished conversations, with
-    labels, a one-row-per-response view, facets and canned queries for common questions
-    (which support is needed in a sector, where people drop out, what a code said).
-    Stop it with Ctrl-C.
+    By default a confidential view for the team: a snapshot taken now, without pseudonyms or
+    unfinished conversations, with labels, a one-row-per-response view, facets and canned
+    queries (which support is needed in a sector, where people drop out, what a code said);
+    every page says it is confidential. With --protected, only the report's protected
+    figures. Stop it with Ctrl-C.
     """
-    from .review import build_copy, write_metadata
-
     settings, content, store = _open(ctx, db)
     store.close()
+    serve_review(settings, content, ReviewOptions(port=port, protected=protected))
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_review(settings: Settings, content: Content, options: ReviewOptions) -> None:
+    """Build the view's snapshot and serve it with Datasette until Ctrl-C."""
+    from .review import (
+        build_copy,
+        build_protected,
+        datasette_command,
+        write_metadata,
+        write_templates,
+    )
+
+    if options.port == 0:
+        options = replace(options, port=_free_port(options.host))
+    else:
+        try:
+            with socket.socket() as probe:
+                probe.bind((options.host, options.port))
+        except OSError:
+            raise fail(
+                f"port {options.port} on {options.host} is in use (is a review already "
+                "running?): choose another with --port N, or --port 0 for a free one"
+            ) from None
     with tempfile.TemporaryDirectory(prefix="mpsp-review-") as tmp:
-        copy = build_copy(settings.db_path, Path(tmp) / "review.db", content)
-        meta = write_metadata(Path(tmp) / "metadata.json", content, settings.rules)
+        folder = Path(tmp)
+        with progress_bar("Taking a snapshot", err) as bar:
+            bar.add_task("snapshot", total=None)
+            build = build_protected if options.protected else build_copy
+            database = build(settings.db_path, folder / "review.db", content, settings.rules)
+        meta = write_metadata(folder / "metadata.json", content, settings.rules, options.protected)
+        templates = write_templates(folder / "templates", content, options.protected)
+        view = "protected figures only" if options.protected else "confidential"
         out.print(
-            f"Reviewing a snapshot of {settings.db_path} at http://127.0.0.1:{port}/ "
-            "(Ctrl-C to stop)"
+            f"Reviewing a snapshot of {settings.db_path} ({view}) at "
+            f"http://{options.host}:{options.port}/ (Ctrl-C to stop)",
+            markup=False,
         )
-        command = [
-            sys.executable,
-            "-m",
-            "datasette",
-            "serve",
-            "--immutable",
-            str(copy),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--metadata",
-            str(meta),
-            "--setting",
-            "suggest_facets",
-            "off",
-            "--setting",
-            "allow_download",
-            "off",
-            "--setting",
-            "default_page_size",
-            "50",
-        ]
-        with contextlib.suppress(KeyboardInterrupt):
-            subprocess.run(command, check=False)
+        command = datasette_command(database, meta, templates, options, sys.executable)
+        _run_until_stopped(command)
+
+
+def _run_until_stopped(command: list[str]) -> None:
+    """Run Datasette until it ends, or until this command is stopped: then stop it too.
+
+    Without this, SIGTERM (a service manager, a test, `kill`) would end this process alone,
+    leaving Datasette serving the snapshot, whose folder is then deleted under it.
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signals = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+    previous = {name: signal.signal(getattr(signal, name), stop) for name in signals}
+    server = subprocess.Popen(command)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
 
 
 def export(
@@ -375,13 +438,15 @@ def export(
             + "\n"
         )
     else:
+        # The first line is the header, so csv.DictReader, pandas and spreadsheets read it as
+        # is; the notice goes to the screen (and is in the JSON export).
         buffer = io.StringIO()
-        buffer.write(f"# {notice}\n")
         writer = csv.DictWriter(buffer, fieldnames=list(EXPORT_FIELDS), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
     write_text(out_file, text, out)
+    err.print(Text(notice, style="bold yellow"))
     if out_file is not None:
         err.print(f"Wrote {len(rows):,} rows to {out_file}")
 
@@ -442,25 +507,75 @@ def demo_data(
 
     settings = settings_from(ctx, db)
     content = content_or_exit(settings)
-    store = Store(settings.db_path)
+    store = open_store(ctx, settings)
     try:
         existing = store.db["responses"].count
         if existing:
             raise fail(
-                f"{settings.db_path} already holds {existing:,} responses; demo data "
-                "goes in a new file (for example --db demo.db)"
+                f"{settings.db_path} already holds {existing:,} responses, and demo data only "
+                f"goes in a new file: try --db {_unused_name(settings.db_path)}"
             )
         with progress_bar("Making demo data", err) as bar:
             task = bar.add_task("demo", total=n)
             made = generate(
                 store, content, n, seed=seed, progress=lambda done: bar.update(task, completed=done)
             )
+        (code,) = store.conn.execute("SELECT code FROM responses ORDER BY id LIMIT 1").fetchone()
+    finally:
+        store.close()
+    db_path = settings.db_path
+    out.print(
+        f"Made {made:,} synthetic finished checks in {db_path}. Try `python -m bot report "
+        f"--db {db_path}`, `python -m bot review --db {db_path}` or, with one of their "
+        f"reference codes, `python -m bot lookup {code} --db {db_path}`.",
+        markup=False,
+    )
+
+
+def _unused_name(path: Path) -> Path:
+    """A file name beside ``path`` that is not taken yet: demo-2.db, demo-3.db..."""
+    stem = path.stem.rstrip("0123456789").rstrip("-") or path.stem
+    n = 2
+    while (candidate := path.with_name(f"{stem}-{n}{path.suffix}")).exists():
+        n += 1
+    return candidate
+
+
+def backup(
+    ctx: typer.Context,
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="The backup file to write (its folder must exist).", show_default=False
+        ),
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace --out if it exists already.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Copy the database consistently, even while the bot runs, and check the copy.
+
+    Uses SQLite's online backup API (the bot keeps answering meanwhile), runs SQLite's
+    integrity check on the copy, and only then puts it in place. The copy is one
+    self-contained file: to restore, stop the bot and put it where TRIAGE_DB points (see
+    the README).
+    """
+    from .backup import BackupError
+    from .backup import backup as make_backup
+
+    settings = settings_from(ctx, db)
+    store = open_store(ctx, settings, existing=True, migrate=False)
+    try:
+        done = make_backup(store, out_file, replace=force)
+    except BackupError as exc:
+        raise fail(str(exc), 1) from None
     finally:
         store.close()
     out.print(
-        f"Made {made:,} synthetic finished checks in {settings.db_path}. Try "
-        f"`python -m bot report --db {settings.db_path}` or `python -m bot review "
-        f"--db {settings.db_path}`."
+        f"Backed up {settings.db_path} to {done.path}: {done.responses:,} responses, "
+        f"{done.size / 1e6:.1f} MB, schema {done.schema}, integrity ok, in {done.seconds:.1f}s.",
+        markup=False,
     )
 
 
@@ -471,3 +586,4 @@ def register(app: typer.Typer) -> None:
     app.command()(review)
     app.command()(export)
     app.command("demo-data")(demo_data)
+    app.command()(backup)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,17 +17,30 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in an editor's file: where it is, what is wrong and what to do."""
+    """One problem in an editor's file: where it is, what is wrong and what to do.
+
+    ``item`` names the question, signpost, stage or section it is about, if any. ``path``
+    says which answer path the check found it on, and ``detail`` what was measured there (a
+    length, a reading grade, the answers that clash). Neither is part of the problem's
+    identity, so the same problem found on many paths, with figures that differ from path to
+    path, is reported once, with a count and the first path's detail (bot.findings).
+    """
 
     file: str
     line: int | None
     message: str
     hint: str = ""
     warning: bool = False
+    item: str = ""
+    path: str = field(default="", compare=False)
+    detail: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.message}"
+        about = f"{self.item}: " if self.item else ""
+        text = f"{where}: {about}{self.message}"
+        if self.detail:
+            text += f"; {self.detail}"
         return f"{text} ({self.hint})" if self.hint else text
 
 
@@ -86,9 +99,11 @@ class YamlDoc:
                 return line
         return line
 
-    def problem(self, loc: Sequence[str | int], message: str, hint: str = "") -> Problem:
-        """Make a problem located at ``loc`` in this file."""
-        return Problem(self.display, self.line_of(loc), message, hint)
+    def problem(
+        self, loc: Sequence[str | int], message: str, hint: str = "", item: str = ""
+    ) -> Problem:
+        """Make a problem located at ``loc`` in this file (about ``item``, if given)."""
+        return Problem(self.display, self.line_of(loc), message, hint, item=item)
 
     def validate(self, model: type[M]) -> M:
         """Validate the whole document against a pydantic model, naming lines on failure."""

@@ -140,13 +140,12 @@ def test_rules_that_leave_someone_without_advice(copy: Path) -> None:
         )
 
     edit(copy, "content/rules.yaml", only_legal)
-    found = errors(copy)
-    assert any(
-        p.startswith("content/rules.yaml: path")
-        and "gets no recommendation at all" in p
-        and "answers: org_type=" in p
-        for p in found
-    )
+    report = check_content(copy, quick=True, pool_size=40)
+    (finding,) = [f for f in report.findings if "no recommendation" in str(f.problem)]
+    text = finding.describe(report.profiles)
+    assert text.startswith("content/rules.yaml: some answers get no recommendation at all")
+    assert f"of {report.profiles} answer paths, for example:" in text
+    assert finding.broken > 1 and "org_type=" in "".join(finding.paths)
 
 
 def test_contradictory_advice_is_refused(copy: Path) -> None:
@@ -178,7 +177,8 @@ def test_oversized_signpost_is_caught(copy: Path) -> None:
     )
     found = errors(copy)
     assert any(
-        p.startswith("templates/result.j2") and "more than one Telegram message" in p for p in found
+        p.startswith("templates/result.j2") and "longer than one Telegram message holds" in p
+        for p in found
     )
 
 
@@ -237,7 +237,106 @@ def test_unreachable_question_and_unused_signpost_are_flagged(copy: Path) -> Non
     )
     warnings = [str(w) for w in check_content(copy, quick=True, pool_size=40).warnings]
     assert any("top_barrier is never asked" in w for w in warnings)
-    assert any("tip_cost is never shown" in w for w in warnings)
+    assert any("tip_cost: never shown" in w for w in warnings)
+
+
+# ---- each problem once, with how far it reaches ------------------------------------------------
+
+
+def test_one_template_typo_is_one_error_with_the_paths_it_breaks(copy: Path) -> None:
+    edit(copy, "templates/result.j2", lambda t: t.replace("{{ result.code }}", "{{ cdoe }}", 1))
+    line = line_of(copy, "templates/result.j2", "cdoe")
+    report = check_content(copy, quick=True, pool_size=40)
+    (error,) = [f for f in report.findings if not f.warning]
+    text = error.describe(report.profiles)
+    assert text.startswith(f"templates/result.j2:{line}: uses 'cdoe'")
+    assert f"Breaks {report.profiles} of {report.profiles} answer paths, for example: " in text
+    # The same from the command line: one error line, and a summary that reads well for one.
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    result = CliRunner().invoke(
+        app, ["content", "check", "--quick", "--content", str(copy)], catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert [x for x in result.output.splitlines() if x.startswith("error")] == [
+        x for x in result.output.splitlines() if x.startswith("error templates/result.j2")
+    ]
+    assert sum(x.startswith("error") for x in result.output.splitlines()) == 1
+    assert "1 error: fix it before publishing." in result.output
+
+
+def test_a_typo_in_a_question_text_names_its_line_and_question(copy: Path) -> None:
+    edit(
+        copy,
+        "flows/triage.yaml",
+        lambda t: t.replace("text: What is your role?", "text: Your role in {{ said.org_typ }}?"),
+    )
+    line = line_of(copy, "flows/triage.yaml", "said.org_typ")
+    report = check_content(copy, quick=True, pool_size=40)
+    (error,) = [f for f in report.findings if not f.warning]
+    text = error.describe(report.profiles)
+    assert text.startswith(f"flows/triage.yaml:{line}: role: the question text uses said.org_typ")
+    assert "org_typ is not a question" in text and "org_type" in text
+    # Only Mutuals are asked their role: it breaks their paths, not everyone's.
+    assert 1 < error.broken < report.profiles
+    assert "for example: " in text
+
+
+def test_a_question_text_that_fails_on_some_paths_says_which(copy: Path) -> None:
+    # said.spinout_stage exists only for people planning to spin out: a runtime failure, found
+    # on the paths of everyone else who is asked their role.
+    edit(
+        copy,
+        "flows/triage.yaml",
+        lambda t: t.replace(
+            "text: What is your role?", "text: Your role ({{ said.spinout_stage }})?"
+        ),
+    )
+    line = line_of(copy, "flows/triage.yaml", "said.spinout_stage")
+    report = check_content(copy, quick=True, pool_size=40)
+    (error,) = [f for f in report.findings if not f.warning]
+    text = error.describe(report.profiles)
+    assert text.startswith(f"flows/triage.yaml:{line}: role: the question text failed:")
+    assert "spinout_stage" in text and "answer paths, for example: " in text
+    assert error.broken > 1
+
+
+def test_findings_group_any_problem_and_count_paths() -> None:
+    from bot.findings import group, summary
+    from bot.yamlfile import Problem
+
+    # As a new rule in another module would report them: the same problem on three paths
+    # (two of them the same), and a file-level problem twice.
+    problems = [
+        Problem("content/x.yaml", 4, "too vague", path="a=1"),
+        Problem("content/x.yaml", 4, "too vague", path="a=2"),
+        Problem("content/x.yaml", 4, "too vague", path="a=1"),
+        Problem("content/y.yaml", 9, "unused", warning=True),
+        Problem("content/y.yaml", 9, "unused", warning=True),
+    ]
+    first, second = group(problems)
+    assert first.broken == 2 and first.example == "a=1"
+    assert first.describe(10) == (
+        "content/x.yaml:4: too vague. Breaks 2 of 10 answer paths, for example: a=1"
+    )
+    assert second.paths == () and second.describe(10) == "content/y.yaml:9: unused"
+    # A figure measured on each path (Problem.detail) does not split the problem: it is shown
+    # as found on the example path.
+    (long,) = group(
+        [
+            Problem("templates/r.j2", None, "too long", path="a=1", detail="1,300 here"),
+            Problem("templates/r.j2", None, "too long", path="a=2", detail="1,250 here"),
+        ]
+    )
+    assert long.describe(10) == (
+        "templates/r.j2: too long; 1,300 here. Breaks 2 of 10 answer paths, for example: a=1"
+    )
+    assert summary(0, 0) == "No errors or warnings."
+    assert summary(0, 1) == "No errors; 1 warning."
+    assert summary(1, 0) == "1 error: fix it before publishing. No warnings."
+    assert summary(3, 2) == "3 errors: fix them before publishing. Also 2 warnings."
 
 
 # ---- the web page's templates and words (issue 12) -------------------------------------------

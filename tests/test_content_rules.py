@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
 import shutil
 from pathlib import Path
 
@@ -85,6 +87,57 @@ def test_contradictions_of_each_kind_are_errors(copy: Path) -> None:
     assert all(p.split(":")[0].endswith(".yaml") for p in found if "contradicts" in p)
 
 
+def test_a_problem_many_paths_hit_is_printed_once_with_how_many(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A contradiction: without its caps, "Ready to partner" reaches people who said partnering
+    # is not on their agenda, on many paths.
+    edit(
+        copy, "content/readiness.yaml", lambda t: t.split("\ncaps:")[0] + t[t.index("\nstages:") :]
+    )
+    # Readability: a 26-word sentence in a signpost shown on many paths.
+    edit(
+        copy,
+        "content/signposts.yaml",
+        lambda t: t.replace(
+            "      Start with the loosest deal that will do the job.",
+            "      Start with the loosest deal that will do the job, because organisations that"
+            " contemplate comprehensive contractual arrangements prematurely experience"
+            " considerable administrative difficulties and unnecessary expenditure later.",
+        ),
+    )
+    # Printed as `content check` prints it (its own printer, on a smaller pool of answers).
+    from rich.console import Console
+
+    from bot import editor_cli
+
+    report = check_content(copy, quick=True, pool_size=40)
+    monkeypatch.setattr(editor_cli, "out", Console(file=io.StringIO(), width=100))
+    editor_cli._print_report(report, quiet=False)
+    printed_text = editor_cli.out.file.getvalue()  # type: ignore[attr-defined]
+    lines = printed_text.splitlines()
+    checked = report.profiles
+    assert "errors: fix them before publishing" in printed_text
+
+    def printed(needle: str) -> str:
+        (line,) = [x for x in lines if needle in x]  # once, however many paths hit it
+        broken = re.search(rf"Breaks (\d+) of {checked} answer paths, for example: (.+)$", line)
+        assert broken and 1 < int(broken[1]) < checked, line
+        return line
+
+    stage = printed("ready_to_partner: stage contradicts an answer")
+    lines_of = (copy / "content/readiness.yaml").read_text(encoding="utf-8").splitlines()
+    start = line_of(copy, "content/readiness.yaml", "- id: ready_to_partner")
+    assumes = next(n for n in range(start, len(lines_of)) if "assumes:" in lines_of[n]) + 1
+    assert stage.startswith(f"error content/readiness.yaml:{assumes}: ready_to_partner: ")
+    # What clashed is shown for the example path only, and no other path is named.
+    assert "on the example path, experience=" in stage and "appetite=not_now" in stage
+    assert stage.count("org_type=") <= 1
+    tip = line_of(copy, "content/signposts.yaml", "- id: tip_legal_complexity")
+    sentence = printed("a sentence of 26 words")
+    assert sentence.startswith(f"error content/signposts.yaml:{tip}: tip_legal_complexity: ")
+
+
 def test_a_first_message_that_no_longer_fits_a_phone_is_an_error(copy: Path) -> None:
     long_step = " ".join(["Ask the team for help, and say what you need."] * 12)
     edit(
@@ -145,7 +198,7 @@ def test_plain_english_jargon_questions_and_placeholders(copy: Path) -> None:
     assert any("tip_capacity: 'MOU' is used without saying what it means" in p for p in found)
     role = line_of(copy, "flows/triage.yaml", "- id: role")
     assert any(
-        p.startswith(f"flows/triage.yaml:{role}: role is asked, but nothing in the result")
+        p.startswith(f"flows/triage.yaml:{role}: role: asked, but nothing in the result")
         for p in found
     )
 

@@ -154,7 +154,8 @@ def test_no_rendered_figure_breaks_the_rule(n, seed, abandon, by, rules) -> None
     figures = stats_figures(CONTENT, rules, headline)
     assert (
         rendered_numbers_obey(
-            [figures[k] for k in ("finished", "recent", "started", "urgent")], rules
+            [figures[k] for k in ("finished", "recent", "started", "urgent", "handovers")],
+            rules,
         )
         == []
     )

@@ -77,7 +77,7 @@ def test_preview_of_an_answers_file_with_a_mistake_names_the_line(tmp_path: Path
 def test_check_command_exit_status(copy: Path) -> None:
     ok = invoke("content", "check", "--quick", "--content", str(copy))
     assert ok.exit_code == 0, ok.output
-    assert "No errors." in ok.output and "Checked" in ok.output
+    assert "No errors;" in ok.output and "Checked" in ok.output
     strict = invoke("content", "check", "--quick", "--strict", "--content", str(copy))
     assert strict.exit_code == 1  # the example contact details
     edit(
@@ -200,3 +200,74 @@ def test_reload_switches_only_to_content_that_passes_the_check(
     assert triage.engine is not old
     assert "How this bot works" in triage.engine.content.render("help.j2", in_progress=False)
     store.close()
+
+
+# ---- which content is live ----------------------------------------------------------------------
+
+
+def test_every_command_that_loads_content_names_its_folder(copy: Path, tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    line = f"Content from {copy} (set by TRIAGE_CONTENT_DIR or --content; version "
+    env = {"TRIAGE_CONTENT_DIR": str(copy), "TRIAGE_DB": str(db)}
+    commands = [
+        ["demo-data", "--n", "20"],
+        ["report"],
+        ["lookup", "MPSP-2222-2222"],
+        ["export"],
+        ["chat"],
+        ["content", "check", "--quick"],
+        ["content", "preview", "--sample", "not-now"],
+        ["content", "docs", "--check"],
+        ["flow", "diagram", "--out", str(tmp_path / "out")],
+    ]
+    for args in commands:
+        result = runner.invoke(app, args, env=env, input="/quit\n", catch_exceptions=False)
+        assert result.stderr.count(line) == 1, (args, result.output)
+        assert line not in result.stdout, args  # never mixed into CSV, JSON or tables
+        assert "differs from the installed copy" not in result.stderr
+
+
+def _installed_and_repository(tmp_path: Path) -> tuple[Path, Path]:
+    """An installed copy of the content, and a repository where a question was then edited."""
+    installed = tmp_path / "site-packages" / "bot" / "_content"
+    repo = tmp_path / "repo"
+    for name in ("flows", "templates", "content"):
+        shutil.copytree(ROOT / name, installed / name)
+        shutil.copytree(ROOT / name, repo / name)
+    shutil.copy(ROOT / "pyproject.toml", repo / "pyproject.toml")
+    return installed, repo
+
+
+def test_the_installed_copy_warns_when_the_repository_differs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import content_source as source_module
+    from bot import settings as settings_module
+    from bot.content_source import content_source
+
+    installed, repo = _installed_and_repository(tmp_path)
+    same = content_source(installed, bundled=installed, near=[repo / "flows", repo])
+    assert same.kind == "installed" and same.warning() is None
+    edit(repo, "flows/triage.yaml", lambda t: t.replace("What is your role?", "Your job?"))
+    found = content_source(installed, bundled=installed, near=[repo / "flows", repo])
+    assert found.repository == repo
+    assert f"set TRIAGE_CONTENT_DIR={repo}" in (found.warning() or "")
+    assert f"pip install -e {repo}" in (found.warning() or "")
+    # Chosen on purpose, or this very checkout: nothing to warn about.
+    assert content_source(repo, bundled=installed, near=[repo]).warning() is None
+    assert content_source(repo, bundled=repo, near=[repo]).kind == "checkout"
+
+    # As a new user meets it: `pip install .`, then run from inside the edited repository.
+    monkeypatch.setattr(settings_module, "bundled_content_dir", lambda: installed)
+    monkeypatch.setattr(source_module, "bundled_content_dir", lambda: installed)
+    monkeypatch.chdir(repo / "content")
+    result = runner.invoke(
+        app,
+        ["content", "preview", "--sample", "small-new-mutual"],
+        env={"TRIAGE_CONTENT_DIR": "", "TRIAGE_DB": str(tmp_path / "t.db")},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Content from {installed} (the copy installed with the bot" in result.stderr
+    assert f"warning: the content in {repo} (version " in result.stderr
+    assert "What is your role?" in result.stdout  # the installed copy is what ran

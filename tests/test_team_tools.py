@@ -27,6 +27,7 @@ from bot.demo import generate
 from bot.review import PRIVATE_TABLES, build_copy, metadata
 from bot.settings import Settings
 from bot.store import Store
+from bot.team_cli import EXPORT_FIELDS
 
 from .conftest import ROOT
 from .fake_telegram import FakeTelegram, Person
@@ -96,6 +97,13 @@ def test_demo_data_follows_the_survey_and_refuses_real_databases(demo_db: Path) 
     assert owners == 0 and started > total
     again = invoke("demo-data", "--n", "5", "--db", str(demo_db))
     assert again.exit_code == 2 and "already holds 600 responses" in again.output
+    # It suggests a file that is free, not the one it just refused.
+    suggested = re.search(r"try --db (\S+)", again.output).group(1)
+    assert suggested == str(demo_db.with_name("demo-2.db")) and not Path(suggested).exists()
+    demo_db.with_name("demo-2.db").touch()
+    third = invoke("demo-data", "--n", "5", "--db", str(demo_db))
+    assert f"try --db {demo_db.with_name('demo-3.db')}" in third.output
+    demo_db.with_name("demo-2.db").unlink()
 
 
 # ---- report ---------------------------------------------------------------------------------
@@ -137,7 +145,7 @@ def test_report_answers_which_support_is_most_needed_in_health(
 
 def test_report_shows_where_people_drop_out(demo_db: Path) -> None:
     result = invoke("report", "--db", str(demo_db), "--format", "csv")
-    rows = [r for r in csv.DictReader(io.StringIO(result.output)) if r["table"] == "funnel"]
+    rows = [r for r in csv.DictReader(io.StringIO(result.stdout)) if r["table"] == "funnel"]
     stopped = {r["row"]: r for r in rows if r["column"] == "Stopped here"}
     assert "Organisation" in stopped and "Barriers" in stopped
     assert stopped["Organisation"]["count"] == "[c]" or int(stopped["Organisation"]["count"])
@@ -191,6 +199,13 @@ def test_report_table_and_errors(demo_db: Path, tmp_path: Path) -> None:
     assert invoke("report", "--db", str(demo_db), "--format", "html").exit_code == 2
     missing = invoke("report", "--db", str(tmp_path / "nope.db"))
     assert missing.exit_code == 2 and "no database" in missing.output
+    # Two splits at once are refused, not silently reduced to the last one.
+    both = invoke("report", "--db", str(demo_db), "--by", "sector", "--by", "size")
+    assert both.exit_code == 2
+    assert "one dimension at a time, not sector and size" in both.output
+    assert "Support wanted" not in both.output
+    same = invoke("report", "--db", str(demo_db), "--by", "size", "--by", "size", "--format", "csv")
+    assert same.exit_code == 0
 
 
 # ---- lookup and export ----------------------------------------------------------------------
@@ -207,7 +222,7 @@ def test_lookup_shows_one_response_in_full(demo_db: Path) -> None:
     code = _a_code(demo_db)
     result = invoke("lookup", code.lower().replace("-", " "), "--db", str(demo_db), "--json")
     assert result.exit_code == 0, result.output
-    found = json.loads(result.output)
+    found = json.loads(result.stdout)
     assert found["code"] == code
     assert found["answers"][0]["question"] == "Organisation"
     assert found["recommendations"] and all("title" in r for r in found["recommendations"])
@@ -223,16 +238,23 @@ def test_export_is_anonymised_and_marked_confidential(demo_db: Path, tmp_path: P
     out = tmp_path / "rows.csv"
     assert invoke("export", "--db", str(demo_db), "--out", str(out)).exit_code == 0
     text = out.read_text(encoding="utf-8")
-    assert text.startswith("# CONFIDENTIAL")
-    rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
+    # The header comes first, so any CSV reader takes the file as it is.
+    reader = csv.DictReader(io.StringIO(text))
+    assert reader.fieldnames == list(EXPORT_FIELDS)
+    rows = list(reader)
+    assert rows[0]["question"] == "org_type" and rows[0]["response"].isdigit()
     conn = sqlite3.connect(demo_db)
     assert len(rows) == conn.execute("SELECT count(*) FROM answers").fetchone()[0]
     codes = {r[0] for r in conn.execute("SELECT code FROM responses")}
     conn.close()
     assert "code" not in rows[0] and "subject" not in rows[0]
     assert not any(code in text for code in codes)
-    data = json.loads(invoke("export", "--db", str(demo_db), "--format", "json").output)
+    data = json.loads(invoke("export", "--db", str(demo_db), "--format", "json").stdout)
     assert data["notice"].startswith("CONFIDENTIAL") and len(data["rows"]) == len(rows)
+    # Printed rather than saved: the CSV alone on stdout, the notice on the screen (stderr).
+    printed = invoke("export", "--db", str(demo_db))
+    assert printed.stdout.startswith("response,finished_on,")
+    assert "CONFIDENTIAL" in printed.stderr and "CONFIDENTIAL" not in printed.stdout
 
 
 # ---- review (Datasette) -----------------------------------------------------------------------
@@ -267,15 +289,81 @@ def test_review_copy_holds_no_pseudonym_and_canned_queries_apply_the_rule(
     queries = meta["databases"]["review"]["queries"]
     params = {"sector": "health", "code": _a_code(demo_db)}
     for name, query in queries.items():
-        rows = review.execute(query["sql"], {p: params[p] for p in query.get("params", [])})
-        rows = rows.fetchall()
+        cursor = review.execute(query["sql"], {p: params[p] for p in query.get("params", [])})
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
         assert rows, name
-        if name in ("support_in_a_sector", "support_by_sector", "barriers"):
-            for row in rows:
-                assert row[-1] == "[c]" or (int(row[-1]) >= 10 and int(row[-1]) % 5 == 0)
-    best = review.execute(queries["support_in_a_sector"]["sql"], {"sector": "health"}).fetchone()
-    assert best[0] in ("Commercial advice", "Legal advice")
+        for column in ("people", "reached", "stopped_here"):
+            if column in columns:
+                for row in rows:
+                    count = row[columns.index(column)]
+                    assert count == "[c]" or (count >= 10 and count % 5 == 0), (name, row)
+    in_health = queries["support_in_a_sector"]["sql"]
+    best = review.execute(in_health, {"sector": "health"}).fetchall()
+    assert best[0][0] in ("Commercial advice", "Legal advice")
+    # The sector as people see it, in any case, gives the same rows as its code.
+    for typed in ("Health", " HEALTH ", "health"):
+        assert review.execute(in_health, {"sector": typed}).fetchall() == best
+    assert review.execute(in_health, {"sector": "Social care"}).fetchall()
+    assert review.execute(in_health, {"sector": "Plumbing"}).fetchall() == []
     review.close()
+
+
+def test_protected_view_holds_only_the_reports_protected_figures(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    from bot.review import build_protected
+
+    rules = Settings().rules
+    db = build_protected(demo_db, tmp_path / "protected.db", CONTENT, rules)
+    conn = sqlite3.connect(db)
+    names = {
+        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    }
+    assert names == {"figures", "options"}  # no row-level table, not even hidden
+    blob = db.read_bytes()
+    assert _a_code(demo_db).encode() not in blob
+    for (count,) in conn.execute("SELECT count FROM figures"):
+        assert count == "[c]" or (count >= 10 and count % 5 == 0)
+    # The very figures `report` prints, for everyone and for each split.
+    for split in ("none", "sector", "region"):
+        args = ["report", "--db", str(demo_db), "--format", "csv"]
+        printed = invoke(*args, *([] if split == "none" else ["--by", split])).stdout
+        expected = [
+            (r["table"], r["row"], r["column"], r["count"], r["percent"])
+            for r in csv.DictReader(io.StringIO(printed))
+        ]
+        stored = [
+            (t, row, col, str(n), "" if pc is None else str(pc))
+            for t, row, col, n, pc in conn.execute(
+                "SELECT table_id, row_label, column_label, count, percent FROM figures "
+                "WHERE split = ? ORDER BY rowid",
+                (split,),
+            )
+        ]
+        assert stored == expected, split
+    meta = metadata(CONTENT, rules, protected=True)
+    database = meta["databases"]["review"]
+    assert database["allow_sql"] is False
+    assert set(database["queries"]) == {
+        "support_in_a_sector",
+        "support_by_sector",
+        "where_people_stop",
+        "handovers",
+        "barriers",
+    }
+    # The handover figure, protected, for everyone and for each split; never who asked.
+    splits = {s for (s,) in conn.execute("SELECT split FROM figures WHERE table_id = 'handover'")}
+    assert splits == {"none", "sector", "size", "region", "readiness"}
+    split_by, who, asked, _percent, finished = conn.execute(
+        database["queries"]["handovers"]["sql"]
+    ).fetchone()
+    assert (split_by, who) == ("none", "All")
+    assert asked == "[c]" or (asked >= 10 and asked % 5 == 0 and finished >= asked)
+    for query in database["queries"].values():
+        params = {p: "Health" for p in query.get("params", [])}
+        assert conn.execute(query["sql"], params).fetchall()
+    conn.close()
 
 
 def _free_port() -> int:
@@ -337,9 +425,12 @@ def test_review_in_a_real_browser(demo_db: Path, tmp_path: Path) -> None:
         else:
             raise AssertionError("review server did not start")
         shot = Path(os.environ.get("REVIEW_SCREENSHOT", tmp_path / "review.png"))
-        home = _browse(f"{base}/review", tmp_path / "p1", screenshot=shot)
+        # The home page itself leads to the canned queries.
+        front = _browse(f"{base}/", tmp_path / "p0", screenshot=shot)
+        assert 'href="/review/support_in_a_sector"' in front
+        assert "Which support is most needed in a sector?" in front
+        home = _browse(f"{base}/review", tmp_path / "p1")
         assert "Triage log (no pseudonyms)" in home
-        assert "Which support is most needed in a sector?" in home
         assert "Where do people drop out?" in home
         assert "conversations" not in re.findall(r'href="/review/([a-z_]+)"', home)
         table = _browse(f"{base}/review/response_profile", tmp_path / "p2")
@@ -348,8 +439,12 @@ def test_review_in_a_real_browser(demo_db: Path, tmp_path: Path) -> None:
         code = _a_code(demo_db)
         answer = _browse(f"{base}/review/look_up_a_code?code={code}", tmp_path / "p3")
         assert "Organisation" in answer and "Service area" in answer
-        health = _browse(f"{base}/review/support_in_a_sector?sector=health", tmp_path / "p4")
+        health = _browse(f"{base}/review/support_in_a_sector?sector=Health", tmp_path / "p4")
         assert "Commercial advice" in health
+        # Every page says it is confidential.
+        for page in (front, home, table, answer, health):
+            assert 'class="mpsp-notice mpsp-confidential"' in page
+            assert "CONFIDENTIAL: anonymised answers" in page
         assert shot.exists() and shot.stat().st_size > 10_000
         # Read-only: writing through the web is refused.
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -359,8 +454,143 @@ def test_review_in_a_real_browser(demo_db: Path, tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] > 0
         conn.close()
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        output = _stop(server)
+    assert "Content from " in output
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc; empty elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _stop(server: subprocess.Popen) -> str:
+    """Stop `review` as a service manager would (SIGTERM): Datasette must stop with it."""
+    children = _children(server.pid)
+    server.terminate()
+    output, _ = server.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{child}").exists() for child in children):
+        assert time.monotonic() < deadline, "Datasette outlived `review`"
+        time.sleep(0.1)
+    return output
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, ""
+    except OSError:  # not listening yet
+        return 0, ""
+
+
+def test_review_protected_serves_only_protected_figures(demo_db: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "TRIAGE_CONTENT_DIR": str(ROOT), "TRIAGE_DB": str(demo_db)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "review", "--protected", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while _get(base)[0] != 200:
+            assert time.monotonic() < deadline, "review server did not start"
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.3)
+        status, front = _get(f"{base}/")
+        assert 'href="/review/support_in_a_sector"' in front
+        assert "look_up_a_code" not in front
+        pages = [front]
+        for path in ("/review", "/review/figures", "/review/support_in_a_sector?sector=Health"):
+            status, page = _get(base + path)
+            assert status == 200, path
+            pages.append(page)
+        assert "Commercial advice" in pages[-1]
+        for page in pages:
+            assert 'class="mpsp-notice mpsp-protected"' in page
+            assert "CONFIDENTIAL" not in page
+        # No row-level table, no lookup by code, no free SQL.
+        for path in ("/review/answers", "/review/responses", "/review/look_up_a_code"):
+            assert _get(base + path)[0] == 404, path
+        assert _get(f"{base}/review?sql=select+1")[0] == 403
+        assert _get(f"{base}/review.db")[0] in (403, 404)
+    finally:
+        _stop(server)
+
+
+def test_review_on_a_busy_port_says_so(demo_db: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = invoke("review", "--db", str(demo_db), "--port", str(port))
+    assert result.exit_code == 2
+    assert f"port {port} on 127.0.0.1 is in use" in result.output and "--port 0" in result.output
+
+
+# ---- handovers (issue 8): counted, never who ---------------------------------------------------
+
+
+def _with_handovers(db: Path, asked: int) -> None:
+    """A log of 120 finished checks in which exactly ``asked`` asked the team to call."""
+    store = Store(db)
+    if not store.conn.execute("SELECT count(*) FROM responses").fetchone()[0]:
+        generate(store, CONTENT, 120, seed=7, today=dt.date.today())
+    now = dt.datetime.now(dt.UTC)
+    with store.transaction():
+        store.conn.execute("UPDATE responses SET handover = NULL")
+        codes = [c for (c,) in store.conn.execute("SELECT code FROM responses ORDER BY id")]
+        for code in codes[:asked]:
+            store.record_handover(code, now)
+    store.close()
+
+
+def test_report_counts_handovers_in_every_format_under_the_10_5_rule(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    _with_handovers(db, 23)
+
+    def handover_rows(*args: str) -> list[tuple[str, str, str, str]]:
+        printed = invoke("report", "--db", str(db), "--format", "csv", *args).stdout
+        return [
+            (r["row"], r["column"], r["count"], r["percent"])
+            for r in csv.DictReader(io.StringIO(printed))
+            if r["table"] == "handover"
+        ]
+
+    # 23 of 120 is shown as 25, and 25 of 120 (rounded) as 21%.
+    assert handover_rows() == [
+        ("Asked the team to contact them", "All", "25", "21"),
+        ("Finished checks", "All", "120", ""),
+    ]
+    table = " ".join(invoke("report", "--db", str(db)).stdout.split())
+    assert "Handovers to the team" in table
+    assert "Asked the team to contact them 25 (21%) Finished checks 120" in table
+    out = tmp_path / "report.html"
+    invoke("report", "--db", str(db), "--format", "html", "--out", str(out))
+    html = out.read_text(encoding="utf-8")
+    section = html[html.index('id="handover"') :]
+    assert "Handovers to the team" in section and "25 (21%)" in section
+    # Split by sector, no hidden figure can be worked out from the total.
+    split = handover_rows("--by", "sector")
+    asked = [count for row, _col, count, _pc in split if row.startswith("Asked")]
+    assert "[c]" in asked and asked.count("[c]") != 1
+    assert all(c == "[c]" or (int(c) >= 10 and int(c) % 5 == 0) for c in asked)
+    # Fewer than 10: hidden, with no percentage.
+    _with_handovers(db, 7)
+    assert handover_rows()[0] == ("Asked the team to contact them", "All", "[c]", "")
 
 
 # ---- /stats -------------------------------------------------------------------------------------
@@ -371,9 +601,7 @@ MEMBER = Person(user_id=777000222, first_name="Ben", username="ben_mutual")
 
 async def test_stats_for_admins_only(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
-    store = Store(db)
-    generate(store, CONTENT, 120, seed=7, today=dt.date.today())
-    store.close()
+    _with_handovers(db, 23)
     telegram = FakeTelegram()
     bot = await RunningBot(telegram, db, CONTENT, admins=frozenset({ADMIN.user_id})).start()
     try:
@@ -390,7 +618,102 @@ async def test_stats_for_admins_only(tmp_path: Path) -> None:
     assert finished == "120"
     recent = re.search(r"\(([^ ]+) in the last 30 days\)", stats).group(1)
     assert recent == "[c]" or int(recent) % 5 == 0
+    assert "Asked the team to contact them: 25\n" in stats  # 23, rounded as everywhere
     member = telegram.messages(MEMBER)[0].text
     assert member.startswith("<b>How this works</b>") and "Triage figures" not in member
     group = [p["text"] for m, p in telegram.calls if m == "sendMessage" and int(p["chat_id"]) < 0]
     assert group and "private chat" in group[0]
+
+
+# ---- the report as a new user sees it ---------------------------------------------------------
+
+
+def _report_in_terminal(db: Path, *args: str, columns: int = 80) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "--db", str(db), *args],
+        env={**os.environ, "TRIAGE_CONTENT_DIR": str(ROOT), "COLUMNS": str(columns)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_report_table_fits_80_columns_and_shows_hidden_figures(demo_db: Path) -> None:
+    text = _report_in_terminal(demo_db, "--by", "sector")
+    lines = text.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert "…" not in text  # nothing cut
+    assert "[c]" in text
+    flat = " ".join(text.split())
+    assert "(shown as [c])" in flat
+    assert "People could choose several options, so percentages add up to more than 100." in flat
+    # Every sector's name is there whole, word for word, in the header of every table.
+    for label in ("Health", "Social care", "Children and young people", "Education"):
+        for word in label.split():
+            assert re.search(rf"(^|\s){word}(\s|$)", text, re.M), word
+    support = text[text.index("Support wanted") :]
+    header = support[: support.index("─")]
+    assert "Something" in header and "All" in header
+    # Too many regions for 80 columns: the table comes in parts, each with its row labels.
+    regions = _report_in_terminal(demo_db, "--by", "region")
+    assert max(len(line.rstrip()) for line in regions.splitlines()) <= 80
+    assert "Support wanted (continued)" in regions and "…" not in regions
+    part = regions[regions.index("Support wanted (continued)") :]
+    assert "Commercial advice" in part[: part.index("People asked")]
+
+
+def test_a_split_leaves_out_what_nobody_in_it_is_asked(demo_db: Path, tmp_path: Path) -> None:
+    from bot.analytics import Analysis
+
+    analysis = Analysis(CONTENT, Settings().rules)
+    assert analysis.split_plan("sector").left_out == []
+    size = analysis.split_plan("size")
+    assert set(size.left_out) == {
+        "Organisation",
+        "Spin-out stage",
+        "Tools of interest",
+        "Your interest",
+    }
+    assert "service" in size.questions and "readiness" in size.questions
+    assert "Organisation" in analysis.split_plan("readiness").left_out
+    out = tmp_path / "size.html"
+    made = invoke(
+        "report", "--format", "html", "--by", "size", "--db", str(demo_db), "--out", str(out)
+    )
+    assert made.exit_code == 0, made.output
+    html = out.read_text(encoding="utf-8")
+    sections = set(re.findall(r'<section id="([a-z_]+)"', html))
+    assert not sections & {"org_type", "spinout_stage", "commissioner_interest", "vcse_interest"}
+    assert {"role", "service", "support", "readiness"} <= sections
+    assert "Only Public Service Mutuals are asked this" not in html
+    assert "so the tables split by size count only Mutuals" in html
+    assert "Not in this split, because nobody in it is asked them: Organisation" in html
+    # No table is nothing but hidden figures.
+    for body in re.findall(r"<tbody>(.*?)</tbody>", html, re.S):
+        cells = re.findall(r'<td(?: class="[a-z ]+")?>([^<]*)</td>', body)
+        assert any(c.strip() not in ("[c]", "") and c[0].isdigit() for c in cells)
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (CI installs it)")
+def test_html_report_tables_fit_a_1280_pixel_page(demo_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "region.html"
+    result = invoke("report", "--db", str(demo_db), "--by", "region", "--format", "html")
+    assert result.exit_code == 2  # html needs --out
+    invoke("report", "--db", str(demo_db), "--by", "region", "--format", "html", "--out", str(out))
+    # The report has no script of its own; add one that notes every table wider than its box.
+    probe = """<script>addEventListener('load', () => {
+      const wide = [...document.querySelectorAll('.scroll')]
+        .filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.parentNode.id);
+      const out = document.createElement('output');
+      out.id = 'probe'; out.textContent = 'wide:' + wide.join(',') + ';';
+      document.body.append(out);
+    });</script>"""
+    page = tmp_path / "probe.html"
+    page.write_text(out.read_text(encoding="utf-8").replace("</body>", probe + "</body>"))
+    dom = _browse(page.as_uri(), tmp_path / "p")
+    found = re.search(r'<output id="probe">wide:([a-z_,]*);</output>', dom)
+    assert found is not None, dom[-500:]
+    assert found.group(1) == ""
