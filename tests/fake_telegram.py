@@ -2,7 +2,9 @@
 
 It keeps what a person would see on their phone (messages, their text and buttons, edits),
 queues updates the way Telegram does (kept until getUpdates is called with a higher offset),
-and fails loudly on any Bot API method the bot is not expected to call.
+and fails loudly on any Bot API method the bot is not expected to call. It can also behave
+badly on purpose: enforce Telegram's flood limits with 429s, fail every message to one chat,
+leave sends unanswered, or refuse the token.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +29,10 @@ EXPECTED = {
     "answerCallbackQuery",
     "setMyCommands",
     "deleteWebhook",
+    "setWebhook",
 }
+# What Telegram's flood limits count: messages, not button-press answers or polls.
+MESSAGE_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument"}
 
 
 @dataclass
@@ -99,6 +105,19 @@ class FakeTelegram:
         self.sent_at: dict[int, float] = {}
         self.fail_next: dict[str, int] = {}
         self.history: dict[int, dict[str, Any]] = {}
+        self.by_chat: dict[int, list[Shown]] = {}
+        # Misbehaviour on demand.
+        self.fail_chats: dict[int, int] = {}  # chat id -> HTTP status for every message to it
+        self.blocked: set[int] = set()  # chats that blocked the bot (403)
+        self.hang_sends = False  # messages are received but never answered
+        self.reject_token = False
+        self.limits: tuple[float, float] | None = None  # (messages/s overall, s between per chat)
+        self.too_many = 0
+        self.accepted_at: deque[float] = deque()
+        self.chat_last: dict[int, float] = {}
+        self.message_times: list[float] = []
+        self.webhook: dict[str, Any] | None = None
+        self.listeners: list[Any] = []
 
     def request(self) -> FakeRequest:
         """A BaseRequest for the bot to talk through."""
@@ -183,6 +202,30 @@ class FakeTelegram:
         shown = self.shown[message_id] if message_id else self.latest_with_buttons(person)
         return self.press_data(person, shown.message_id, shown.button(label)["callback_data"])
 
+    def send_old_poll(self, person: Person) -> int:
+        """A poll in an older Bot API shape (options without ``persistent_id``)."""
+        message = {
+            "message_id": self._message_id(),
+            "date": int(time.time()),
+            "chat": person.chat(),
+            "from": person.user(),
+            "poll": {
+                "id": "5012",
+                "question": "Which is best?",
+                "options": [{"text": "One", "voter_count": 0}, {"text": "Two", "voter_count": 1}],
+                "total_voter_count": 1,
+                "is_closed": False,
+                "is_anonymous": True,
+                "type": "regular",
+                "allows_multiple_answers": False,
+            },
+        }
+        return self._queue({"message": message})
+
+    def send_raw(self, body: dict[str, Any]) -> int:
+        """Any update body at all (for malformed ones): ``{"message": {...}}``."""
+        return self._queue(body)
+
     def group_command(self, person: Person, text: str) -> int:
         """The person sends a command in a group the bot is in."""
         chat = {"id": -100123, "type": "group", "title": "Mutuals chat"}
@@ -199,7 +242,7 @@ class FakeTelegram:
     # ---- what the person sees ------------------------------------------------------------
 
     def messages(self, person: Person) -> list[Shown]:
-        return [m for m in self.shown.values() if m.chat_id == person.chat_id]
+        return list(self.by_chat.get(person.chat_id, []))
 
     def latest(self, person: Person) -> Shown:
         return self.messages(person)[-1]
@@ -228,6 +271,8 @@ class FakeTelegram:
 
     async def answer(self, method: str, params: dict[str, Any]) -> tuple[int, Any]:
         self.calls.append((method, params))
+        if self.reject_token:
+            return 401, "Unauthorized"
         if self.fail_next.get(method):
             self.fail_next[method] -= 1
             return 502, None
@@ -235,6 +280,8 @@ class FakeTelegram:
             self.unexpected.append(method)
             return 400, f"Bad Request: the fake does not know {method}"
         if method == "getUpdates":
+            if self.webhook is not None:
+                return 409, "Conflict: can't use getUpdates method while webhook is active"
             return 200, await self._get_updates(params)
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -248,9 +295,45 @@ class FakeTelegram:
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             }
-        if method in ("setMyCommands", "deleteWebhook", "answerCallbackQuery"):
+        if method == "setWebhook":
+            self.webhook = dict(params)
+            return 200, True
+        if method == "deleteWebhook":
+            self.webhook = None
+            return 200, True
+        if method in ("setMyCommands", "answerCallbackQuery"):
             return 200, True
         chat_id = int(params["chat_id"])
+        if self.hang_sends:
+            await asyncio.Event().wait()
+        if chat_id in self.blocked:
+            return 403, "Forbidden: bot was blocked by the user"
+        if chat_id in self.fail_chats:
+            return self.fail_chats[chat_id], None
+        limited = self._flood(chat_id)
+        if limited is not None:
+            return 429, limited
+        return self._message_call(method, chat_id, params)
+
+    def _flood(self, chat_id: int) -> dict[str, Any] | None:
+        """Telegram's limits: ``rate`` messages in any second, one per chat per interval."""
+        now = time.monotonic()
+        if self.limits is None:
+            self.message_times.append(now)
+            return None
+        rate, interval = self.limits
+        while self.accepted_at and self.accepted_at[0] <= now - 1.0:
+            self.accepted_at.popleft()
+        last = self.chat_last.get(chat_id)
+        if len(self.accepted_at) >= rate or (last is not None and now - last < interval):
+            self.too_many += 1
+            return {"description": "Too Many Requests: retry after 1", "retry_after": 1}
+        self.accepted_at.append(now)
+        self.chat_last[chat_id] = now
+        self.message_times.append(now)
+        return None
+
+    def _message_call(self, method: str, chat_id: int, params: dict[str, Any]) -> tuple[int, Any]:
         markup = params.get("reply_markup")
         if isinstance(markup, str):
             markup = json.loads(markup)
@@ -261,12 +344,15 @@ class FakeTelegram:
                 return 400, "Bad Request: message is too long"
             _check_callback_data(keyboard)
             message_id = self._message_id()
-            self.shown[message_id] = Shown(message_id, chat_id, text, keyboard)
+            shown = Shown(message_id, chat_id, text, keyboard)
+            self.shown[message_id] = shown
+            self.by_chat.setdefault(chat_id, []).append(shown)
             self.sent_at[message_id] = time.monotonic()
+            self._notify(shown, new=True)
             return 200, self._message(message_id, chat_id, text)
         message_id = int(params["message_id"])
         shown = self.shown.get(message_id)
-        if shown is None:
+        if shown is None or shown.chat_id != chat_id:
             return 400, "Bad Request: message to edit not found"
         if method == "editMessageText":
             if params["text"] == shown.text and keyboard == shown.keyboard:
@@ -277,7 +363,12 @@ class FakeTelegram:
             return 400, "Bad Request: message is not modified"
         shown.keyboard = keyboard
         shown.edits += 1
+        self._notify(shown, new=False)
         return 200, self._message(message_id, chat_id, shown.text)
+
+    def _notify(self, shown: Shown, new: bool) -> None:
+        for listener in self.listeners:
+            listener(shown, new)
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)
@@ -340,8 +431,18 @@ class FakeRequest(BaseRequest):
         api_method = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data is not None else {}
         status, result = await self.telegram.answer(api_method, dict(params))
-        if status == 200:
-            body = {"ok": True, "result": result}
-        else:
-            body = {"ok": False, "error_code": status, "description": result or "Bad Gateway"}
-        return status, json.dumps(body).encode()
+        return status, json.dumps(api_body(status, result)).encode()
+
+
+def api_body(status: int, result: Any) -> dict[str, Any]:
+    """A Bot API answer as Telegram shapes it."""
+    if status == 200:
+        return {"ok": True, "result": result}
+    if isinstance(result, dict):  # a 429: description and retry_after
+        return {
+            "ok": False,
+            "error_code": status,
+            "description": result["description"],
+            "parameters": {"retry_after": result["retry_after"]},
+        }
+    return {"ok": False, "error_code": status, "description": result or "Bad Gateway"}

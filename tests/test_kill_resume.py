@@ -62,6 +62,8 @@ class BotProcess:
             "TRIAGE_SECRET": "k" * 64,
             "TRIAGE_DB": str(db),
             "TRIAGE_LOG_LEVEL": "WARNING",
+            # The fake enforces no flood limits; spacing replies would only slow the test.
+            "TRIAGE_CHAT_INTERVAL": "0",
         }
         self.proc: subprocess.Popen | None = None
 

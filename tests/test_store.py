@@ -21,15 +21,46 @@ def test_durability_pragmas_and_schema_version(store: Store) -> None:
     assert store.schema_version == len(MIGRATIONS)
 
 
-def test_update_ids_are_applied_once(triage) -> None:
+def test_inbox_applies_each_update_once_and_commits_replies_with_the_state(triage) -> None:
+    from bot.sealing import Address, Sealer
+    from bot.service import encode_event
+    from bot.store import InboxEntry, Outgoing
+
+    store, sealer = triage.store, Sealer("k" * 64)
     subject = "b" * 64
-    first = triage.handle(subject, Command("start"), update_id=10)
-    assert first is not None
-    again = triage.handle(subject, Press("go|0"), update_id=10)
-    # Not yet marked replied: the person is shown where they are, and nothing changes.
-    assert again is not None and triage.store.load(subject) is None
-    triage.mark_replied(10)
-    assert triage.handle(subject, Press("go|0"), update_id=10) is None
+    address = sealer.seal(Address(4242))
+
+    def entry(update_id: int, event) -> InboxEntry:
+        return InboxEntry(
+            update_id,
+            "message",
+            subject=subject,
+            lane=subject,
+            event=encode_event(event),
+            address=address,
+        )
+
+    def compose(item, outcome) -> list[Outgoing]:
+        return [
+            Outgoing(item.lane, "sendMessage", {"text": r.text}, item.address, subject=item.subject)
+            for r in outcome.replies
+            if r.text
+        ]
+
+    now = triage.clock()
+    assert store.inbox_add([entry(10, Command("start"))], now) == 1
+    assert store.inbox_add([entry(10, Command("start"))], now) == 0  # fetched twice
+    worked = triage.work(compose)
+    assert worked.handled == 1 and len(worked.outgoing) == 1
+    (row,) = store.outbox_pending()
+    assert row.address == address and "4242" not in row.params["text"]
+    assert sealer.open(row.address).chat_id == 4242
+    done = store.db.execute("SELECT status, subject, event, address FROM inbox").fetchone()
+    assert tuple(done) == ("done", None, None, None)  # nothing kept once handled
+    assert store.inbox_add([entry(10, Press("go|0"))], now) == 0  # a repeated update
+    assert triage.work(compose).handled == 0 and store.load(subject) is None
+    store.outbox_finish([row.id])
+    assert store.outbox_pending() == []
 
 
 def test_forget_removes_only_that_person(triage) -> None:

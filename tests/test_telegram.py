@@ -1,4 +1,4 @@
-"""The Telegram side: a real PTB Application talking to a fake Bot API at the HTTP layer."""
+"""The Telegram side: the real transport (inbox, worker, outbox, sender) against a fake Bot API."""
 
 from __future__ import annotations
 
@@ -139,24 +139,32 @@ async def test_duplicate_update_changes_nothing(telegram, tmp_path, content) -> 
         await bot.close()
 
 
-async def test_redelivered_update_whose_replies_were_lost_reshows_the_question(
+async def test_reply_lost_on_the_network_is_given_up_and_the_question_reshown(
     telegram, tmp_path, content
 ) -> None:
-    bot = await RunningBot(telegram, tmp_path / "t.db", content).start(poll=False)
+    bot = await RunningBot(
+        telegram, tmp_path / "t.db", content, sender_options={"attempts": 3}
+    ).start(poll=False)
     try:
         await bot.deliver(telegram.send_text(ALICE, "/start"))
         await bot.deliver(telegram.tap(ALICE, "Start"))
         press = telegram.tap(ALICE, "A Public Service Mutual")
         telegram.fail_next["sendMessage"] = 3  # the network drops every try
-        with pytest.raises(Exception, match="Bad Gateway"):
-            await bot.deliver(press)
+        await bot.deliver(press)
         assert conversation_row(bot)["state"] == "role"  # committed before sending
+        assert "What is your role?" not in telegram.transcript(ALICE)
+        (dropped,) = bot.store.db.execute(
+            "SELECT method, address, params, error FROM outbox WHERE status = 'failed'"
+        ).fetchall()
+        assert dropped[0] == "sendMessage" and dropped[1] is None and dropped[2] == "{}"
+        assert "gave up after 3 tries" in dropped[3]
         before = conversation_row(bot)
-        await bot.deliver(press)  # Telegram re-sends it; the answer is not applied twice
+        await bot.deliver(press)  # Telegram sends it again: not applied twice
         assert conversation_row(bot) == before
+        assert bot.store.db["reshow"].count == 1  # shown where they are when they next write
+        await bot.deliver(telegram.send_photo(ALICE))
         assert "What is your role?" in telegram.latest(ALICE).text
-        await bot.deliver(press)  # once delivered, a further copy is ignored
-        assert len([m for m in telegram.messages(ALICE) if "What is your role?" in m.text]) == 1
+        assert bot.store.db["reshow"].count == 0
     finally:
         await bot.close()
 
@@ -259,7 +267,7 @@ async def test_update_is_not_confirmed_until_committed(
     import sqlite3
 
     bot = RunningBot(telegram, tmp_path / "t.db", content)
-    real = bot.triage.handle
+    real = bot.store.inbox_add
     failures = {"left": 3}
 
     def flaky(*args, **kwargs):
@@ -268,7 +276,8 @@ async def test_update_is_not_confirmed_until_committed(
             raise sqlite3.OperationalError("database is locked")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bot.triage, "handle", flaky)
+    monkeypatch.setattr(bot.store, "inbox_add", flaky)
+    monkeypatch.setattr("bot.telegram.poller.Backoff", lambda **kw: _Quick())
     uid = telegram.send_text(ALICE, "/start")
     await bot.start()
     try:
@@ -280,6 +289,17 @@ async def test_update_is_not_confirmed_until_committed(
         assert telegram.confirmed_below > uid
     finally:
         await bot.close()
+
+
+class _Quick:
+    tries = 0
+
+    def next(self) -> float:
+        self.tries += 1
+        return 0.02
+
+    def reset(self) -> bool:
+        return False
 
 
 async def test_database_and_logs_hold_no_identifiers(telegram, tmp_path, content, caplog) -> None:
@@ -305,30 +325,3 @@ async def test_database_and_logs_hold_no_identifiers(telegram, tmp_path, content
             assert needle not in caplog.text, needle
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
-
-
-async def test_an_update_cut_short_by_shutdown_stays_unconfirmed(telegram, tmp_path, content):
-    from telegram import Update
-
-    from bot.telegram_bot import Poller
-
-    bot = RunningBot(telegram, tmp_path / "t.db", content)
-    never = asyncio.Event()
-
-    async def stuck(update: Update) -> None:
-        await never.wait()
-
-    poller = Poller(bot.app, stuck)
-    first = telegram.send_text(ALICE, "/start")
-    second = telegram.send_text(BOB, "/start")
-    for uid in (first, second):
-        poller._start(Update.de_json(telegram.history[uid], bot.app.bot))
-    poller.running[first].cancel()
-    await asyncio.sleep(0.01)
-    assert poller.offset == first  # Telegram will send it again after a restart
-    assert poller._dispatch([Update.de_json(telegram.history[first], bot.app.bot)]) == 1
-    for task in poller.running.values():
-        task.cancel()
-    await asyncio.sleep(0.01)
-    bot.store.close()
-    bot.store_thread.close()

@@ -1,0 +1,131 @@
+"""The HTTP client: python-telegram-bot's request interface over one shared aiohttp session.
+
+:class:`AiohttpRequest` implements only what ``telegram.request.BaseRequest`` asks for
+(``initialize``, ``shutdown``, ``do_request``, ``read_timeout``); the library's final
+``post`` turns HTTP statuses into its exceptions. The session is made in ``initialize``
+(inside the running loop), with a connection pool sized for the sender, and each call's
+total timeout follows from its own read timeout, so a 30-second long poll is not cut short.
+
+Errors raised here never carry the URL, which holds the bot token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+from telegram.error import NetworkError, TelegramError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+DEFAULT_POOL = 100
+
+
+class AiohttpRequest(BaseRequest):
+    """One aiohttp ``ClientSession`` for Bot API calls; use a second one for ``getUpdates``."""
+
+    def __init__(
+        self,
+        pool_size: int = DEFAULT_POOL,
+        *,
+        read_timeout: float | None = 10.0,
+        write_timeout: float | None = 10.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 5.0,
+    ) -> None:
+        self._pool_size = pool_size
+        self._read = read_timeout
+        self._write = write_timeout
+        self._connect = connect_timeout
+        self._pool = pool_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The read timeout used when a call does not give its own."""
+        return self._read
+
+    async def initialize(self) -> None:
+        """Open the session (idempotent)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_size, limit_per_host=self._pool_size, ttl_dns_cache=300
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": self.USER_AGENT},
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+
+    async def shutdown(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Make one HTTP request; return (status, body) for any HTTP answer."""
+        if self._session is None or self._session.closed:
+            await self.initialize()
+        assert self._session is not None
+        read = self._read if read_timeout is BaseRequest.DEFAULT_NONE else read_timeout
+        write = self._write if write_timeout is BaseRequest.DEFAULT_NONE else write_timeout
+        connect = self._connect if connect_timeout is BaseRequest.DEFAULT_NONE else connect_timeout
+        pool = self._pool if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
+        total = None
+        if read is not None:
+            total = read + (write or 0) + (connect or 0) + (pool or 0)
+        timeout = aiohttp.ClientTimeout(
+            total=total,
+            connect=None if connect is None or pool is None else connect + pool,
+            sock_connect=connect,
+            sock_read=read,
+        )
+        data: Any = None
+        if request_data is not None:
+            data = (
+                _form(request_data) if request_data.contains_files else request_data.json_parameters
+            )
+        try:
+            async with self._session.request(method, url, data=data, timeout=timeout) as resp:
+                return resp.status, await resp.read()
+        except TimeoutError:
+            raise TimedOut("the Bot API did not answer in time") from None
+        except aiohttp.ClientConnectorError as exc:
+            reason = exc.os_error.strerror if exc.os_error and exc.os_error.strerror else ""
+            raise NetworkError(f"cannot connect ({reason or type(exc).__name__})") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise NetworkError(f"connection failed ({type(exc).__name__})") from None
+        except asyncio.CancelledError:
+            raise
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """Parse a Bot API answer; unlike the library's, never log it (it holds ids)."""
+        try:
+            return json.loads(payload.decode("utf-8", "replace"))
+        except ValueError:
+            raise TelegramError("the Bot API sent something that is not JSON") from None
+
+
+def _form(request_data: RequestData) -> aiohttp.FormData:
+    """A multipart form for calls that upload a file (sendDocument)."""
+    form = aiohttp.FormData()
+    files = request_data.multipart_data
+    for name, value in request_data.json_parameters.items():
+        if name not in files:
+            form.add_field(name, value)
+    for name, (filename, content, mimetype) in files.items():
+        body = content.read() if hasattr(content, "read") else content
+        form.add_field(name, body, filename=filename, content_type=mimetype)
+    return form
