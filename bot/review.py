@@ -1,7 +1,8 @@
 """``review``: Datasette over a read-only, pseudonym-free copy of the triage database.
 
 The copy leaves out everything that could lead back to a person: unfinished conversations
-(keyed by pseudonym), the links from responses to pseudonyms, and Telegram update ids. It adds
+(keyed by pseudonym), the links from responses to pseudonyms, and the Telegram transport's
+inbox and outbox (update ids, pseudonyms, sealed reply addresses). It adds
 readable labels, a one-row-per-response view and canned queries for the common questions;
 aggregate canned queries apply the 10/5 rule in SQL.
 """
@@ -17,7 +18,16 @@ from .content import Content
 from .disclosure import Rules
 from .flow import DONE, SUMMARY
 
-PRIVATE_TABLES = ("conversations", "response_owners", "updates")
+PRIVATE_TABLES = (
+    "conversations",
+    "response_owners",
+    "updates",
+    # The Telegram transport's queues: pseudonyms and sealed reply addresses.
+    "inbox",
+    "outbox",
+    "reshow",
+    "transport_counters",
+)
 
 
 def build_copy(source: Path, dest: Path, content: Content) -> Path:
