@@ -302,7 +302,9 @@ class _Quick:
         return False
 
 
-async def test_database_and_logs_hold_no_identifiers(telegram, tmp_path, content, caplog) -> None:
+async def test_database_and_logs_hold_no_identifiers(
+    telegram, tmp_path, content, caplog, safe_logging
+) -> None:
     caplog.set_level(logging.DEBUG)
     configure_logging("DEBUG")  # the bot's own policy, at its most talkative
     db = tmp_path / "triage.db"
