@@ -9,18 +9,18 @@ object, so they never hold a connection a reply needs.
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import timedelta
-import os
 from typing import Any
 
 # Ask python-telegram-bot for durations as timedelta now, rather than warn on every 429.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from telegram import InputFile  # noqa: E402
-from telegram.error import RetryAfter  # noqa: E402
-from telegram.request import BaseRequest, RequestData  # noqa: E402
-from telegram.request._requestparameter import RequestParameter  # noqa: E402
+from telegram import InputFile
+from telegram.error import RetryAfter
+from telegram.request import BaseRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
 
 
 class BotApi:
