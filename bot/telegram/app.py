@@ -185,6 +185,13 @@ class TelegramBot:
                 "TRIAGE_WEBHOOK_PORT"
             ) from None
 
+    @property
+    def webhook_port(self) -> int | None:
+        """The port the webhook server listens on (useful when the setting is 0)."""
+        if self._runner is None or not self._runner.addresses:
+            return None
+        return int(self._runner.addresses[0][1])
+
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         async def guarded() -> None:
             try:

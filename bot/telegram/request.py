@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 import aiohttp
@@ -102,8 +103,9 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError:
             raise TimedOut("the Bot API did not answer in time") from None
         except aiohttp.ClientConnectorError as exc:
-            reason = exc.os_error.strerror if exc.os_error and exc.os_error.strerror else ""
-            raise NetworkError(f"cannot connect ({reason or type(exc).__name__})") from None
+            errno = exc.os_error.errno if exc.os_error is not None else None
+            reason = os.strerror(errno) if errno else type(exc).__name__
+            raise NetworkError(f"cannot connect: {reason}") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkError(f"connection failed ({type(exc).__name__})") from None
         except asyncio.CancelledError:
