@@ -91,8 +91,10 @@ class Shown:
 class FakeTelegram:
     """Telegram's side of the conversation, for tests and benchmarks."""
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, record: bool = True) -> None:
         self.latency = latency
+        # Benchmarks switch off the call log and the copies kept for replaying updates.
+        self.record = record
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.unexpected: list[str] = []
         self.pending: list[dict[str, Any]] = []
@@ -118,6 +120,7 @@ class FakeTelegram:
         self.message_times: list[float] = []
         self.webhook: dict[str, Any] | None = None
         self.listeners: list[Any] = []
+        self.polls = 0
 
     def request(self) -> FakeRequest:
         """A BaseRequest for the bot to talk through."""
@@ -128,7 +131,8 @@ class FakeTelegram:
     def _queue(self, update: dict[str, Any]) -> int:
         update["update_id"] = self.next_update_id
         self.next_update_id += 1
-        self.history[update["update_id"]] = json.loads(json.dumps(update))
+        if self.record:
+            self.history[update["update_id"]] = json.loads(json.dumps(update))
         self.pending.append(update)
         self.arrived.set()
         return update["update_id"]
@@ -270,7 +274,8 @@ class FakeTelegram:
     # ---- the Bot API -----------------------------------------------------------------------
 
     async def answer(self, method: str, params: dict[str, Any]) -> tuple[int, Any]:
-        self.calls.append((method, params))
+        if self.record:
+            self.calls.append((method, params))
         if self.reject_token:
             return 401, "Unauthorized"
         if self.fail_next.get(method):
@@ -282,7 +287,10 @@ class FakeTelegram:
         if method == "getUpdates":
             if self.webhook is not None:
                 return 409, "Conflict: can't use getUpdates method while webhook is active"
-            return 200, await self._get_updates(params)
+            updates = await self._get_updates(params)
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return 200, updates
         if self.latency:
             await asyncio.sleep(self.latency)
         if method == "getMe":
@@ -371,6 +379,7 @@ class FakeTelegram:
             listener(shown, new)
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self.polls += 1
         offset = int(params.get("offset") or 0)
         if offset:
             self.confirmed_below = max(self.confirmed_below, offset)
@@ -381,6 +390,8 @@ class FakeTelegram:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), timeout)
         limit = int(params.get("limit") or 100)
+        if not self.record:
+            return self.pending[:limit]
         return [json.loads(json.dumps(u)) for u in self.pending[:limit]]
 
     def _message(self, message_id: int, chat_id: int, text: str) -> dict[str, Any]:
