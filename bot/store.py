@@ -619,20 +619,27 @@ class Store:
 
     def save(self, subject: str, conv: Conversation, now: dt.datetime) -> None:
         """Store a conversation's new state."""
-        self.db["conversations"].upsert(
-            {
-                "subject": subject,
-                "state": conv.state,
-                "answers": json.dumps(conv.answers, ensure_ascii=False, sort_keys=True),
-                "draft": json.dumps(list(conv.draft)) if conv.draft is not None else None,
-                "step": conv.step,
-                "reviewing": int(conv.reviewing),
-                "run": conv.run,
-                "started": conv.started,
-                "updated": _utc(now),
-                "code": conv.code,
-            },
-            pk="subject",
+        # Plain SQL: this runs for nearly every event, and sqlite-utils' upsert reads the
+        # schema each time.
+        self.conn.execute(
+            "INSERT INTO conversations (subject, state, answers, draft, step, reviewing, run, "
+            "started, updated, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (subject) DO UPDATE SET state = excluded.state, "
+            "answers = excluded.answers, draft = excluded.draft, step = excluded.step, "
+            "reviewing = excluded.reviewing, run = excluded.run, started = excluded.started, "
+            "updated = excluded.updated, code = excluded.code",
+            (
+                subject,
+                conv.state,
+                json.dumps(conv.answers, ensure_ascii=False, sort_keys=True),
+                json.dumps(list(conv.draft)) if conv.draft is not None else None,
+                conv.step,
+                int(conv.reviewing),
+                conv.run,
+                conv.started,
+                _utc(now),
+                conv.code,
+            ),
         )
 
     def delete(self, subject: str) -> None:
