@@ -159,44 +159,49 @@ class Triage:
             worked.next_due = self.store.inbox_next_due(time.time())
             return worked
         blocked: set[str] = set()
+        done: list[int] = []
         with self.store.transaction():
+            flagged = self.store.reshow_subjects()
             for item in due:
                 if item.subject in blocked:
                     continue  # an earlier row of theirs failed just now: keep their order
                 try:
-                    with self.store.savepoint():
-                        outcome = self._work_one(item, now)
-                        rows = compose(item, outcome)
-                        self.store.outbox_add(rows, now)
-                        self.store.inbox_done(item.update_id, now)
+                    outcome, rows = self._work_one(item, now, compose, item.subject in flagged)
                 except Exception as exc:
                     blocked.add(item.subject)
                     self._failed(item, exc, now)
                     worked.failed += 1
                     continue
-                worked.handled += 1
+                done.append(item.update_id)
                 worked.outgoing.extend(rows)
                 worked.forgot = worked.forgot or outcome.forget
                 if item.callback_id is not None:
                     worked.answers.append((item.callback_id, outcome.notice))
+            self.store.inbox_done(done, now)
+        worked.handled = len(done)
         if worked.forgot:
             self.store.checkpoint()
         if not worked.more:
             worked.next_due = self.store.inbox_next_due(time.time())
         return worked
 
-    def _work_one(self, item: InboxItem, now: dt.datetime) -> Outcome:
+    def _work_one(
+        self, item: InboxItem, now: dt.datetime, compose: Compose, flagged: bool
+    ) -> tuple[Outcome, list[Outgoing]]:
+        """One row in its own savepoint: the state change and its outbox rows."""
         event = decode_event(item.event)
         for _attempt in range(CODE_DRAWS):
             try:
                 with self.store.savepoint():
                     outcome = self._decide(item.subject, event, now)
-                    if self.store.reshow_take(item.subject) and not _shows_a_message(outcome):
-                        # Something of theirs was lost: show where they are as well.
-                        ctx = self._context(now)
-                        resumed = self.engine.handle(outcome.conversation, Resume(), ctx)
-                        outcome.replies.extend(resumed.replies)
-                    return outcome
+                    if flagged and self.store.reshow_take(item.subject):
+                        if not _shows_a_message(outcome):
+                            # Something of theirs was lost: show where they are as well.
+                            ctx = self._context(now)
+                            resumed = self.engine.handle(outcome.conversation, Resume(), ctx)
+                            outcome.replies.extend(resumed.replies)
+                    rows = self.store.outbox_add(compose(item, outcome), now)
+                    return outcome, rows
             except CodeTaken:
                 log.warning("reference code collision; drawing another")
         raise RuntimeError("could not draw an unused reference code")

@@ -142,6 +142,8 @@ def _migration_transport(db: sqlite_utils.Database) -> None:
         )
         """
     )
+    # Waiting rows in order, and each person's waiting rows: done rows stay for two days.
+    db.execute("CREATE INDEX inbox_due ON inbox (update_id) WHERE status = 'todo'")
     db.execute("CREATE INDEX inbox_todo ON inbox (subject, update_id) WHERE status = 'todo'")
     db.execute("CREATE INDEX inbox_received ON inbox (received)")
     # The outbox: Bot API calls committed with the state change that produced them. ``lane`` is
@@ -150,7 +152,7 @@ def _migration_transport(db: sqlite_utils.Database) -> None:
     db.execute(
         """
         CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             lane TEXT NOT NULL,
             subject TEXT,
             purpose TEXT NOT NULL DEFAULT 'reply',
@@ -400,16 +402,17 @@ class Store:
         ).fetchone()
         return row[0]
 
-    def inbox_done(self, update_id: int, now: dt.datetime) -> None:
-        """Mark a row handled, clearing the person's event and address; only if it was todo."""
-        changed = self.conn.execute(
+    def inbox_done(self, update_ids: list[int], now: dt.datetime) -> None:
+        """Mark rows handled, clearing the people's events and addresses; only if todo."""
+        finished = _utc(now)
+        changed = self.conn.executemany(
             "UPDATE inbox SET status = 'done', subject = NULL, lane = NULL, event = NULL, "
             "callback_id = NULL, message_id = NULL, address = NULL, finished = ?, error = NULL "
             "WHERE update_id = ? AND status = 'todo'",
-            (_utc(now), update_id),
+            [(finished, update_id) for update_id in update_ids],
         ).rowcount
-        if changed != 1:
-            raise RuntimeError(f"inbox row {update_id} was not waiting")
+        if changed != len(update_ids):
+            raise RuntimeError("an inbox row marked done was not waiting")
 
     def inbox_retry(self, update_id: int, attempts: int, not_before: float, error: str) -> None:
         """Put a row back to wait until ``not_before`` (unix time) after a failed attempt."""
@@ -436,28 +439,40 @@ class Store:
 
     def outbox_add(self, rows: list[Outgoing], now: dt.datetime) -> list[Outgoing]:
         """Add Bot API calls to make (inside the caller's transaction); set and return ids."""
+        if not rows:
+            return rows
         created = _utc(now)
+        values: list[Any] = []
         for row in rows:
-            cursor = self.conn.execute(
-                "INSERT INTO outbox (lane, subject, purpose, method, params, options, "
-                "merge_key, file, address, not_before, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row.lane,
-                    row.subject,
-                    row.purpose,
-                    row.method,
-                    json.dumps(row.params, ensure_ascii=False, separators=(",", ":")),
-                    json.dumps(row.options, separators=(",", ":")) if row.options else None,
-                    row.merge_key,
-                    row.file,
-                    row.address,
-                    row.not_before,
-                    created,
-                ),
+            values += (
+                row.lane,
+                row.subject,
+                row.purpose,
+                row.method,
+                json.dumps(row.params, ensure_ascii=False, separators=(",", ":")),
+                json.dumps(row.options, separators=(",", ":")) if row.options else None,
+                row.merge_key,
+                row.file,
+                row.address,
+                row.not_before,
+                created,
             )
-            row.id = int(cursor.lastrowid or 0)
+        # One statement for all rows. Ids only grow (AUTOINCREMENT), so in sorted order they
+        # match the rows in the order given.
+        ids = self.conn.execute(
+            "INSERT INTO outbox (lane, subject, purpose, method, params, options, merge_key, "
+            "file, address, not_before, created) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            + " RETURNING id",
+            values,
+        ).fetchall()
+        for row, new_id in zip(rows, sorted(r[0] for r in ids), strict=True):
+            row.id = int(new_id)
         return rows
+
+    def reshow_subjects(self) -> set[str]:
+        """Everyone waiting to be shown their question (usually no one)."""
+        return {row[0] for row in self.conn.execute("SELECT subject FROM reshow")}
 
     def outbox_pending(
         self, due_by: float | None = None, scheduled_only: bool = False

@@ -62,8 +62,10 @@ class BotApi:
         ``file`` is (parameter, file name, bytes) for methods that upload one, such as
         ``sendDocument``; the call is then sent as multipart form data.
         """
+        # Parameters here are plain JSON values, so the library's conversion of its own
+        # objects (``from_input``) is not needed on this path.
         parameters = [
-            RequestParameter.from_input(name, value)
+            RequestParameter(name, value, None)
             for name, value in (params or {}).items()
             if value is not None
         ]

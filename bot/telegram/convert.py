@@ -184,11 +184,13 @@ class Reader:
             )
         if incoming is None:
             return InboxEntry(update_id, kind, status="done")
+        subject = pseudonym(self.secret, incoming.user_id)
+        same = incoming.chat_id == incoming.user_id  # a private chat
         return InboxEntry(
             update_id,
             kind,
-            subject=pseudonym(self.secret, incoming.user_id),
-            lane=pseudonym(self.secret, incoming.chat_id),
+            subject=subject,
+            lane=subject if same else pseudonym(self.secret, incoming.chat_id),
             event=encode_event(incoming.event),
             callback_id=incoming.callback_id,
             message_id=incoming.message_id,

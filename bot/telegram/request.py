@@ -5,6 +5,7 @@
 ``post`` turns HTTP statuses into its exceptions. The session is made in ``initialize``
 (inside the running loop), with a connection pool sized for the sender, and each call's
 total timeout follows from its own read timeout, so a 30-second long poll is not cut short.
+Requests carry a JSON body.
 
 Errors raised here never carry the URL, which holds the bot token.
 """
@@ -17,6 +18,7 @@ import os
 from typing import Any
 
 import aiohttp
+import yarl
 from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -42,6 +44,8 @@ class AiohttpRequest(BaseRequest):
         self._connect = connect_timeout
         self._pool = pool_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, yarl.URL] = {}
+        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -85,15 +89,16 @@ class AiohttpRequest(BaseRequest):
         write = self._write if write_timeout is BaseRequest.DEFAULT_NONE else write_timeout
         connect = self._connect if connect_timeout is BaseRequest.DEFAULT_NONE else connect_timeout
         pool = self._pool if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
-        total = None
-        if read is not None:
-            total = read + (write or 0) + (connect or 0) + (pool or 0)
-        timeout = aiohttp.ClientTimeout(
-            total=total,
-            connect=None if connect is None or pool is None else connect + pool,
-            sock_connect=connect,
-            sock_read=read,
-        )
+        timeout = self._timeouts.get((read, write, connect, pool))
+        if timeout is None:
+            # One deadline for the whole call, from its own read timeout (so a long poll gets
+            # its full time), and one for getting a connection. Fewer timers per request
+            # measurably cut the client's CPU.
+            total = None if read is None else read + (write or 0) + (connect or 0) + (pool or 0)
+            timeout = aiohttp.ClientTimeout(
+                total=total, connect=None if connect is None else connect + (pool or 0)
+            )
+            self._timeouts[(read, write, connect, pool)] = timeout
         data: Any = None
         headers = None
         if request_data is not None:
@@ -103,9 +108,13 @@ class AiohttpRequest(BaseRequest):
                 # A JSON body: one C-speed encode, where a form is quoted character by
                 # character (and aiohttp builds a multipart writer for every dict).
                 data, headers = request_data.json_payload, _JSON
+        target = self._urls.get(url)
+        if target is None:
+            # Parsed once per Bot API method, not once per call.
+            target = self._urls[url] = yarl.URL(url)
         try:
             async with self._session.request(
-                method, url, data=data, headers=headers, timeout=timeout
+                method, target, data=data, headers=headers, timeout=timeout
             ) as resp:
                 return resp.status, await resp.read()
         except TimeoutError:

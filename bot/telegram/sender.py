@@ -383,6 +383,8 @@ class Sender:
             await self.store_thread.call(
                 self.store.outbox_finish, sent, failed, list(tries.items()), lost
             )
+            self._known.difference_update(sent)
+            self._known.difference_update(i for i, _ in failed)
             if wipe:
                 await self.store_thread.call(self.store.checkpoint)
         except Exception as exc:
@@ -396,8 +398,6 @@ class Sender:
             return
         finally:
             self._recording -= 1
-        self._known.difference_update(sent)
-        self._known.difference_update(i for i, _ in failed)
 
     def _check_idle(self) -> None:
         pending = self._sent or self._failed or self._tries or self._lost or self._wipe
