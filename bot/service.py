@@ -194,12 +194,12 @@ class Triage:
             try:
                 with self.store.savepoint():
                     outcome = self._decide(item.subject, event, now)
-                    if flagged and self.store.reshow_take(item.subject):
-                        if not _shows_a_message(outcome):
-                            # Something of theirs was lost: show where they are as well.
-                            ctx = self._context(now)
-                            resumed = self.engine.handle(outcome.conversation, Resume(), ctx)
-                            outcome.replies.extend(resumed.replies)
+                    lost = flagged and self.store.reshow_take(item.subject)
+                    if lost and not _shows_a_message(outcome):
+                        # Something of theirs was lost: show where they are as well.
+                        ctx = self._context(now)
+                        resumed = self.engine.handle(outcome.conversation, Resume(), ctx)
+                        outcome.replies.extend(resumed.replies)
                     rows = self.store.outbox_add(compose(item, outcome), now)
                     return outcome, rows
             except CodeTaken:
