@@ -33,3 +33,16 @@ def test_every_command_is_documented() -> None:
     names += [g.name for g in app.registered_groups]
     for name in names:
         assert f"`python -m bot {name}" in readme, name
+
+
+def test_readme_describes_webhook_mode_the_sealed_address_and_the_benchmark() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "python -m bot run --webhook" in readme
+    privacy = readme.split("## Privacy by construction", 1)[1].split("\n## ", 1)[0]
+    assert "encrypted" in privacy
+    assert "deleted as soon as the message is delivered or dropped" in privacy
+    modules = re.findall(r"python -m (bench\.\w+)", readme)
+    assert "bench.transport" in modules
+    for module in modules:
+        assert (ROOT / (module.replace(".", "/") + ".py")).exists(), module
+    assert "telegram_bot.py" not in readme  # the transport moved to bot/telegram/
