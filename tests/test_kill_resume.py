@@ -5,6 +5,7 @@ The bot runs as ``python -m bot run`` against a fake Bot API over HTTP (TELEGRAM
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -153,3 +154,43 @@ def test_kill_minus_nine_at_random_steps_loses_nothing(tmp_path: Path, seed: int
     assert answers["top_barrier"] == ["seed_funding"]
     assert answers["support"] == ["investment_case"]
     assert answers["confidence"] == ["v4"] and answers["success"] == ["v2"]
+
+
+def test_kill_minus_nine_after_commit_before_send_sends_the_reply_after_restart(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    server = FakeBotApiServer()
+    db = tmp_path / "triage.db"
+    bot = BotProcess(server, db)
+    try:
+        server.call(lambda: setattr(server.telegram, "hang_sends", True))  # sends never return
+        server.call(lambda: server.telegram.send_text(PERSON, "/start"))
+        bot.start()
+        deadline = time.monotonic() + 30
+        pending = 0
+        while time.monotonic() < deadline and not pending:
+            time.sleep(0.05)
+            if db.exists():
+                with contextlib.suppress(sqlite3.Error):
+                    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                    try:
+                        pending = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+                    finally:
+                        conn.close()
+        assert pending == 1, "the reply was never committed"
+        bot.kill()  # committed, the send under way but not answered
+        assert server.call(lambda: server.telegram.messages(PERSON)) == []
+        server.call(lambda: setattr(server.telegram, "hang_sends", False))
+        bot.start()
+        wait_for(server, "partnerships check", after=0)
+        err = bot.stop()
+        assert "Traceback" not in err, err
+        shown = server.call(lambda: [m.text for m in server.telegram.messages(PERSON)])
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.kill()
+        server.close()
+    (welcome,) = shown  # sent once, after the restart
+    assert "partnerships check" in welcome
