@@ -233,7 +233,7 @@ class Outgoing:
     """A Bot API call to make once committed: a method, JSON parameters and a sealed address.
 
     Everything identifying (the chat id, and any parameter that names the person) is in
-    ``address``; ``params`` never holds it. ``options`` are the sender's (fallbacks, files).
+    ``address``; ``params`` never holds it. ``options`` are for the sender (a file to upload, emptying the log after ``/forget``).
     """
 
     lane: str

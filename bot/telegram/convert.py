@@ -208,9 +208,10 @@ class Reader:
 def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
     """The Bot API calls that show an outcome's replies, for the outbox.
 
-    Edits go to the message whose button was pressed (merged if several wait); a changed
-    keyboard whose message is too old to edit is sent anew (``fallback``). Button-press
-    notes are answered apart, outside the outbox: they expire within seconds.
+    Edits go to the message whose button was pressed (the sender merges several that wait,
+    and sends a changed keyboard anew if its message is too old to edit). Button-press notes
+    are answered apart, outside the outbox: they expire within seconds. The replies to
+    /forget are marked ``wipe``: once they are delivered the write-ahead log is emptied.
     """
     rows: list[Outgoing] = []
     options: dict[str, Any] = {"wipe": True} if outcome.forget else {}
@@ -225,9 +226,6 @@ def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
                 method = "editMessageReplyMarkup"
             if markup is not None:
                 params["reply_markup"] = markup
-            row_options = dict(options)
-            if reply.text and reply.buttons:
-                row_options["fallback"] = True
             rows.append(
                 Outgoing(
                     item.lane,
@@ -236,7 +234,7 @@ def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
                     item.address,
                     subject=item.subject,
                     merge_key=str(item.message_id),
-                    options=row_options,
+                    options=dict(options),
                 )
             )
         elif reply.text:
