@@ -233,7 +233,8 @@ class Outgoing:
     """A Bot API call to make once committed: a method, JSON parameters and a sealed address.
 
     Everything identifying (the chat id, and any parameter that names the person) is in
-    ``address``; ``params`` never holds it. ``options`` are for the sender (a file to upload, emptying the log after ``/forget``).
+    ``address``; ``params`` never holds it. ``options`` are for the sender (the name of an
+    uploaded file's parameter, ``wipe`` to empty the log once a /forget reply is delivered).
     """
 
     lane: str
