@@ -30,6 +30,7 @@ EXPECTED = {
     "setMyCommands",
     "deleteWebhook",
     "setWebhook",
+    "sendDocument",
 }
 # What Telegram's flood limits count: messages, not button-press answers or polls.
 MESSAGE_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument"}
@@ -77,6 +78,7 @@ class Shown:
     text: str
     keyboard: list[list[dict[str, Any]]] = field(default_factory=list)
     edits: int = 0
+    document: bytes | None = None
 
     def labels(self) -> list[str]:
         return [b["text"] for row in self.keyboard for b in row]
@@ -346,6 +348,16 @@ class FakeTelegram:
         if isinstance(markup, str):
             markup = json.loads(markup)
         keyboard = (markup or {}).get("inline_keyboard", [])
+        if method == "sendDocument":
+            document = params["document"]
+            if not isinstance(document, bytes):
+                return 400, "Bad Request: the document must be uploaded"
+            message_id = self._message_id()
+            shown = Shown(message_id, chat_id, params.get("caption", ""), keyboard)
+            shown.document = document
+            self.shown[message_id] = shown
+            self.by_chat.setdefault(chat_id, []).append(shown)
+            return 200, self._message(message_id, chat_id, shown.text)
         if method == "sendMessage":
             text = params["text"]
             if len(text) > 4096:
