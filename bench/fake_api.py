@@ -13,6 +13,7 @@ on one clock.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 import time
@@ -221,6 +222,8 @@ class Control:
 
 
 async def main() -> None:
+    # A bot that stops mid-request is normal here; aiohttp would print a traceback for it.
+    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
     control = Control()
     app = bot_api_app(lambda: control.telegram)
     app.router.add_post("/control/{verb}", control.handle)
