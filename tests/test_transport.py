@@ -311,3 +311,23 @@ async def test_kill_after_commit_before_send_sends_the_reply_on_restart(
         assert "partnerships check" in welcome.text
     finally:
         await second.close()
+
+
+async def test_a_failing_retention_purge_is_logged_not_silent(
+    telegram, tmp_path, content, monkeypatch, caplog
+) -> None:
+    import sqlite3
+
+    bot = await started(telegram, tmp_path, content)
+    try:
+
+        def broken(*args):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(bot.store, "purge", broken)
+        with caplog.at_level(logging.ERROR, logger="bot"):
+            assert await bot.bot.purge() is None
+        assert "retention purge failed (OperationalError: database or disk is full)" in caplog.text
+        assert not bot.bot.stop.is_set()  # the bot carries on, and tries again later
+    finally:
+        await bot.close()
