@@ -119,7 +119,9 @@ class Settings:
         return replace(self, secret=value)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -129,12 +131,14 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
     if value < minimum:
         raise SettingsError(f"{name}={value} must be at least {minimum}")
-    if value > maximum:
+    if maximum is not None and value > maximum:
         raise SettingsError(f"{name}={value} must be at most {maximum}")
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float, maximum: float) -> float:
+def _float(
+    env: Mapping[str, str], name: str, default: float, maximum: float | None = None
+) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -146,7 +150,7 @@ def _float(env: Mapping[str, str], name: str, default: float, maximum: float) ->
         raise SettingsError(f"{name}={raw!r} is not a number")
     if value < 0:
         raise SettingsError(f"{name}={raw} must not be negative")
-    if value > maximum:
+    if maximum is not None and value > maximum:
         raise SettingsError(f"{name}={raw} must be at most {maximum:g}")
     return value
 
