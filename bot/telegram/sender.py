@@ -63,7 +63,6 @@ class _Lane:
     key: str
     queue: deque[Outgoing] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
-    next_at: float = 0.0
 
 
 @dataclass
@@ -117,6 +116,8 @@ class Sender:
         self.stats = SenderStats()
         self._known: set[int] = set()
         self._retry_at: dict[int, float] = {}
+        # When each chat may next get a message; kept after its queue empties.
+        self._chat_free: dict[str, float] = {}
         self._absorbed: dict[int, list[int]] = {}
         self._paused_until = 0.0
         self._sent: list[int] = []
@@ -186,7 +187,8 @@ class Sender:
         try:
             while lane.queue:
                 head = _next(lane.queue)
-                wait = max(lane.next_at, self._retry_at.get(head.id, 0.0)) - time.monotonic()
+                free = self._chat_free.get(lane.key, 0.0)
+                wait = max(free, self._retry_at.get(head.id, 0.0)) - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 await self._unpaused()
@@ -200,7 +202,8 @@ class Sender:
                     result = await self._deliver(row)
                 finally:
                     self._release_slot()
-                lane.next_at = time.monotonic() + self.chat_interval
+                if self.chat_interval:
+                    self._chat_free[lane.key] = time.monotonic() + self.chat_interval
                 self._settle(lane, row, result)
         finally:
             lane.task = None
@@ -365,6 +368,9 @@ class Sender:
             self._dirty.clear()
             await self.flush()
             self._check_idle()
+            if len(self._chat_free) > 1000:
+                now = time.monotonic()
+                self._chat_free = {k: t for k, t in self._chat_free.items() if t > now}
 
     async def flush(self) -> None:
         """Record delivered and dropped rows in the store (one transaction)."""
