@@ -22,7 +22,8 @@ import yarl
 from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-DEFAULT_POOL = 100
+# The sender keeps at most 96 messages in flight and 32 button-press answers.
+DEFAULT_POOL = 128
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -105,9 +106,12 @@ class AiohttpRequest(BaseRequest):
             if request_data.contains_files:
                 data = _form(request_data)
             else:
-                # A JSON body: one C-speed encode, where a form is quoted character by
-                # character (and aiohttp builds a multipart writer for every dict).
-                data, headers = request_data.json_payload, _JSON
+                # One JSON body with nested objects as the Bot API takes them: a single encode,
+                # where a form is quoted character by character (and aiohttp builds a
+                # multipart writer for every dict) and the library's own JSON payload encodes
+                # each nested object a second time.
+                data = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+                headers = _JSON
         target = self._urls.get(url)
         if target is None:
             # Parsed once per Bot API method, not once per call.

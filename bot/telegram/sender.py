@@ -88,7 +88,7 @@ class Sender:
         *,
         rate: float = 30.0,
         chat_interval: float = 1.0,
-        max_in_flight: int = 100,
+        max_in_flight: int = 96,
         attempts: int = SEND_ATTEMPTS,
         backoff: float = BACKOFF,
         max_backoff: float = MAX_BACKOFF,
@@ -116,6 +116,7 @@ class Sender:
         self.stats = SenderStats()
         self._known: set[int] = set()
         self._retry_at: dict[int, float] = {}
+        self._opened: dict[bytes, Address] = {}
         # When each chat may next get a message; kept after its queue empties.
         self._chat_free: dict[str, float] = {}
         self._absorbed: dict[int, list[int]] = {}
@@ -224,10 +225,16 @@ class Sender:
 
     async def _deliver(self, row: Outgoing) -> tuple[str, Any]:
         """Make the call; return what happened as (kind, detail)."""
-        try:
-            address = self.sealer.open(row.address or b"")
-        except SealError:
-            return "drop", "address cannot be opened (was TRIAGE_SECRET changed?)"
+        address = self._opened.get(row.address or b"")
+        if address is None:
+            try:
+                address = self.sealer.open(row.address or b"")
+            except SealError:
+                return "drop", "address cannot be opened (was TRIAGE_SECRET changed?)"
+            # One update's replies share its sealed address: open it once (memory only).
+            if len(self._opened) > 4096:
+                self._opened.clear()
+            self._opened[row.address or b""] = address
         params = {**row.params, "chat_id": address.chat_id, **address.params}
         file = None
         if row.file is not None:

@@ -21,7 +21,9 @@ from .sender import Sender
 
 log = logging.getLogger(__name__)
 
-BATCH = 64
+# Rows per transaction: enough to share a commit, few enough that the first replies of a
+# burst go out while the rest are still being worked through.
+BATCH = 32
 
 
 class Worker:
