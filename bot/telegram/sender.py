@@ -42,7 +42,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from ..sealing import Sealer, SealError
+from ..sealing import Address, Sealer, SealError
 from ..store import Outgoing, Store, StoreThread
 from .api import BotApi, retry_after
 
