@@ -334,3 +334,25 @@ async def test_a_failing_retention_purge_is_logged_not_silent(
         assert not bot.bot.stop.is_set()  # the bot carries on, and tries again later
     finally:
         await bot.close()
+
+
+async def test_waiting_new_messages_go_before_waiting_edits() -> None:
+    from bot.telegram.sender import _Slots
+
+    slots = _Slots(1)
+    await slots.acquire()
+    order: list[str] = []
+
+    async def take(name: str, urgent: bool) -> None:
+        await slots.acquire(urgent=urgent)
+        order.append(name)
+        slots.release()
+
+    waiting = [
+        asyncio.create_task(take("edit", False)),
+        asyncio.create_task(take("question", True)),
+    ]
+    await asyncio.sleep(0)
+    slots.release()
+    await asyncio.gather(*waiting)
+    assert order == ["question", "edit"]

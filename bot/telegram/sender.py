@@ -106,7 +106,7 @@ class Sender:
         else:
             slots = max_in_flight
             self._hold = 0.0
-        self._slots = asyncio.Semaphore(slots)
+        self._slots = _Slots(slots)
         self.attempts = attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -193,7 +193,7 @@ class Sender:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 await self._unpaused()
-                await self._slots.acquire()
+                await self._slots.acquire(urgent=not head.method.startswith("edit"))
                 try:
                     await self._unpaused()
                     if not lane.queue:
@@ -468,3 +468,40 @@ def _next(queue: deque[Outgoing]) -> Outgoing:
         if not row.method.startswith("edit"):
             return row
     return queue[0]
+
+
+class _Slots:
+    """A semaphore whose waiters for new messages go before waiters for edits.
+
+    Across all chats, the next question someone is waiting for goes out before tick marks
+    and buttons taken off older messages, so a burst delays the edits, not the questions.
+    """
+
+    def __init__(self, value: int) -> None:
+        self._free = value
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._later: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, urgent: bool = True) -> None:
+        """Take a slot, waiting if none is free."""
+        if self._free > 0 and not self._urgent and not self._later:
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._later).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        """Give a slot back: to the first urgent waiter, else the first other one."""
+        for queue in (self._urgent, self._later):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._free += 1
