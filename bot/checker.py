@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from jinja2 import meta
 
 from .content import FLOW_FILE, TEMPLATES, Content, load_content
+from .content_rules import check_engine, result_problems, result_tour, static_problems
 from .engine import Engine, Reply
 from .profiles import (
     Coverage,
@@ -82,6 +83,7 @@ def check_content(
     report.digest = content.digest
     report.problems.extend(_template_variables(content))
     report.problems.extend(_housekeeping(content, today or dt.date.today()))
+    report.problems.extend(static_problems(content, today or dt.date.today()))
 
     samples: list[Profile] = []
     for path in sample_files(root):
@@ -121,8 +123,9 @@ def check_content(
     profiles = [*samples, *paths, *pairwise]
     report.profiles = len(profiles)
     tick = progress(len(profiles) + 1) if progress else None
-    engine = Engine(content)
+    engine = check_engine(content)
     seen: set[str] = set()
+    results: set[object] = set()
     try:
         steps = tour(content, paths[0].answers)
         report.messages += _check_steps(content, "the screen tour", steps, report, seen)
@@ -138,6 +141,15 @@ def check_content(
         else:
             report.messages += _check_steps(content, profile.name, steps, report, seen)
             _check_result(content, engine, profile, steps, report)
+            done, final = steps[-1].outcome.conversation, steps[-1].outcome
+            try:  # the rest of the result (issue 8): sections, plan, handover; sizes, grades
+                if final.completion is not None and done is not None:
+                    rest = result_tour(content, engine, done, results)
+                    report.messages += _check_steps(content, profile.name, rest, report, seen)
+                    more = result_problems(content, engine, profile, final.replies, done, results)
+                    report.problems.extend(more)
+            except Exception as exc:
+                report.problems.append(_render_problem(content, profile.name, exc))
         if tick:
             tick(n, len(profiles) + 1)
     report.seconds = time.perf_counter() - started
@@ -179,31 +191,6 @@ def _template_variables(content: Content) -> list[Problem]:
 
 def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
     problems = []
-    contact = content.catalogue.contact
-    prog = _doc(content, "content/programme.yaml")
-    if contact.example:
-        problems.append(
-            _warn(
-                prog.problem(
-                    ["contact", "example"],
-                    "the programme's contact details are still example values",
-                    "fill in content/programme.yaml, then set `example: false`",
-                )
-            )
-        )
-    # While the whole block is flagged as examples, one warning says it all.
-    for key in () if contact.example else ("email", "website", "urgent", "phone"):
-        value = str(getattr(contact, key) or "")
-        if any(host in value for host in EXAMPLE_HOSTS) or "0000 0000" in value:
-            problems.append(
-                _warn(
-                    prog.problem(
-                        ["contact", key],
-                        f"contact {key} looks like a placeholder: {value}",
-                        "replace it with the real details",
-                    )
-                )
-            )
     doc = _doc(content, "content/signposts.yaml")
     for i, signpost in enumerate(content.catalogue.signposts.values()):
         if signpost.review_by < today:

@@ -52,14 +52,26 @@ def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
     _configure_logging(level, secrets)
 
 
-def make_engine(settings: Settings, bundle: Content) -> Engine:
-    """The engine for a content bundle, with the retention periods the privacy notice quotes."""
-    return Engine(bundle, retention_days=settings.retention_days, idle_days=settings.idle_days)
+def make_engine(settings: Settings, bundle: Content, *, handover: bool = False) -> Engine:
+    """The engine for a content bundle, with the retention periods the privacy notice quotes.
+
+    ``handover``: offer "Ask the team to contact me" (only where the team's chat can be
+    reached: the Telegram bot with TRIAGE_TEAM_CHAT_ID set).
+    """
+    return Engine(
+        bundle,
+        retention_days=settings.retention_days,
+        idle_days=settings.idle_days,
+        contact=settings.contact,
+        handover=handover,
+    )
 
 
-def make_triage(settings: Settings, bundle: Content, store: Store) -> Triage:
+def make_triage(
+    settings: Settings, bundle: Content, store: Store, *, handover: bool = False
+) -> Triage:
     """The engine and the store together, as both adapters use them."""
-    return Triage(store, make_engine(settings, bundle), rules=settings.rules)
+    return Triage(store, make_engine(settings, bundle, handover=handover), rules=settings.rules)
 
 
 @app.callback(invoke_without_command=True)
@@ -100,8 +112,9 @@ def chat(
     console.print(f"[dim]Terminal chat on {settings.db_path} — type /quit to leave.[/dim]")
     triage = make_triage(settings, bundle, store)
     subject = pseudonym(settings.require_secret(), TERMINAL_SUBJECT_ID)
+    plans = settings.db_path.parent / "plans"
     try:
-        TerminalChat(triage, subject, console, console_reader(console)).run()
+        TerminalChat(triage, subject, console, console_reader(console), plans).run()
     finally:
         store.close()
 
@@ -132,9 +145,10 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
     configure_logging(settings.log_level, (token, secret, settings.webhook_secret or ""))
     bundle = content_or_exit(settings)
     store = Store(settings.db_path)
-    triage = make_triage(settings, bundle, store)
+    triage = make_triage(settings, bundle, store, handover=settings.team_chat_id is not None)
     log = logging.getLogger("bot")
     log.info("content version %s from %s", bundle.digest, settings.content_dir)
+    log_missing_contacts(settings, log)
 
     async def reload(bot: TelegramBot) -> bool:
         return await reload_content(settings, triage, bot.store_thread, log)
@@ -149,6 +163,16 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
         store.close()
     if code:
         raise typer.Exit(code)
+
+
+def log_missing_contacts(settings: Settings, log: logging.Logger) -> None:
+    """One line at start naming the contact settings left unset (never their values)."""
+    if missing := settings.missing_contacts():
+        log.warning(
+            "programme contacts not set: %s (people see plain wording and their code instead%s)",
+            ", ".join(missing),
+            "; no 'ask the team to contact me'" if settings.team_chat_id is None else "",
+        )
 
 
 async def reload_content(
@@ -192,7 +216,7 @@ async def reload_content(
     except ContentError as exc:  # changed again since the check
         log.error("content reload refused, keeping version %s: %s", current, exc.problems[0])
         return False
-    engine = make_engine(settings, bundle)
+    engine = make_engine(settings, bundle, handover=triage.engine.handover)
     # Swap on the store thread, between two events, never during one.
     await store_thread.call(setattr, triage, "engine", engine)
     log.info("content reloaded: version %s (was %s)", bundle.digest, current)

@@ -12,16 +12,21 @@ from jinja2 import Template, TemplateError
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
+from .conditions import Condition
 from .flow import Flow, Option, Question, load_flow
 from .render import make_environment, render
 from .signposts import (
     READINESS,
     Catalogue,
+    GlossaryFile,
+    NextStepsFile,
     ProgrammeFile,
     ReadinessFile,
     ReadinessScale,
+    ResourcesFile,
     RulesFile,
     SignpostFile,
+    Term,
 )
 from .yamlfile import ContentError, Problem, YamlDoc
 
@@ -37,6 +42,20 @@ class TemplateSpec:
     variables: dict[str, str]
 
 
+CONTACT_HELP = (
+    "the programme: contact.name (from content/programme.yaml) and, where the deployment sets "
+    "them, contact.email, contact.phone, contact.website and contact.hours (each may be none: "
+    "then say it in plain words); contact.reachable is true if any way to reach the team is set"
+)
+RESULT_HELP = (
+    "the result (bot/result.py): result.code; result.urgent (true for an urgent live bid); "
+    "result.org_type; result.readiness (none, or title, line, meaning, score, out_of and "
+    "based_on, the labels of the questions scored); result.steps (the ranked next steps: rank, "
+    "title, text, reasons, section); result.sections (id, title, button, intro, items); "
+    "result.contact (as `contact` in welcome.j2); result.handover (offered, asked or off); "
+    "result.answers (label, answer)"
+)
+
 # The contract between code and templates. Rendering checks that the code passes exactly
 # these variables, and content/README.md's variable list is generated from here.
 TEMPLATES: dict[str, TemplateSpec] = {
@@ -44,8 +63,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
         "First message: what this is, how answers are used; Start / Privacy / Not now.",
         {
             "returning": "true if the person has been here before and went back to the start",
-            "contact": "the programme's contact details (name, email, phone, website, urgent, "
-            "hours)",
+            "contact": CONTACT_HELP,
         },
     ),
     "privacy.j2": TemplateSpec(
@@ -53,7 +71,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
         {
             "retention_days": "days completed answers' free text is kept",
             "idle_days": "days an unfinished conversation is kept",
-            "contact": "the programme's contact details",
+            "contact": CONTACT_HELP,
         },
     ),
     "help.j2": TemplateSpec(
@@ -89,17 +107,41 @@ TEMPLATES: dict[str, TemplateSpec] = {
         {"items": "list of {number, label, answer}, one per question asked"},
     ),
     "result.j2": TemplateSpec(
-        "The tailored result. Put {{ BREAK }} where a new message may start.",
+        "The first message of the result: stage, ranked next steps, code, how to reach the "
+        "team. Keep it under 1,200 characters; the rest is behind buttons.",
+        {"result": RESULT_HELP},
+    ),
+    "section.j2": TemplateSpec(
+        "One section of the result, opened by its button. Put {{ BREAK }} where a new "
+        "message may start.",
         {
-            "code": "the reference code, for example MPSP-7KQ3-X9TD",
-            "sections": "list of {id, title, intro, signposts}; each signpost has id, kind, title, "
-            "summary, details, pros, cons, fits, action, link and reasons "
-            "(a list of 'because you said' texts)",
-            "urgent": "true if a bid is due within a month",
-            "readiness": "for Mutuals, their readiness stage as {title, meaning, score, "
-            "out_of} (from content/readiness.yaml); otherwise none",
-            "org_type": "the organisation type code (psm, spinout, vcse, commissioner, other)",
-            "contact": "the programme's contact details",
+            "result": "the whole result (as in result.j2)",
+            "section": "the section to show: id, title, button, intro and items (each with "
+            "id, kind, title, summary, details, pros, cons, fits, action, links and reasons)",
+        },
+    ),
+    "plan.html.j2": TemplateSpec(
+        "The full plan, sent as a file (a self-contained web page) to forward to colleagues.",
+        {"result": "the whole result (as in result.j2)", "date": "the date it was made, in words"},
+    ),
+    "plan_caption.j2": TemplateSpec(
+        "The short message sent with the plan file.", {"result": "the whole result"}
+    ),
+    "handover_ask.j2": TemplateSpec(
+        "After 'Ask the team to contact me': exactly what would be shared, and the choice.",
+        {"result": "the whole result; result.answers is what the team would see"},
+    ),
+    "handover_sent.j2": TemplateSpec(
+        "Confirmation to the person once the request is posted to the team.",
+        {"result": "the whole result", "named": "true if they agreed to share their name"},
+    ),
+    "handover_team.j2": TemplateSpec(
+        "The post in the programme team's Telegram chat. The bot adds the person's Telegram "
+        "name at the end only if they agreed.",
+        {
+            "result": "the whole result",
+            "named": "true if their name is added",
+            "date": "today, in words",
         },
     ),
     "done.j2": TemplateSpec(
@@ -157,6 +199,12 @@ class Buttons(BaseModel):
     results_again: str
     new_triage: str
     contact: str
+    next_steps: str = Field(description="on a section: back to the first message")
+    plan: str = Field(description="sends the full plan as a file")
+    handover: str = Field(description="'Ask the team to contact me'")
+    handover_named: str
+    handover_anonymous: str
+    handover_cancel: str
 
 
 class Marks(BaseModel):
@@ -177,6 +225,8 @@ class Notices(BaseModel):
     pick_one: str
     unknown: str
     expired: str
+    handover_cancelled: str
+    handover_already: str
 
 
 class Removed(BaseModel):
@@ -203,6 +253,11 @@ class UiText(BaseModel):
     skipped_answer: str
     removed: Removed
     commands: dict[str, str] = Field(description="command -> description for Telegram's menu")
+    plan_filename: str = Field(description="the plan file's name; '{code}' is replaced")
+    name_label: str = Field(
+        description="words before the person's Telegram name in the team's post (added only "
+        "with their consent)"
+    )
 
 
 class ReportLabels(BaseModel):
@@ -247,6 +302,7 @@ class Content:
     templates: dict[str, Template]
     question_templates: dict[str, Template]
     digest: str
+    glossary: tuple[Term, ...] = ()
 
     def render(self, name: str, **context: Any) -> str:
         """Render a named template, checking the code passes exactly its declared variables."""
@@ -326,6 +382,12 @@ def load_content(root: Path) -> Content:
     programme = attempt(prog_doc.validate, ProgrammeFile) if prog_doc else None
     ready_doc = attempt(YamlDoc, root / "content/readiness.yaml", "content/readiness.yaml")
     readiness = attempt(ready_doc.validate, ReadinessFile) if ready_doc else None
+    steps_doc = attempt(YamlDoc, root / "content/next_steps.yaml", "content/next_steps.yaml")
+    next_steps = attempt(steps_doc.validate, NextStepsFile) if steps_doc else None
+    res_doc = attempt(YamlDoc, root / "content/resources.yaml", "content/resources.yaml")
+    resources = attempt(res_doc.validate, ResourcesFile) if res_doc else None
+    gloss_doc = attempt(YamlDoc, root / "content/glossary.yaml", "content/glossary.yaml")
+    glossary = attempt(gloss_doc.validate, GlossaryFile) if gloss_doc else None
     report_doc = attempt(YamlDoc, root / "content/report.yaml", "content/report.yaml")
     report = attempt(report_doc.validate, ReportText) if report_doc else None
 
@@ -357,15 +419,17 @@ def load_content(root: Path) -> Content:
                 )
 
     catalogue = None
-    docs = (rules_doc, sp_doc, ready_doc)
-    if flow is not None and signposts and rules and programme and readiness and all(docs):
-        catalogue, more = _cross_check(flow, signposts, rules, programme, readiness, *docs)
+    docs = (rules_doc, sp_doc, ready_doc, steps_doc, res_doc)
+    files = (signposts, rules, programme, readiness, next_steps, resources)
+    if flow is not None and all(files) and all(docs):
+        catalogue, more = _cross_check(flow, *files, *docs)  # type: ignore[arg-type]
         problems.extend(more)
 
     if problems:
         raise ContentError(problems)
-    assert flow and ui and catalogue and report
+    assert flow and ui and catalogue and report and glossary
     return Content(
+        glossary=glossary.terms,
         report=report,
         root=root,
         flow=flow,
@@ -383,9 +447,13 @@ def _cross_check(
     rules: RulesFile,
     programme: ProgrammeFile,
     readiness: ReadinessFile,
+    next_steps: NextStepsFile,
+    resources: ResourcesFile,
     rules_doc: YamlDoc,
     sp_doc: YamlDoc,
     ready_doc: YamlDoc,
+    steps_doc: YamlDoc,
+    res_doc: YamlDoc,
 ) -> tuple[Catalogue, list[Problem]]:
     problems: list[Problem] = []
     scale = ReadinessScale(readiness)
@@ -450,27 +518,7 @@ def _cross_check(
                     f"use one of: {', '.join(sorted(section_ids))}",
                 )
             )
-        for leaf in rule.when.leaves() if rule.when else ():
-            question = questions.get(leaf.q or "")
-            if question is None:
-                problems.append(
-                    rules_doc.problem(
-                        [*loc, "when"],
-                        f"rule looks at {leaf.q!r}, which is not a question in "
-                        f"flows/triage.yaml (nor {READINESS!r})",
-                    )
-                )
-                continue
-            known = _codes(flow, question)
-            for code in leaf.codes():
-                if code not in known:
-                    problems.append(
-                        rules_doc.problem(
-                            [*loc, "when"],
-                            f"rule names option {code!r}, which {question.id} does not have",
-                            f"use one of: {', '.join(sorted(known))}",
-                        )
-                    )
+        problems.extend(_check_when(flow, questions, rules_doc, [*loc, "when"], rule.when))
     for i, group in enumerate(rules.conflicts):
         for sid in group:
             if sid not in by_id:
@@ -480,15 +528,148 @@ def _cross_check(
                         f"conflicts names {sid!r}, which is not in content/signposts.yaml",
                     )
                 )
+    docs = (rules_doc, sp_doc, ready_doc, steps_doc, res_doc)
+    problems.extend(
+        _check_extras(
+            flow, questions, signposts, rules, readiness, next_steps, resources, by_id, docs
+        )
+    )
     catalogue = Catalogue(
         signposts=by_id,
         sections=rules.sections,
         rules=rules.rules,
-        contact=programme.contact,
+        programme=programme.name,
         readiness=scale,
+        next_steps=next_steps,
+        resources={r.id: r for r in resources.resources},
         conflicts=rules.conflicts,
     )
     return catalogue, problems
+
+
+_WHAT = {
+    "rules": "rule",
+    "signposts": "assumes",
+    "sections": "assumes",
+    "stages": "assumes",
+    "caps": "cap",
+    "tiers": "next step",
+    "urgent": "urgent",
+}
+
+
+def _check_when(
+    flow: Flow,
+    questions: dict[str, Question],
+    doc: YamlDoc,
+    loc: list[str | int],
+    when: Condition | None,
+) -> list[Problem]:
+    """Problems with a condition: questions that do not exist, options they do not have."""
+    problems = []
+    what = _WHAT.get(str(loc[0]), str(loc[0]))
+    for leaf in when.leaves() if when else ():
+        question = questions.get(leaf.q or "")
+        if question is None:
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"{what} looks at {leaf.q!r}, which is not a question in "
+                    f"flows/triage.yaml (nor {READINESS!r})",
+                )
+            )
+            continue
+        known = _codes(flow, question)
+        for code in leaf.codes():
+            if code not in known:
+                problems.append(
+                    doc.problem(
+                        loc,
+                        f"{what} names option {code!r}, which {question.id} does not have",
+                        f"use one of: {', '.join(sorted(known))}",
+                    )
+                )
+    return problems
+
+
+def _check_extras(
+    flow: Flow,
+    questions: dict[str, Question],
+    signposts: SignpostFile,
+    rules: RulesFile,
+    readiness: ReadinessFile,
+    next_steps: NextStepsFile,
+    resources: ResourcesFile,
+    by_id: dict[str, Any],
+    docs: tuple[YamlDoc, YamlDoc, YamlDoc, YamlDoc, YamlDoc],
+) -> list[Problem]:
+    """Cross-checks for the result's ranking, assumptions, caps and resources (issue 8)."""
+    rules_doc, sp_doc, ready_doc, steps_doc, res_doc = docs
+    problems: list[Problem] = []
+    known_resources = {r.id for r in resources.resources}
+    for i, sp in enumerate(signposts.signposts):
+        problems.extend(
+            _check_when(flow, questions, sp_doc, ["signposts", i, "assumes"], sp.assumes)
+        )
+        for rid in sp.see:
+            if rid not in known_resources:
+                problems.append(
+                    sp_doc.problem(
+                        ["signposts", i, "see"],
+                        f"{sp.id} points to resource {rid!r}, which is not in "
+                        "content/resources.yaml",
+                    )
+                )
+    for i, section in enumerate(rules.sections):
+        problems.extend(
+            _check_when(flow, questions, rules_doc, ["sections", i, "assumes"], section.assumes)
+        )
+    for i, stage in enumerate(readiness.stages):
+        problems.extend(
+            _check_when(flow, questions, ready_doc, ["stages", i, "assumes"], stage.assumes)
+        )
+    for i, cap in enumerate(readiness.caps):
+        problems.extend(_check_when(flow, questions, ready_doc, ["caps", i, "when"], cap.when))
+    problems.extend(_check_when(flow, questions, steps_doc, ["urgent"], next_steps.urgent))
+    for i, tier in enumerate(next_steps.tiers):
+        for j, step in enumerate(tier.steps):
+            loc: list[str | int] = ["tiers", i, "steps", j]
+            if step.section is not None and step.section not in {s.id for s in rules.sections}:
+                problems.append(
+                    steps_doc.problem(
+                        [*loc, "section"],
+                        f"next step section {step.section!r} is not a section in "
+                        "content/rules.yaml",
+                    )
+                )
+            signpost = by_id.get(step.show) if step.show else None
+            if step.show is not None and signpost is None:
+                problems.append(
+                    steps_doc.problem(
+                        [*loc, "show"],
+                        f"next step {step.show!r} is not in content/signposts.yaml",
+                        "check the spelling of the signpost id",
+                    )
+                )
+            elif signpost is not None and not signpost.step:
+                problems.append(
+                    steps_doc.problem(
+                        [*loc, "show"],
+                        f"{step.show} is ranked as a next step but has no `step:` text",
+                        "add `step:` to it in content/signposts.yaml: what to do, in a sentence",
+                    )
+                )
+            problems.extend(_check_when(flow, questions, steps_doc, [*loc, "when"], step.when))
+    seen: set[str] = set()
+    for i, resource in enumerate(resources.resources):
+        if resource.id in seen:
+            problems.append(
+                res_doc.problem(
+                    ["resources", i, "id"], f"resource id {resource.id!r} is used twice"
+                )
+            )
+        seen.add(resource.id)
+    return problems
 
 
 def _codes(flow: Flow, question: Question) -> set[str]:

@@ -141,15 +141,26 @@ def preview(
     result_only: Annotated[
         bool, typer.Option("--result-only", help="Show only the result messages.")
     ] = False,
+    sections: Annotated[
+        bool,
+        typer.Option(
+            "--sections/--no-sections",
+            help="After the first message of the result, open each section button in turn.",
+        ),
+    ] = True,
     content: ContentOption = None,
 ) -> None:
     """Show exactly what a person would see: every message and its buttons, in order.
 
-    Give an answers file, or --sample NAME; with neither, lists the samples.
+    Give an answers file, or --sample NAME; with neither, lists the samples. Contacts and the
+    team chat come from the TRIAGE_CONTACT_* and TRIAGE_TEAM_CHAT_ID settings, as in the bot.
     """
+    from .content_rules import result_tour
+    from .engine import Engine
     from .simulate import walk
 
-    bundle = _load(ctx, content)
+    settings = settings_from(ctx, content=content)
+    bundle = content_or_exit(settings)
     samples = {p.stem: p for p in sample_files(bundle.root)}
     if answers is None and sample is None:
         out.print("Samples (use --sample NAME):")
@@ -171,9 +182,14 @@ def preview(
         for problem in exc.problems:
             err.print(f"[bold red]error[/bold red] {escape(str(problem))}", soft_wrap=True)
         raise typer.Exit(1) from None
-    steps = walk(bundle, profile.answers)
+    engine = Engine(bundle, contact=settings.contact, handover=settings.team_chat_id is not None)
+    steps = walk(bundle, profile.answers, engine=engine)
     if result_only:
         steps = steps[-1:]
+    done = steps[-1].outcome.conversation
+    if sections and done is not None and done.code is not None:
+        skip = ("tap Send again", "tap My next steps")  # the checker's extra presses
+        steps += [s for s in result_tour(bundle, engine, done) if s.action not in skip]
     out.print(f"[dim]Preview of {escape(profile.name)} with content version {bundle.digest}[/dim]")
     for step in steps:
         if not result_only:
@@ -189,6 +205,13 @@ def _show(reply: Reply) -> None:
         out.print("  [dim]✎ the message you tapped loses its buttons[/dim]")
         return
     title = "✎ the message you tapped now reads" if reply.edit else "bot"
+    if reply.audience == "team":
+        title = "posted in the programme team's chat"
+        if reply.name_label:
+            title += f" (with '{reply.name_label}: <their Telegram name>' added)"
+    if reply.document is not None:
+        size = len(reply.document.data) / 1024
+        out.print(f"  [dim]📎 a file: {escape(reply.document.filename)} ({size:.0f} KB)[/dim]")
     out.print(Panel(html_to_rich(reply.text), title=title, title_align="left", width=80))
     for row in reply.buttons:
         cells = [f"[ {escape(b.label)}{' ↗' if b.url else ''} ]" for b in row]

@@ -14,16 +14,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from transitions import MachineError
 
 from .conditions import Answer
+from .contacts import Contact
 from .content import Content
 from .flow import DONE, SUMMARY, WELCOME, Question, build_machine
 from .privacy import scrub
 from .render import BREAK, pack
+from .result import HandoverState, Result, build_result
 
 # ---- values passed in and out -------------------------------------------------------------
 
@@ -40,6 +42,7 @@ class Conversation:
     reviewing: bool = False
     draft: tuple[str, ...] | None = None
     code: str | None = None
+    handover: bool = False  # they asked the programme team to contact them
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,31 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file to send: the full plan, for example."""
+
+    filename: str
+    data: bytes
+    mime: str
+
+
+@dataclass(frozen=True)
 class Reply:
-    """A message to show. ``edit`` replaces the message whose button was pressed."""
+    """A message to show. ``edit`` replaces the message whose button was pressed.
+
+    With a ``document``, ``text`` is the file's caption. With ``audience="team"`` the message
+    goes to the programme team's chat, not to the person; ``name_label`` is then set only if
+    the person agreed to share their Telegram name, and holds the words to put before it
+    (the adapter adds the name itself: the engine never sees it).
+    """
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     edit: bool = False
     source: str = ""  # the template it came from, for content check messages
+    document: Document | None = None
+    audience: str = "person"
+    name_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,7 @@ class Outcome:
     completion: Completion | None = None
     reached: str | None = None
     forget: bool = False
+    handover: bool = False  # a request to be contacted was posted: the store counts it
 
 
 @dataclass(frozen=True)
@@ -144,6 +166,15 @@ class Context:
     now: dt.datetime
     new_code: Callable[[], str]
     new_run: Callable[[], str]
+
+
+def _frozen(answers: dict[str, Answer]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items()))
+
+
+def long_date(day: dt.date) -> str:
+    """A date as people write it: 1 December 2026."""
+    return f"{day.day} {day:%B %Y}"
 
 
 COMMANDS = frozenset({"start", "restart", "cancel", "help", "privacy", "forget", "stats"})
@@ -173,13 +204,32 @@ class _Model:
 class Engine:
     """Turns (stored state, event) into (new state, replies). One per content bundle."""
 
-    def __init__(self, content: Content, *, retention_days: int = 90, idle_days: int = 30) -> None:
+    def __init__(
+        self,
+        content: Content,
+        *,
+        retention_days: int = 90,
+        idle_days: int = 30,
+        contact: Contact | None = None,
+        handover: bool = False,
+    ) -> None:
+        """Build the engine for one content bundle.
+
+        ``contact`` holds the deployment's contact settings; ``handover`` is True when a
+        programme team chat is set, so that "Ask the team to contact me" can be offered.
+        """
         self.content = content
         self.flow = content.flow
         self.ui = content.ui
         self.machine = build_machine(self.flow)
         self.retention_days = retention_days
         self.idle_days = idle_days
+        self.contact = replace(contact or Contact(), name=content.catalogue.programme)
+        self.handover = handover
+        # Results are pure functions of the answers: keep the last few (every button on a
+        # result's messages needs it again). lru_cache is safe across threads.
+        self._build = lru_cache(maxsize=256)(self._build_result)
+        self._pieces = lru_cache(maxsize=64)(self._render_pieces)
 
     # ---- entry point ---------------------------------------------------------------------
 
@@ -315,6 +365,11 @@ class Engine:
             "rs": self._on_results,
             "nt": self._on_again,
             "nn": self._on_not_now,
+            "sec": self._on_section,
+            "pl": self._on_plan,
+            "ho": self._on_handover,
+            "hs": self._on_handover_send,
+            "hx": self._on_handover_cancel,
         }.get(verb)
         if handler is None:
             return self._stale(conv, self.ui.notices.unknown)
@@ -461,6 +516,135 @@ class Engine:
             return None
         return Outcome(conv, self._result(conv))
 
+    # ---- the result: first message, sections, the plan file, the handover (issue 8) ----------
+
+    def result(self, conv: Conversation) -> Result:
+        """A finished conversation's result as typed data, for any transport to render."""
+        if conv.code is None:
+            raise ValueError("the conversation has no result yet")
+        handover: HandoverState = (
+            "off" if not self.handover else "asked" if conv.handover else "offered"
+        )
+        return self._build(conv.code, handover, _frozen(conv.answers))
+
+    def _build_result(
+        self, code: str, handover: HandoverState, answers: tuple[tuple[str, Any], ...]
+    ) -> Result:
+        unfrozen = {k: list(v) if isinstance(v, tuple) else v for k, v in answers}
+        return build_result(
+            self.content, unfrozen, code=code, contact=self.contact, handover=handover
+        )
+
+    def plan(self, conv: Conversation, today: dt.date) -> Document:
+        """The full plan as one self-contained web page (templates/plan.html.j2)."""
+        return self._plan(self.result(conv), today)
+
+    def _plan(self, result: Result, today: dt.date) -> Document:
+        page = self.content.render("plan.html.j2", result=result, date=long_date(today))
+        name = self.ui.plan_filename.format(code=result.code)
+        return Document(filename=name, data=page.encode("utf-8"), mime="text/html")
+
+    def result_pieces(self, conv: Conversation) -> list[str]:
+        """Every part of the result, cut at its BREAK marks: the first message, then sections."""
+        return list(self._pieces(self.result(conv)))
+
+    def _render_pieces(self, result: Result) -> tuple[str, ...]:
+        pieces = [self.content.render("result.j2", result=result)]
+        for section in result.sections:
+            text = self.content.render("section.j2", result=result, section=section)
+            pieces.extend(piece.strip() for piece in text.split(BREAK) if piece.strip())
+        return tuple(pieces)
+
+    def _result(self, conv: Conversation) -> list[Reply]:
+        """The first message: stage, ranked next steps, code and contact; the rest on buttons."""
+        result = self.result(conv)
+        text = self.content.render("result.j2", result=result)
+        return [Reply(text, self._result_buttons(conv, result), source="result.j2")]
+
+    def _result_buttons(
+        self, conv: Conversation, result: Result, showing: str | None = None
+    ) -> tuple[tuple[Button, ...], ...]:
+        b, s = self.ui.buttons, conv.step
+        rows: list[tuple[Button, ...]] = []
+        handover = (Button(b.handover, f"ho|{s}"),) if result.handover == "offered" else ()
+        if result.urgent and handover:
+            rows.append(handover)  # an urgent bid: a person first
+            handover = ()
+        sections = [
+            Button(sec.button, f"sec|{s}|{sec.id}") for sec in result.sections if sec.id != showing
+        ]
+        rows.extend(tuple(sections[i : i + 2]) for i in range(0, len(sections), 2))
+        plan = Button(b.plan, f"pl|{s}")
+        rows.append((Button(b.next_steps, f"rs|{s}"), plan) if showing else (plan,))
+        if handover:
+            rows.append(handover)
+        if self.contact.website:
+            rows.append((Button(b.contact, url=self.contact.website),))
+        rows.append((Button(b.new_triage, f"nt|{s}"),))
+        return tuple(rows)
+
+    def _on_section(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:
+        if conv.state != DONE:
+            return None
+        result = self.result(conv)
+        section = result.section(arg)
+        if section is None:
+            return None
+        text = self.content.render("section.j2", result=result, section=section)
+        messages = pack(piece for piece in text.split(BREAK))
+        replies = [Reply(m, source="section.j2") for m in messages]
+        buttons = self._result_buttons(conv, result, showing=section.id)
+        replies[-1] = replace(replies[-1], buttons=buttons)
+        return Outcome(conv, replies)
+
+    def _on_plan(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        if conv.state != DONE:
+            return None
+        result = self.result(conv)
+        caption = self.content.render("plan_caption.j2", result=result)
+        document = self._plan(result, ctx.now.date())
+        return Outcome(conv, [Reply(caption, document=document, source="plan_caption.j2")])
+
+    def _on_handover(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:
+        if conv.state != DONE or not self.handover:
+            return None
+        if conv.handover:
+            return Outcome(conv, notice=self.ui.notices.handover_already)
+        b, s = self.ui.buttons, conv.step
+        buttons = (
+            (Button(b.handover_named, f"hs|{s}|name"),),
+            (Button(b.handover_anonymous, f"hs|{s}|anon"),),
+            (Button(b.handover_cancel, f"hx|{s}"),),
+        )
+        return Outcome(conv, [self._msg("handover_ask.j2", buttons, result=self.result(conv))])
+
+    def _on_handover_send(
+        self, conv: Conversation, q: Any, arg: str, ctx: Context
+    ) -> Outcome | None:
+        if conv.state != DONE or not self.handover or arg not in ("name", "anon"):
+            return None
+        if conv.handover:
+            return Outcome(conv, [self._closed()], notice=self.ui.notices.handover_already)
+        named = arg == "name"
+        asked = replace(conv, handover=True)
+        result = self.result(asked)
+        post = self.content.render(
+            "handover_team.j2", result=result, named=named, date=long_date(ctx.now.date())
+        )
+        team = Reply(
+            post,
+            audience="team",
+            name_label=self.ui.name_label if named else None,
+            source="handover_team.j2",
+        )
+        sent = self._msg("handover_sent.j2", edit=True, result=result, named=named)
+        return Outcome(asked, [team, sent], handover=True)
+
+    def _on_handover_cancel(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:
+        if conv.state != DONE:
+            return None
+        return Outcome(conv, [self._closed()], notice=self.ui.notices.handover_cancelled)
+
     # ---- moving ----------------------------------------------------------------------------
 
     def _begin(self, ctx: Context, before: list[Reply]) -> Outcome:
@@ -542,7 +726,7 @@ class Engine:
             "privacy.j2",
             retention_days=self.retention_days,
             idle_days=self.idle_days,
-            contact=self.content.catalogue.contact,
+            contact=self.contact,
         )
 
     def _msg(
@@ -572,7 +756,7 @@ class Engine:
                 "welcome.j2",
                 buttons,
                 returning=conv is not None,
-                contact=self.content.catalogue.contact,
+                contact=self.contact,
             )
         if conv.state == SUMMARY:
             return self._summary(conv)
@@ -634,71 +818,6 @@ class Engine:
         rows = [tuple(changes[i : i + 2]) for i in range(0, len(changes), 2)]
         rows.append((Button(b.back, f"b|{s}"), Button(b.confirm, f"ok|{s}")))
         return Reply(text, tuple(rows), source="summary.j2")
-
-    def _result(self, conv: Conversation) -> list[Reply]:
-        messages = pack(self.result_pieces(conv))
-        b = self.ui.buttons
-        contact = self.content.catalogue.contact
-        rows: list[tuple[Button, ...]] = []
-        if contact.website is not None:
-            rows.append((Button(b.contact, url=str(contact.website)),))
-        rows.append((Button(b.new_triage, f"nt|{conv.step}"),))
-        replies = [Reply(m, source="result.j2") for m in messages]
-        replies[-1] = replace(replies[-1], buttons=tuple(rows))
-        return replies
-
-    def result_pieces(self, conv: Conversation) -> list[str]:
-        """The result, rendered and cut at its BREAK marks (before packing into messages)."""
-        answers = conv.answers
-        recs = self.content.catalogue.recommend(self.flow, answers, self.content.words)
-        sections: list[dict[str, Any]] = []
-        for rec in recs:
-            if not sections or sections[-1]["id"] != rec.section.id:
-                sections.append(
-                    {
-                        "id": rec.section.id,
-                        "title": rec.section.title,
-                        "intro": rec.section.intro,
-                        "signposts": [],
-                    }
-                )
-            sp = rec.signpost
-            sections[-1]["signposts"].append(
-                {
-                    "id": sp.id,
-                    "kind": sp.kind,
-                    "title": sp.title,
-                    "summary": sp.summary,
-                    "details": list(sp.details),
-                    "pros": list(sp.pros),
-                    "cons": list(sp.cons),
-                    "fits": sp.fits,
-                    "action": sp.action,
-                    "link": str(sp.link) if sp.link else None,
-                    "reasons": rec.reasons,
-                }
-            )
-        contact = self.content.catalogue.contact
-        assessed = self.content.catalogue.readiness.assess(self.flow, answers)
-        readiness = None
-        if assessed is not None:
-            readiness = {
-                "id": assessed.stage.id,
-                "title": assessed.stage.title,
-                "meaning": assessed.stage.meaning,
-                "score": assessed.score,
-                "out_of": assessed.out_of,
-            }
-        text = self.content.render(
-            "result.j2",
-            readiness=readiness,
-            code=conv.code,
-            sections=sections,
-            urgent=answers.get("live_bid") == "within_month",
-            org_type=answers.get("org_type"),
-            contact=contact,
-        )
-        return [piece.strip() for piece in text.split(BREAK) if piece.strip()]
 
     def _repair(self, conv: Conversation) -> Conversation:
         """Make a stored conversation fit the current content (which may have changed)."""

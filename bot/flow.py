@@ -85,6 +85,14 @@ class Question(BaseModel):
     columns: int = Field(1, ge=1, le=3)
     optional: bool = False
     max_length: int = Field(1000, ge=10, le=3000)
+    implied: bool = Field(
+        False,
+        description="for an options_from question: when it is not asked because only one "
+        "option was chosen, rules read that option as its answer",
+    )
+    purpose: str | None = Field(
+        None, description="why it is asked, when nothing in the result uses the answer"
+    )
 
     @field_validator("id")
     @classmethod
@@ -117,6 +125,8 @@ class Question(BaseModel):
             raise ValueError(f"option codes repeat: {', '.join(dupes)}")
         if any(o.exclusive for o in self.options) and self.kind != "multi":
             raise ValueError("only multi-select options can be `exclusive`")
+        if self.implied and not (self.options_from and self.kind == "single"):
+            raise ValueError("only a single-choice question with options_from can be `implied`")
         return self
 
     @property
@@ -252,6 +262,25 @@ class Flow:
         return [
             q for q in self.path(answers) if not self.valid_answer(q, answers.get(q.id), answers)
         ]
+
+    def with_implied(self, answers: Answers) -> tuple[dict[str, Answer], set[str]]:
+        """Answers plus those implied by a single choice, and the ids on the path.
+
+        "Which is the biggest barrier?" is only asked when several are picked; with one, that
+        one is the biggest. Rules and rankings read it so; the stored answers never change.
+        """
+        path_ids = {q.id for q in self.path(answers)}
+        full: dict[str, Answer] = dict(answers)
+        for question in self.questions:
+            if not question.implied or question.id in path_ids or not question.options_from:
+                continue
+            source = self.by_id[question.options_from]
+            picked = answers.get(source.id) if source.id in path_ids else None
+            codes = [c for c in picked or [] if c not in source.exclusive_codes]
+            if isinstance(picked, list) and len(codes) == 1:
+                full[question.id] = codes[0]
+                path_ids.add(question.id)
+        return full, path_ids
 
     def final_answers(self, answers: Answers) -> dict[str, Answer]:
         """Only the answers on the final path: what a completed response keeps."""

@@ -237,7 +237,9 @@ WHERE code = upper(trim(:code)) ORDER BY position""",
                         "description": "Finished triages (codes, times, content version).",
                         "columns": {
                             "run": "Random id of the conversation, linking to "
-                            "progress; not linked to any person."
+                            "progress; not linked to any person.",
+                            "handover": "When they asked the team to contact them (UTC); "
+                            "empty if they did not. Never who they are.",
                         },
                     },
                     "answers": {"description": "One row per option chosen, as codes."},

@@ -258,6 +258,8 @@ class Triage:
             self.store.save(subject, after, now)
         if outcome.completion is not None:
             self.store.add_response(subject, outcome.completion)
+        if outcome.handover and after is not None and after.code is not None:
+            self.store.record_handover(after.code, now)
         if outcome.reached is not None and after is not None:
             self.store.reached(after.run, outcome.reached, now)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .contacts import Contact, contact_problem
 from .disclosure import Rules
 
 DEFAULT_DB = "triage.db"
@@ -20,6 +21,13 @@ MIN_SECRET_LENGTH = 32
 MAX_DAYS = 3650
 # Telegram's rule for a webhook's secret token.
 WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+# The setting for each of the programme's contact details (bot/contacts.py).
+CONTACT_SETTINGS = {
+    "email": "TRIAGE_CONTACT_EMAIL",
+    "phone": "TRIAGE_CONTACT_PHONE",
+    "website": "TRIAGE_CONTACT_WEBSITE",
+    "hours": "TRIAGE_CONTACT_HOURS",
+}
 
 
 class SettingsError(ValueError):
@@ -57,6 +65,14 @@ class Settings:
     webhook_secret: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8080
+    # ---- how people reach the programme (issue 8): unset values stay unset, never invented
+    contact: Contact = field(default_factory=Contact)
+    team_chat_id: int | None = None
+
+    def missing_contacts(self) -> list[str]:
+        """Contact settings (and the team chat) left unset, by name, for the start-up log."""
+        missing = [CONTACT_SETTINGS[name] for name in self.contact.missing()]
+        return [*missing, *([] if self.team_chat_id else ["TRIAGE_TEAM_CHAT_ID"])]
 
     @property
     def rules(self) -> Rules:
@@ -230,7 +246,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"TRIAGE_LOG_LEVEL={level!r} must be DEBUG, INFO, WARNING or ERROR")
 
+    contact, team_chat_id = _contact_settings(env)
+
     return Settings(
+        contact=contact,
+        team_chat_id=team_chat_id,
         token=token,
         api_url=api_url,
         db_path=db_path,
@@ -247,3 +267,32 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         min_denominator=_int(env, "TRIAGE_MIN_DENOMINATOR", 10, 1, 100_000),
         **_webhook(env),  # type: ignore[arg-type]
     )
+
+
+def _contact_settings(env: Mapping[str, str]) -> tuple[Contact, int | None]:
+    """The programme's contacts and the team's Telegram chat, each optional."""
+    values: dict[str, str | None] = {}
+    for field_name, setting in CONTACT_SETTINGS.items():
+        raw = " ".join(env.get(setting, "").split()) or None
+        if raw is not None:
+            problem = contact_problem(field_name, raw)
+            if problem:
+                raise SettingsError(f"{setting}={raw!r} {problem}")
+        values[field_name] = raw
+    raw_chat = env.get("TRIAGE_TEAM_CHAT_ID", "").strip()
+    team_chat_id = None
+    if raw_chat:
+        try:
+            team_chat_id = int(raw_chat)
+        except ValueError:
+            raise SettingsError(
+                "TRIAGE_TEAM_CHAT_ID must be the numeric id of the team's Telegram chat "
+                "(a group's id starts with -)"
+            ) from None
+        # Telegram's chat ids have at most 52 significant bits; 0 is no chat. (Never echoed.)
+        if team_chat_id == 0 or abs(team_chat_id) >= 2**52:
+            raise SettingsError(
+                "TRIAGE_TEAM_CHAT_ID is out of range for a Telegram chat id "
+                "(copy the team chat's id, for example from the bot's getUpdates)"
+            )
+    return Contact(**values), team_chat_id

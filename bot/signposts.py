@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from .conditions import Answers, Condition
+from .conditions import Answer, Answers, Condition
 from .flow import Flow, Option, Question
 
 SignpostKind = Literal[
@@ -47,7 +47,16 @@ class Signpost(BaseModel):
     cons: tuple[str, ...] = ()
     fits: str | None = None
     action: str | None = None
+    step: str | None = Field(
+        None, description="what to do now, in a sentence or two, when it is a ranked next step"
+    )
     link: HttpUrl | None = None
+    see: tuple[str, ...] = Field((), description="ids of resources in content/resources.yaml")
+    assumes: Condition | None = Field(
+        None,
+        description="what its words take for granted; `content check` fails if it is "
+        "ever shown to someone whose answers say otherwise",
+    )
     owner: str = Field(min_length=1)
     review_by: dt.date
 
@@ -63,13 +72,15 @@ class Signpost(BaseModel):
 
 
 class Section(BaseModel):
-    """A heading in the result; rules put signposts under one."""
+    """A heading in the result, opened by its own button; rules put signposts under one."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,23}$")
     title: str
+    button: str = Field(min_length=1, max_length=32, description="the button that opens it")
     intro: str | None = None
+    assumes: Condition | None = None
 
 
 class Rule(BaseModel):
@@ -82,22 +93,6 @@ class Rule(BaseModel):
     when: Condition | None = None
     because: str | None = Field(
         None, description="reason shown instead of the answers the condition matched"
-    )
-
-
-class Contact(BaseModel):
-    """The programme's contact details, filled in by the programme team."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    email: str
-    phone: str | None = None
-    website: HttpUrl | None = None
-    urgent: str = Field(description="how to reach the team quickly about a live bid")
-    hours: str | None = None
-    example: bool = Field(
-        False, description="true while these are example values; the check flags them"
     )
 
 
@@ -129,7 +124,18 @@ class Stage(BaseModel):
     id: str
     title: str
     min: int = Field(ge=0)
+    line: str = Field(min_length=1, max_length=160, description="one line for the first message")
     meaning: str
+    assumes: Condition | None = None
+
+
+class Cap(BaseModel):
+    """Whatever the points, no higher stage than ``at_most`` when ``when`` holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    when: Condition
+    at_most: str
 
 
 class ReadinessFile(BaseModel):
@@ -144,12 +150,17 @@ class ReadinessFile(BaseModel):
         default_factory=dict, description="for multi-select questions: max (default) or sum"
     )
     stages: tuple[Stage, ...] = Field(min_length=1)
+    caps: tuple[Cap, ...] = ()
 
     @model_validator(mode="after")
     def _stages_ascend(self) -> ReadinessFile:
         mins = [s.min for s in self.stages]
         if mins[0] != 0 or mins != sorted(set(mins)):
             raise ValueError("stages must start at min: 0 and go up, each min different")
+        ids = [s.id for s in self.stages]
+        for cap in self.caps:
+            if cap.at_most not in ids:
+                raise ValueError(f"caps: at_most {cap.at_most!r} is not a stage")
         return self
 
 
@@ -160,6 +171,7 @@ class Readiness:
     stage: Stage
     score: int
     out_of: int
+    capped: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,16 +210,113 @@ class ReadinessScale:
                 if rule == "sum"
                 else max(points.values(), default=0)
             )
-        stage = [s for s in self.spec.stages if s.min <= score][-1]
-        return Readiness(stage=stage, score=score, out_of=best)
+        stages = list(self.spec.stages)
+        reached = [s for s in stages if s.min <= score][-1]
+        top = stages.index(reached)
+        for cap in self.spec.caps:
+            if cap.when.evaluate(answers, path_ids, flow.exclusive) is True:
+                top = min(top, next(i for i, s in enumerate(stages) if s.id == cap.at_most))
+        return Readiness(stage=stages[top], score=score, out_of=best, capped=stages[top] != reached)
+
+    def scored_questions(self, flow: Flow) -> list[Question]:
+        """The questions whose answers earn points, in flow order."""
+        return [q for q in flow.questions if q.id in self.spec.points]
 
 
 class ProgrammeFile(BaseModel):
-    """``content/programme.yaml``."""
+    """``content/programme.yaml``: the programme's name. Its contacts are settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    contact: Contact
+    name: str = Field(min_length=1)
+
+
+class StepRule(BaseModel):
+    """A candidate next step: signpost ``show``, or what the rules put in ``section``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    show: str | None = None
+    section: str | None = Field(
+        None, description="take the signposts the rules chose for this section, in order"
+    )
+    when: Condition | None = None
+    because: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StepRule:
+        if (self.show is None) == (self.section is None):
+            raise ValueError("a next step needs either `show: SIGNPOST` or `section: SECTION`")
+        return self
+
+
+class Tier(BaseModel):
+    """One rank of next steps: its first ``take`` candidates whose condition holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    about: str = ""
+    take: int = Field(1, ge=1, le=5)
+    steps: tuple[StepRule, ...] = Field(min_length=1)
+
+
+class NextStepsFile(BaseModel):
+    """``content/next_steps.yaml``: how the first message ranks the next steps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    show: int = Field(3, ge=1, le=5)
+    urgent: Condition | None = Field(
+        None, description="answers that make the result urgent: the handover is offered first"
+    )
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+
+
+class Resource(BaseModel):
+    """A stable page of public guidance that signposts point to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    title: str = Field(min_length=1, max_length=80)
+    url: HttpUrl
+    owner: str = Field(min_length=1)
+    review_by: dt.date
+
+
+class ResourcesFile(BaseModel):
+    """``content/resources.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resources: tuple[Resource, ...]
+
+
+class Term(BaseModel):
+    """A word readers may not know, explained in brackets where it is first used."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    term: str = Field(min_length=2)
+    means: str = Field(min_length=1)
+
+
+class GlossaryFile(BaseModel):
+    """``content/glossary.yaml``: the jargon `content check` makes sure is explained."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A next step: a signpost, the tier that chose it, and why."""
+
+    signpost: Signpost
+    tier: str
+    reasons: tuple[str, ...]
 
 
 @dataclass
@@ -221,22 +330,29 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """Signposts, sections, rules and contact details, cross-checked at load."""
+    """Signposts, sections, rules, rankings and resources, cross-checked at load."""
 
     signposts: Mapping[str, Signpost]
     sections: tuple[Section, ...]
     rules: tuple[Rule, ...]
-    contact: Contact
+    programme: str
     readiness: ReadinessScale
+    next_steps: NextStepsFile
+    resources: Mapping[str, Resource] = field(default_factory=dict)
     conflicts: tuple[tuple[str, ...], ...] = ()
+
+    def facts(self, flow: Flow, answers: Answers) -> tuple[dict[str, Answer], set[str]]:
+        """Answers as rules read them (with implied answers and the readiness stage)."""
+        full, path_ids = flow.with_implied(answers)
+        assessed = self.readiness.assess(flow, answers)
+        if assessed is not None:
+            full[READINESS] = assessed.stage.id
+            path_ids.add(READINESS)
+        return full, path_ids
 
     def recommend(self, flow: Flow, answers: Answers, words: Labeller) -> list[Recommendation]:
         """Choose signposts for a finished set of answers, in section then rule order."""
-        path_ids = {q.id for q in flow.path(answers)}
-        assessed = self.readiness.assess(flow, answers)
-        if assessed is not None:
-            answers = {**answers, READINESS: assessed.stage.id}
-            path_ids.add(READINESS)
+        answers, path_ids = self.facts(flow, answers)
         questions = {**flow.by_id, READINESS: self.readiness.question}
         chosen: dict[str, Recommendation] = {}
         sections = {s.id: s for s in self.sections}
@@ -249,27 +365,112 @@ class Catalogue:
             if rec is None:
                 rec = Recommendation(self.signposts[rule.show], sections[rule.section])
                 chosen[rule.show] = rec
-            reason = rule.because or reason_for(questions, rule.when, answers, words)
-            if reason and reason not in rec.reasons:
-                rec.reasons.append(reason)
+            parts = (
+                [rule.because]
+                if rule.because
+                else reason_parts(questions, rule.when, answers, words)
+            )
+            rec.reasons.extend(part for part in parts if part not in rec.reasons)
         order = {s.id: i for i, s in enumerate(self.sections)}
         return sorted(chosen.values(), key=lambda r: order[r.section.id])
+
+    def urgent(self, flow: Flow, answers: Answers) -> bool:
+        """Whether these answers make the result urgent (next_steps.yaml's ``urgent``)."""
+        when = self.next_steps.urgent
+        if when is None:
+            return False
+        facts, path_ids = self.facts(flow, answers)
+        return when.evaluate(facts, path_ids, flow.exclusive) is True
+
+    def rank(
+        self,
+        flow: Flow,
+        answers: Answers,
+        words: Labeller,
+        recs: list[Recommendation] | None = None,
+    ) -> list[Ranked]:
+        """The next steps for the first message, most important first (next_steps.yaml).
+
+        ``recs``: what :meth:`recommend` chose for these answers, if already worked out.
+        """
+        facts, path_ids = self.facts(flow, answers)
+        questions = {**flow.by_id, READINESS: self.readiness.question}
+        if recs is None:
+            recs = self.recommend(flow, answers, words)
+        picked: list[Ranked] = []
+        for tier in self.next_steps.tiers:
+            taken = 0
+            for candidate in tier.steps:
+                if candidate.when is not None and (
+                    candidate.when.evaluate(facts, path_ids, flow.exclusive) is not True
+                ):
+                    continue
+                options: list[tuple[Signpost, tuple[str, ...]]]
+                if candidate.show is not None:
+                    parts = (
+                        [candidate.because]
+                        if candidate.because
+                        else reason_parts(questions, candidate.when, facts, words)
+                    )
+                    options = [(self.signposts[candidate.show], tuple(parts))]
+                else:
+                    options = [
+                        (
+                            r.signpost,
+                            (candidate.because,) if candidate.because else tuple(r.reasons),
+                        )
+                        for r in recs
+                        if r.section.id == candidate.section
+                    ]
+                for signpost, reasons in options:
+                    full = len(picked) >= self.next_steps.show or taken >= tier.take
+                    if full or not signpost.step:
+                        continue
+                    if signpost.id in {p.signpost.id for p in picked}:
+                        continue
+                    picked.append(Ranked(signpost, tier.id, reasons))
+                    taken += 1
+        return picked
 
 
 def reason_for(
     questions: Mapping[str, Question], when: Condition | None, answers: Answers, words: Labeller
 ) -> str:
     """The answers a condition matched, in words ("Barriers: Legal arrangements are complex")."""
+    return "; ".join(reason_parts(questions, when, answers, words))
+
+
+def reason_parts(
+    questions: Mapping[str, Question], when: Condition | None, answers: Answers, words: Labeller
+) -> list[str]:
+    """The answers a condition matched, one "Label: answers" part per question.
+
+    Answers that matched an `in` (or `min_selected`) test are the reason; those that only
+    passed a `not_in` test ("appetite is not 'not now'") are named only when nothing else is.
+    """
     if when is None:
-        return ""
+        return []
+    leaves = list(when.leaves())
+    positive = [leaf for leaf in leaves if leaf.not_in is None]
+    return _said(questions, positive, answers, words) or _said(questions, leaves, answers, words)
+
+
+def _said(
+    questions: Mapping[str, Question],
+    leaves: list[Condition],
+    answers: Answers,
+    words: Labeller,
+) -> list[str]:
     matched: dict[str, list[str]] = {}
-    for leaf in when.leaves():
+    for leaf in leaves:
         value = answers.get(leaf.q or "")
         if leaf.q not in questions or value is None:
             continue
         chosen = [value] if isinstance(value, str) else list(value)
         if leaf.in_ is not None:
             chosen = [c for c in chosen if c in leaf.in_]
+        if not chosen:
+            continue
         codes = matched.setdefault(leaf.q, [])
         codes.extend(c for c in chosen if c not in codes)
     parts = []
@@ -280,4 +481,4 @@ def reason_for(
         said = words(question, sorted(codes, key=lambda c: order.get(c, 0)))
         if said:
             parts.append(f"{question.label}: {', '.join(said)}")
-    return "; ".join(parts)
+    return parts

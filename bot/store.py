@@ -118,6 +118,14 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     db["responses"].create_index(["readiness"])
 
 
+def _migration_handover(db: sqlite_utils.Database) -> None:
+    # Whether a person asked the programme team to contact them (issue 8): on the live
+    # conversation, so the result stops offering it, and on the response, as the UTC time it
+    # was asked, so reports can count it. Never a name, username or chat id.
+    db["conversations"].add_column("handover", int, not_null_default=0)
+    db["responses"].add_column("handover", str)
+
+
 def _migration_transport(db: sqlite_utils.Database) -> None:
     # The inbox: updates committed before they are confirmed to Telegram, then worked through.
     # It holds what the engine needs, never the raw update, a name or a username; the chat a
@@ -188,6 +196,7 @@ def _migration_transport(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
+    _migration_handover,
     _migration_transport,
 ]
 
@@ -631,6 +640,7 @@ class Store:
             reviewing=bool(row["reviewing"]),
             draft=tuple(json.loads(row["draft"])) if row["draft"] is not None else None,
             code=row["code"],
+            handover=bool(row["handover"]),
         )
 
     def save(self, subject: str, conv: Conversation, now: dt.datetime) -> None:
@@ -639,11 +649,11 @@ class Store:
         # schema each time.
         self.conn.execute(
             "INSERT INTO conversations (subject, state, answers, draft, step, reviewing, run, "
-            "started, updated, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "started, updated, code, handover) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (subject) DO UPDATE SET state = excluded.state, "
             "answers = excluded.answers, draft = excluded.draft, step = excluded.step, "
             "reviewing = excluded.reviewing, run = excluded.run, started = excluded.started, "
-            "updated = excluded.updated, code = excluded.code",
+            "updated = excluded.updated, code = excluded.code, handover = excluded.handover",
             (
                 subject,
                 conv.state,
@@ -655,6 +665,7 @@ class Store:
                 conv.started,
                 _utc(now),
                 conv.code,
+                int(conv.handover),
             ),
         )
 
@@ -715,6 +726,13 @@ class Store:
             {"response_id": response_id, "subject": subject, "completed": done.completed}
         )
         return response_id
+
+    def record_handover(self, code: str, now: dt.datetime) -> None:
+        """Note that the person with this response asked the team to contact them (once)."""
+        self.conn.execute(
+            "UPDATE responses SET handover = ? WHERE code = ? AND handover IS NULL",
+            (_utc(now), code),
+        )
 
     # ---- erasure and retention -------------------------------------------------------------
 

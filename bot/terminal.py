@@ -9,11 +9,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from .engine import Button, Command, Event, Outcome, Press, Reply, Text
+from .engine import Button, Command, Document, Event, Outcome, Press, Reply, Text
 from .service import Triage
 
 _TAG = re.compile(r"<(/?)([a-zA-Z-]+)([^>]*)>")
@@ -64,12 +65,18 @@ class TerminalChat:
     """Drives one conversation from console input."""
 
     def __init__(
-        self, triage: Triage, subject: str, console: Console, read: Callable[[], str]
+        self,
+        triage: Triage,
+        subject: str,
+        console: Console,
+        read: Callable[[], str],
+        plans_dir: Path = Path("plans"),
     ) -> None:
         self.triage = triage
         self.subject = subject
         self.console = console
         self.read = read
+        self.plans_dir = plans_dir  # where "Full plan as a file" writes the plan
         self.buttons: list[Button] = []
 
     def run(self) -> None:
@@ -112,9 +119,21 @@ class TerminalChat:
         if outcome.notice:
             self.console.print(f"[yellow]» {escape(outcome.notice)}[/yellow]")
         for reply in outcome.replies:
+            if reply.audience != "person":
+                continue  # posts for the team's Telegram chat are not shown here
             if reply.edit and not reply.buttons:
                 continue  # the Telegram message loses its buttons: nothing to show here
+            if reply.document is not None:
+                self.save(reply.document)
             self.print_reply(reply)
+
+    def save(self, document: Document) -> Path:
+        """Write a file the bot sends (the plan) into the plans folder and say where."""
+        self.plans_dir.mkdir(parents=True, exist_ok=True)
+        path = self.plans_dir / Path(document.filename).name
+        path.write_bytes(document.data)
+        self.console.print(f"\n[green]Saved: {escape(str(path.resolve()))}[/green]")
+        return path
 
     def print_reply(self, reply: Reply) -> None:
         """One message, with its buttons numbered."""

@@ -122,7 +122,7 @@ MUTUAL_ANSWERS = [
     ("tap", "£5m to £20m"),
     ("tap", "5 to 10 years"),
     ("tap", "3"),
-    ("tick", "Informal: MOU", "Subcontracting as the lead"),
+    ("tick", "Informal: agreement", "Subcontracting as the lead"),
     ("tap", "4"),
     ("tap", "Yes, definitely"),
     ("tick", "Bid for larger contracts", "Share back-office costs"),

@@ -19,23 +19,30 @@ from .fake_telegram import FakeTelegram, api_body
 T = TypeVar("T")
 
 
-async def read_params(request: web.Request) -> dict[str, Any]:
-    """Bot API parameters from a JSON, form or multipart body (values as Telegram gets them)."""
+async def read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Bot API parameters and uploaded files from a JSON, form or multipart body.
+
+    Values are as Telegram gets them; files are (file name, bytes) by field name.
+    """
     if request.content_type == "application/json":
-        return dict(await request.json())
+        return dict(await request.json()), {}
     form = await request.post()
     params: dict[str, Any] = {}
+    files: dict[str, Any] = {}
     for key, value in form.items():
-        params[key] = value if isinstance(value, str) else value.file.read()
-    return params
+        if isinstance(value, str):
+            params[key] = value
+        else:
+            files[key] = (value.filename, value.file.read())
+    return params, files
 
 
 def bot_api_app(telegram: Callable[[], FakeTelegram]) -> web.Application:
     """An aiohttp application answering ``/bot{token}/{method}`` from a FakeTelegram."""
 
     async def handle(request: web.Request) -> web.Response:
-        params = await read_params(request)
-        status, result = await telegram().answer(request.match_info["method"], params)
+        params, files = await read_params(request)
+        status, result = await telegram().answer(request.match_info["method"], params, files)
         return web.json_response(api_body(status, result), status=status)
 
     app = web.Application(client_max_size=50 * 1024 * 1024)

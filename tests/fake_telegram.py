@@ -78,7 +78,7 @@ class Shown:
     text: str
     keyboard: list[list[dict[str, Any]]] = field(default_factory=list)
     edits: int = 0
-    document: bytes | None = None
+    document: tuple[str, bytes] | None = None  # (file name, content) of a sent file
 
     def labels(self) -> list[str]:
         return [b["text"] for row in self.keyboard for b in row]
@@ -275,7 +275,10 @@ class FakeTelegram:
 
     # ---- the Bot API -----------------------------------------------------------------------
 
-    async def answer(self, method: str, params: dict[str, Any]) -> tuple[int, Any]:
+    async def answer(
+        self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """Answer one Bot API call; ``files`` are uploads as (file name, bytes, ...) by field."""
         if self.record:
             self.calls.append((method, params))
         if self.reject_token:
@@ -349,15 +352,22 @@ class FakeTelegram:
             markup = json.loads(markup)
         keyboard = (markup or {}).get("inline_keyboard", [])
         if method == "sendDocument":
-            document = params["document"]
-            if not isinstance(document, bytes):
+            upload = next(iter((files or {}).values()), None)
+            if upload is None:
                 return 400, "Bad Request: the document must be uploaded"
+            (name, data, *_rest) = upload
+            caption = params.get("caption", "")
+            if len(caption) > 1024:
+                return 400, "Bad Request: message caption is too long"
+            _check_callback_data(keyboard)
             message_id = self._message_id()
-            shown = Shown(message_id, chat_id, params.get("caption", ""), keyboard)
-            shown.document = document
+            data = data if isinstance(data, bytes) else data.read()
+            shown = Shown(message_id, chat_id, caption, keyboard, document=(name, data))
             self.shown[message_id] = shown
             self.by_chat.setdefault(chat_id, []).append(shown)
-            return 200, self._message(message_id, chat_id, shown.text)
+            self.sent_at[message_id] = time.monotonic()
+            self._notify(shown, new=True)
+            return 200, self._message(message_id, chat_id, caption)
         if method == "sendMessage":
             text = params["text"]
             if len(text) > 4096:
@@ -453,7 +463,8 @@ class FakeRequest(BaseRequest):
         assert url.startswith("https://api.telegram.org/bot") or "/bot" in url, url
         api_method = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data is not None else {}
-        status, result = await self.telegram.answer(api_method, dict(params))
+        files = request_data.multipart_data if request_data is not None else None
+        status, result = await self.telegram.answer(api_method, dict(params), files)
         return status, json.dumps(api_body(status, result)).encode()
 
 

@@ -38,7 +38,8 @@ class RunningBot:
         settings = {"send_rate": 0.0, "chat_interval": 0.0, **settings}
         self.settings = Settings(token=TOKEN, secret=SECRET, db_path=db_path, **settings)
         self.store = Store(db_path)
-        self.triage = Triage(self.store, Engine(content))
+        handover = self.settings.team_chat_id is not None
+        self.triage = Triage(self.store, Engine(content, handover=handover))
         options = {"backoff": 0.01, "flush_every": 0.005, **(sender_options or {})}
         self.bot = TelegramBot(
             self.settings,

@@ -47,8 +47,8 @@ def test_shipped_content_has_no_errors() -> None:
     assert report.coverage is not None and report.coverage.covered == report.coverage.pairs
     assert report.coverage.never_chosen == ()
     assert report.paths >= 10 and report.profiles > report.paths
-    # The programme's details are examples until filled in: flagged, but not an error.
-    assert any("example values" in str(w) for w in report.warnings)
+    # Contacts are settings now: nothing in the content looks like one.
+    assert not any("contact" in str(w) for w in report.warnings)
 
 
 def test_yaml_syntax_error_names_file_and_line(copy: Path) -> None:
@@ -170,8 +170,8 @@ def test_oversized_signpost_is_caught(copy: Path) -> None:
         copy,
         "content/signposts.yaml",
         lambda t: t.replace(
-            "      Specialist lawyers explain your options in plain terms and can review the"
-            " documents",
+            "      Lawyers who know partnerships explain your choices in plain words. They can"
+            " also check",
             f"      {long_text}",
             1,
         ),
@@ -193,17 +193,31 @@ def test_missing_template_and_bad_signpost_fields(copy: Path) -> None:
     )
 
 
-def test_overdue_reviews_and_placeholders_are_warnings(copy: Path) -> None:
-    report = check_content(copy, today=dt.date(2028, 1, 1), quick=True, pool_size=20)
-    assert report.errors == []
-    overdue = [str(w) for w in report.warnings if "was due for review" in str(w)]
-    assert len(overdue) == 51
-    assert overdue[0].startswith("content/signposts.yaml:") and "owner: MPSP" in overdue[0]
-    edit(copy, "content/programme.yaml", lambda t: t.replace("example: true", "example: false"))
-    report = check_content(copy, quick=True, pool_size=20)
-    placeholders = [str(w) for w in report.warnings if "placeholder" in str(w)]
-    assert {p.split(":")[0] for p in placeholders} == {"content/programme.yaml"}
-    assert len(placeholders) == 4
+def test_overdue_reviews_are_warnings_and_made_up_contacts_errors(copy: Path) -> None:
+    from bot.checker import _housekeeping
+    from bot.content import load_content
+    from bot.content_rules import static_problems
+
+    content = load_content(copy)
+    later = dt.date(2028, 1, 1)
+    problems = [*_housekeeping(content, later), *static_problems(content, later)]
+    assert all(p.warning for p in problems)
+    overdue = [str(w) for w in problems if "was due for review" in str(w)]
+    signposts = [w for w in overdue if w.startswith("content/signposts.yaml:")]
+    resources = [w for w in overdue if w.startswith("content/resources.yaml:")]
+    assert len(signposts) == 63 and len(resources) == 6
+    assert "owner: MPSP" in signposts[0] and "open the link" in resources[0]
+    edit(
+        copy,
+        "templates/done.j2",
+        lambda t: t + "\nOr email mpsp@example.org, or call 020 0000 0000.\n",
+    )
+    found = [str(p) for p in static_problems(load_content(copy), dt.date(2026, 12, 1))]
+    line = line_of(copy, "templates/done.j2", "mpsp@example.org")
+    assert found == [
+        f"templates/done.j2:{line}: this looks like a made-up contact (an example.org address "
+        "or a 0000 number) (remove it: contacts are deployment settings (TRIAGE_CONTACT_*))"
+    ]
 
 
 def test_unreachable_question_and_unused_signpost_are_flagged(copy: Path) -> None:

@@ -71,31 +71,49 @@ def test_mutual_walk_to_result(walker: Walker) -> None:
     assert walker.state() == SUMMARY
     summary = walker.text
     assert "<b>4. Region:</b> London" in summary
-    assert "Informal: MOU, consortium, network, Subcontracting as the lead" in summary
+    assert "Informal: agreement or network, Subcontracting as the lead" in summary
     assert "4 out of 5" in summary
     assert "We would like to hear about partners near us." in summary
 
     out = walker.tap("Confirm")
     assert walker.state() == DONE
-    result = "\n".join(r.text for r in out.replies)
+    (first,) = [r for r in out.replies if r.text]  # one short first message, no more
     code = out.completion.code
-    assert code in result
-    # One support offer per need, each saying why.
+    assert code in first.text
+    assert telegram_length(first.text) <= 1_200
+    # The stage in one line, then the next steps ranked: the live bid, the biggest barrier,
+    # then the support that answers it; each says why.
+    assert "Your stage: Partnering strategically." in first.text
+    order = [
+        first.text.index(title)
+        for title in (
+            "Get help with your bid now",
+            "Tip: make the legal side smaller",
+            "Legal advice on partnership agreements",
+        )
+    ]
+    assert order == sorted(order)
+    assert "Why: Live opportunity: Yes, due within a month" in first.text
+    assert "Why: Biggest barrier: Legal arrangements are complex" in first.text
+    # Everything else is behind buttons, one section each.
+    labels = [b.label for row in first.buttons for b in row]
+    assert "🤝 Support on offer" in labels and "📄 Full plan as a file" in labels
+    support = walker.tap("Support on offer")
+    text = "\n".join(r.text for r in support.replies)
     for title in (
         "Commercial advice",
-        "Legal advice on partnership arrangements",
-        "Financial modelling and costing",
+        "Legal advice on partnership agreements",
+        "Costing a joint bid",
     ):
-        assert title in result
-    assert "Because you said — Support wanted: Legal advice" in result
-    assert "Bid writing support" not in result
-    # A route given experience and size, networking, and the urgent contact.
-    assert "Suggested route: firm up what works" in result
-    assert "The Mutuals peer network" in result
-    assert "A bid due within a month?" in result
+        assert title in text
+    assert "Why: Support wanted: Legal advice" in text
+    assert "Help writing a joint bid" not in text
+    route = "\n".join(r.text for r in walker.tap("Your route").replies)
+    assert "Your route: firm up what works" in route
+    network = "\n".join(r.text for r in walker.tap("Other Mutuals").replies)
+    assert "The Mutuals peer network" in network
     # Every recommendation carries a reason.
     assert all(rec[2] for rec in out.completion.recommendations)
-    assert out.replies[-1].buttons  # contact and new check
 
 
 def test_completed_response_is_stored_as_countable_rows(walker: Walker) -> None:
@@ -123,7 +141,7 @@ def test_completed_response_is_stored_as_countable_rows(walker: Walker) -> None:
         (
             "Planning to spin out",
             [("tap", "Writing the business case")],
-            "Support for staff planning to spin out",
+            "Help for staff planning to spin out",
         ),
         (
             "A commissioner or public body",
@@ -148,7 +166,7 @@ def test_non_mutuals_get_a_short_relevant_path(walker: Walker, org, steps, route
     out = walker.tap("Confirm")
     result = "\n".join(r.text for r in out.replies)
     assert route in result
-    assert "Because you said" in result
+    assert "Why: " in result
 
 
 def test_no_experience_skips_success_and_not_now_skips_motivations(walker: Walker) -> None:
@@ -170,7 +188,9 @@ def test_no_experience_skips_success_and_not_now_skips_motivations(walker: Walke
     assert walker.state() == SUMMARY
     result = "\n".join(r.text for r in walker.tap("Confirm").replies)
     assert "When the time is right" in result
-    assert "Keep the door open" in result
+    assert "Keep in touch" in result
+    assert "Tip: keep set-up costs in proportion" in result  # the only barrier is the biggest
+    assert "Ready to partner" not in result and "Partnering strategically" not in result
 
 
 def test_biggest_barrier_offers_only_the_chosen_ones(walker: Walker) -> None:
@@ -212,7 +232,7 @@ def test_back_from_a_multi_select_discards_unconfirmed_ticks(walker: Walker) -> 
     start(walker)
     answer_all(walker, MUTUAL_ANSWERS[:9])
     walker.tap("Back")  # from success to experience, with the saved ticks
-    assert "✅ Informal: MOU, consortium, network" in [b.label for b in walker.buttons()]
+    assert "✅ Informal: agreement or network" in [b.label for b in walker.buttons()]
     walker.tick("New legal entity")
     walker.tap("Back")
     walker.tap("3")  # confidence again
@@ -356,7 +376,7 @@ def test_after_finishing_start_offers_results_or_a_new_check(walker: Walker) -> 
     out = walker.command("start")
     assert code in out.replies[0].text
     out = walker.tap("Show my results again")
-    assert any("Commercial advice" in r.text for r in out.replies)
+    assert any("Your next steps" in r.text and code in r.text for r in out.replies)
     walker.tap("Start a new check")
     assert walker.state() == "org_type"
 

@@ -50,10 +50,11 @@ def test_preview_shows_every_message_and_button_of_a_sample() -> None:
     assert "[ A Public Service Mutual ]" in text
     assert "you ▸ tick Legal arrangements are complex" in text
     assert "Please check your answers" in text
-    assert "Here are your results" in text
-    assert "Where you are now: Getting started" in text
-    assert "Facilitated partner workshops" in text
-    assert text.index("you ▸ tap Confirm") < text.index("Here are your results")
+    assert "Your next steps" in text
+    assert "Your stage: Getting started" in text
+    assert "Partner workshops with a facilitator" in text  # behind "Support on offer"
+    assert text.index("you ▸ tap Confirm") < text.index("Your next steps")
+    assert text.index("Your next steps") < text.index("you ▸ tap 🤝 Support on offer")
 
 
 def test_preview_result_only_and_listing() -> None:

@@ -50,7 +50,7 @@ STEPS = [
     ("Done", "live opportunity"),
     ("Not at the moment", "anything else"),
     ("Skip", "Please check your answers"),
-    ("Confirm", "Here are your results"),
+    ("Confirm", "Your next steps"),
 ]
 
 

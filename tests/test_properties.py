@@ -76,6 +76,9 @@ def test_every_answer_set_gets_sound_well_formed_advice(answers: dict[str, Answe
             for row in reply.buttons:
                 for button in row:
                     assert button.url or len((button.data or "").encode()) <= 64
+    # The first message fits a phone screen or two; the rest waits behind buttons.
+    shown = [r.text for r in final.replies if r.text]
+    assert len(shown) == 1 and telegram_length(shown[0]) <= 1_200
     # No piece of the result needed a formatting-losing cut.
     assert all(
         telegram_length(p) <= MESSAGE_LIMIT for p in ENGINE.result_pieces(final.conversation)

@@ -50,7 +50,8 @@ async def test_calls_errors_and_uploads(server, api) -> None:
         file=("document", "results.html", b"<html>results</html>"),
     )
     document = server.call(lambda: server.telegram.latest(ALICE))
-    assert document.text == "Your results" and document.document == b"<html>results</html>"
+    assert document.text == "Your results"
+    assert document.document == ("results.html", b"<html>results</html>")
 
     server.call(lambda: setattr(server.telegram, "limits", (0, 0)))
     with pytest.raises(RetryAfter) as flood:

@@ -64,8 +64,7 @@ async def test_complete_triage_on_telegram(telegram: FakeTelegram, bot: RunningB
     telegram.tap(ALICE, "Confirm")
     await bot.settle()
     transcript = telegram.transcript(ALICE)
-    assert "Here are your results" in transcript
-    assert "Commercial advice" in transcript
+    assert "Your next steps" in transcript
     (row,) = bot.store.db["responses"].rows
     assert row["code"] in transcript
     # Every call was a Bot API method the bot is meant to use, and every message was HTML.
@@ -103,7 +102,7 @@ async def test_multi_select_ticks_in_place(telegram: FakeTelegram, bot: RunningB
     telegram.tap(ALICE, "Informal")
     await bot.settle()
     assert len(telegram.messages(ALICE)) == count  # edited, not re-sent
-    assert "✅ Informal: MOU, consortium, network" in question.labels()
+    assert "✅ Informal: agreement or network" in question.labels()
     telegram.tap(ALICE, "Done")
     await bot.settle()
     assert "How well it went" not in telegram.latest(ALICE).text
@@ -255,7 +254,7 @@ async def test_kill_and_resume_on_the_same_database(telegram, tmp_path, content)
         await walk(telegram, second, ALICE, MUTUAL_ANSWERS[6:])
         telegram.tap(ALICE, "Confirm")
         await second.settle()
-        assert "Here are your results" in telegram.transcript(ALICE)
+        assert "Your next steps" in telegram.transcript(ALICE)
         assert second.store.db["responses"].count == 1
     finally:
         await second.close()
@@ -327,3 +326,106 @@ async def test_database_and_logs_hold_no_identifiers(
             assert needle not in caplog.text, needle
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
+
+
+async def test_sections_open_one_at_a_time_and_the_plan_arrives_as_a_file(
+    telegram: FakeTelegram, bot: RunningBot
+) -> None:
+    await begin(telegram, bot, ALICE)
+    await walk(telegram, bot, ALICE, MUTUAL_ANSWERS)
+    telegram.tap(ALICE, "Confirm")
+    await bot.settle()
+    first = telegram.latest_with_buttons(ALICE)
+    assert "Your next steps" in first.text and len(first.text) <= 1_200
+    count = len(telegram.messages(ALICE))
+    telegram.tap(ALICE, "Support on offer")
+    await bot.settle()
+    section = telegram.latest(ALICE)
+    assert len(telegram.messages(ALICE)) == count + 1  # a new message, the first one stays
+    assert "Support the programme can offer" in section.text
+    assert "Commercial advice" in section.text
+    assert "🤝 Support on offer" not in section.labels()  # the other sections, one tap away
+    assert "🧭 Your route" in section.labels() and "⬅️ My next steps" in section.labels()
+    telegram.tap(ALICE, "Full plan", section.message_id)
+    await bot.settle()
+    sent = telegram.latest(ALICE)
+    assert sent.document is not None
+    name, data = sent.document
+    (row,) = bot.store.db["responses"].rows
+    assert name == f"partnership-plan-{row['code']}.html"
+    page = data.decode("utf-8")
+    assert page.startswith("<!doctype html>") and row["code"] in page
+    assert (
+        'name="viewport"' in page
+        and "<script" not in page
+        and "http" not in page.split("<main>")[0]
+    )  # no outside assets
+    for needle in (ALICE.first_name, ALICE.username, str(ALICE.user_id)):
+        assert needle not in page
+    sends = [p for m, p in telegram.calls if m == "sendDocument"]
+    assert sends and sends[0].get("parse_mode") == "HTML"
+
+
+@pytest.fixture
+async def team_bot(telegram: FakeTelegram, tmp_path: Path, content):
+    running = await RunningBot(
+        telegram, tmp_path / "triage.db", content, team_chat_id=TEAM_CHAT
+    ).start()
+    yield running
+    await running.close()
+    assert not telegram.unexpected, telegram.unexpected
+
+
+TEAM_CHAT = -100777
+
+
+async def test_handover_posts_to_the_team_with_the_name_only_if_agreed(
+    telegram: FakeTelegram, team_bot: RunningBot, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    configure_logging("DEBUG")  # the bot's own policy, at its most talkative
+    for person, choice in ((ALICE, "Send, with my Telegram name"), (BOB, "Send without")):
+        await begin(telegram, team_bot, person)
+        await walk(telegram, team_bot, person, MUTUAL_ANSWERS)
+        telegram.tap(person, "Confirm")
+        await team_bot.settle()
+        first = telegram.latest_with_buttons(person)
+        # A bid due within a month: a person first.
+        assert first.labels()[0] == "🙋 Ask the team to contact me"
+        telegram.tap(person, "Ask the team to contact me")
+        await team_bot.settle()
+        ask = telegram.latest(person)
+        assert "private Telegram chat" in ask.text and "Region: London" in ask.text
+        telegram.tap(person, choice)
+        await team_bot.settle()
+        assert "Sent" in ask.text and ask.keyboard == []  # the choice is replaced by the outcome
+    posts = [m for m in telegram.shown.values() if m.chat_id == TEAM_CHAT]
+    assert len(posts) == 2
+    alice_post, bob_post = posts
+    codes = [r["code"] for r in team_bot.store.db["responses"].rows]
+    assert codes[0] in alice_post.text and codes[1] in bob_post.text
+    assert "Urgent: a bid due within a month" in alice_post.text
+    assert (
+        f'Telegram name: <a href="tg://user?id={ALICE.user_id}">Alice Applebaum</a> '
+        "(@alice_example)" in alice_post.text
+    )
+    for needle in (BOB.first_name, BOB.username, str(BOB.user_id)):
+        assert needle not in bob_post.text
+    assert "chose not to share their Telegram name" in bob_post.text
+    # The store keeps only that they asked: countable, never who.
+    asked = team_bot.store.conn.execute(
+        "SELECT COUNT(*) FROM responses WHERE handover IS NOT NULL"
+    ).fetchone()[0]
+    assert asked == 2
+    blobs = b"".join(
+        p.read_bytes() for p in team_bot.store.path.parent.iterdir() if p.name.startswith("triage")
+    )
+    for person in (ALICE, BOB):
+        for needle in (str(person.user_id), person.first_name, person.username):
+            assert needle.encode() not in blobs
+            assert needle not in caplog.text
+    # Asking again posts nothing more.
+    result = telegram.latest_with_buttons(ALICE)
+    telegram.tap(ALICE, "Ask the team to contact me", result.message_id)
+    await team_bot.settle()
+    assert len([m for m in telegram.shown.values() if m.chat_id == TEAM_CHAT]) == 2

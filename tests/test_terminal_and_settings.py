@@ -66,9 +66,9 @@ def test_terminal_walk_through_to_results(content, tmp_path: Path) -> None:
     assert "I can't read a typed answer here." in output
     assert "Please check your answers" in output
     assert "[phone removed]" in output
-    assert "Here are your results" in output
+    assert "Your next steps" in output
     assert "Staff placements and shadowing" in output
-    assert "Suggested route: start with something light" in output
+    assert "Your route: start with something light" in output
     store = Store(tmp_path / "t.db")
     assert store.db["responses"].count == 1
     store.close()
@@ -160,3 +160,39 @@ def test_main_job_without_token_is_the_terminal_chat(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Question 1 of 17" in result.stdout
     assert "What is your role?" in result.stdout
+
+
+def test_contacts_and_team_chat_are_settings_and_placeholders_are_refused(caplog) -> None:
+    import logging
+
+    from bot.cli import log_missing_contacts
+
+    cases = {
+        "TRIAGE_CONTACT_EMAIL": ("mpsp@example.org", "placeholder"),
+        "TRIAGE_CONTACT_PHONE": ("020 0000 0000", "placeholder"),
+        "TRIAGE_CONTACT_WEBSITE": ("www.mutuals.org.uk", "web address"),
+        "TRIAGE_TEAM_CHAT_ID": ("mutuals-team", "numeric id"),
+    }
+    for name, (value, expected) in cases.items():
+        with pytest.raises(SettingsError) as info:
+            load_settings({name: value})
+        assert name in str(info.value) and expected in str(info.value)
+        assert "\n" not in str(info.value)
+    settings = load_settings(
+        {
+            "TRIAGE_CONTACT_EMAIL": " partnerships@mutuals.org.uk ",
+            "TRIAGE_CONTACT_HOURS": "Monday to Friday,  9am to 5pm",
+            "TRIAGE_TEAM_CHAT_ID": "-1001234567890",
+        }
+    )
+    assert settings.contact.email == "partnerships@mutuals.org.uk"
+    assert settings.contact.hours == "Monday to Friday, 9am to 5pm"
+    assert settings.team_chat_id == -1001234567890
+    caplog.set_level(logging.INFO)
+    log_missing_contacts(settings, logging.getLogger("bot"))
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("programme contacts not set: TRIAGE_CONTACT_PHONE, ")
+    assert "TRIAGE_CONTACT_WEBSITE" in line and "EMAIL" not in line and "-100" not in line
+    caplog.clear()
+    log_missing_contacts(load_settings({}), logging.getLogger("bot"))
+    assert "TRIAGE_TEAM_CHAT_ID" in caplog.text and "no 'ask the team" in caplog.text

@@ -1,0 +1,172 @@
+"""`content check`'s rules for the result (issue 8): each kind of mistake is caught."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.checker import check_content
+from bot.content import load_content
+from bot.content_rules import static_problems
+from bot.yamlfile import ContentError
+
+from .conftest import ROOT
+from .test_content_check import edit, line_of
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    for name in ("flows", "templates", "content"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def static(root: Path) -> list[str]:
+    return [str(p) for p in static_problems(load_content(root), dt.date(2026, 12, 1))]
+
+
+def test_contradictions_of_each_kind_are_errors(copy: Path) -> None:
+    # A stage: without its caps, someone who has never partnered can reach "Ready to partner".
+    edit(
+        copy, "content/readiness.yaml", lambda t: t.split("\ncaps:")[0] + t[t.index("\nstages:") :]
+    )
+    # A route: a joint company suggested with a bid due within three months.
+    edit(
+        copy,
+        "content/rules.yaml",
+        lambda t: t.replace("        - {q: live_bid, not_in: [within_month, one_to_three]}\n", ""),
+    )
+    # A section (and its items) speaking to commissioners, shown to Mutuals.
+    edit(
+        copy,
+        "content/rules.yaml",
+        lambda t: t.replace(
+            "    when: {q: commissioner_interest, in: [consortia, all_of_them]}",
+            "    when: {q: barriers, in: [procurement_rules]}",
+        ),
+    )
+    # A route for small organisations, shown to a Mutual of over 1,000 staff.
+    edit(
+        copy,
+        "content/signposts.yaml",
+        lambda t: t.replace(
+            "    assumes: {q: experience, in: [none]}\n",
+            "    assumes: {all: [{q: experience, in: [none]}, {q: staff, not_in: [s1000_plus]}]}\n",
+        ),
+    )
+    big = (copy / "content" / "samples" / "young-tiny-mutual.yaml").read_text(encoding="utf-8")
+    (copy / "content" / "samples" / "big-new.yaml").write_text(
+        big.replace("staff: s1_10", "staff: s1000_plus"), encoding="utf-8"
+    )
+    found = [str(p) for p in check_content(copy, quick=True, pool_size=30).errors]
+    stage_line = line_of(copy, "content/readiness.yaml", "- id: ready_to_partner")
+    assert any(
+        p.startswith("content/readiness.yaml:")
+        and int(p.split(":")[1]) > stage_line
+        and "stage contradicts an answer" in p
+        and "'Ready to partner'" in p
+        and "experience" in p
+        for p in found
+    )
+    assert any(
+        "route contradicts an answer" in p and "route_new_entity" in p and "live_bid" in p
+        for p in found
+    )
+    assert any("partnership model contradicts an answer" in p and "model_llp" in p for p in found)
+    assert any(
+        "route contradicts an answer" in p and "route_start_small" in p and "s1000_plus" in p
+        for p in found
+    )
+    assert any("section contradicts an answer" in p and "Tools you can use" in p for p in found)
+    assert any("commissioner tool contradicts an answer" in p for p in found)
+    assert all(p.split(":")[0].endswith(".yaml") for p in found if "contradicts" in p)
+
+
+def test_a_first_message_that_no_longer_fits_a_phone_is_an_error(copy: Path) -> None:
+    long_step = " ".join(["Ask the team for help, and say what you need."] * 12)
+    edit(
+        copy,
+        "content/signposts.yaml",
+        lambda t: t.replace(
+            "    step: Talk to the team today. Keep it simple for this bid, with one partner in"
+            " the lead.",
+            f"    step: {long_step}",
+        ),
+    )
+    found = [str(p) for p in check_content(copy, quick=True, pool_size=10).errors]
+    assert any(
+        p.startswith("templates/result.j2") and "the first message is" in p and "1,200" in p
+        for p in found
+    )
+
+
+def test_plain_english_jargon_questions_and_placeholders(copy: Path) -> None:
+    assert static(copy) == []
+    # A sentence over 25 words, and a hard one, in a signpost.
+    edit(
+        copy,
+        "content/signposts.yaml",
+        lambda t: t.replace(
+            "      Start with the loosest deal that will do the job.",
+            "      Start with the loosest deal that will do the job, because organisations that"
+            " contemplate comprehensive contractual arrangements prematurely experience"
+            " considerable administrative difficulties and unnecessary expenditure later.",
+        ),
+    )
+    # Jargon with no explanation.
+    edit(
+        copy,
+        "content/signposts.yaml",
+        lambda t: t.replace(
+            "      Name one person to lead the partnership and protect their time.",
+            "      Name one person to lead the partnership and sign an MOU.",
+        ),
+    )
+    # A question asked for no reason.
+    edit(
+        copy,
+        "flows/triage.yaml",
+        lambda t: t.replace(
+            "    purpose: >-\n      Not used in the result. The team reports which roles use the"
+            " check, to see whether it\n      reaches the people who lead partnerships.\n",
+            "",
+        ),
+    )
+    found = static(copy)
+    tip = line_of(copy, "content/signposts.yaml", "- id: tip_legal_complexity")
+    assert any(
+        p.startswith(f"content/signposts.yaml:{tip}: tip_legal_complexity: a sentence of")
+        and "(at most 25)" in p
+        for p in found
+    )
+    assert any("tip_capacity: 'MOU' is used without saying what it means" in p for p in found)
+    role = line_of(copy, "flows/triage.yaml", "- id: role")
+    assert any(
+        p.startswith(f"flows/triage.yaml:{role}: role is asked, but nothing in the result")
+        for p in found
+    )
+
+
+def test_overdue_resources_warn_and_a_ranked_signpost_needs_a_step(copy: Path) -> None:
+    edit(
+        copy,
+        "content/resources.yaml",
+        lambda t: t.replace("review_by: 2027-03-31", "review_by: 2026-01-31", 1),
+    )
+    (warning,) = static(copy)
+    assert warning.startswith("content/resources.yaml:") and "procurement_act_guidance" in warning
+    edit(
+        copy,
+        "content/signposts.yaml",
+        lambda t: t.replace(
+            "    step: Name one person to lead the partnership, and protect their time.\n", ""
+        ),
+    )
+    with pytest.raises(ContentError) as info:
+        load_content(copy)
+    (problem,) = info.value.problems
+    assert problem.file == "content/next_steps.yaml" and "tip_capacity" in problem.message
+    assert "has no `step:` text" in problem.message
