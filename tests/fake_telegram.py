@@ -326,7 +326,7 @@ class FakeTelegram:
         limited = self._flood(chat_id)
         if limited is not None:
             return 429, limited
-        return self._message_call(method, chat_id, params)
+        return self._message_call(method, chat_id, params, files)
 
     def _flood(self, chat_id: int) -> dict[str, Any] | None:
         """Telegram's limits: ``rate`` messages in any second, one per chat per interval."""
@@ -346,7 +346,13 @@ class FakeTelegram:
         self.message_times.append(now)
         return None
 
-    def _message_call(self, method: str, chat_id: int, params: dict[str, Any]) -> tuple[int, Any]:
+    def _message_call(
+        self,
+        method: str,
+        chat_id: int,
+        params: dict[str, Any],
+        files: dict[str, Any] | None = None,
+    ) -> tuple[int, Any]:
         markup = params.get("reply_markup")
         if isinstance(markup, str):
             markup = json.loads(markup)

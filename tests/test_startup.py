@@ -29,6 +29,12 @@ def env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "TRIAGE_SECRET": "t" * 64,
         "TRIAGE_DB": str(tmp_path / "triage.db"),
         "TRIAGE_CHAT_INTERVAL": "0",
+        # Every contact set, so the start-up line naming unset ones does not appear here.
+        "TRIAGE_CONTACT_EMAIL": "partnerships-team@mutuals-programme.invalid",
+        "TRIAGE_CONTACT_PHONE": "+44 161 496 0999",
+        "TRIAGE_CONTACT_WEBSITE": "https://mutuals-programme.invalid/contact",
+        "TRIAGE_CONTACT_HOURS": "Monday to Friday, 9am to 5pm",
+        "TRIAGE_TEAM_CHAT_ID": "-100555000111",
         **extra,
     }
 
