@@ -1,10 +1,11 @@
 """Sealed reply addresses: the one identifier the bot keeps, and only encrypted.
 
 A reply that is committed but not yet delivered needs the chat it goes to. That chat id (and
-anything else identifying a message must carry, such as a name the person agreed to share)
-is kept sealed with AES-256-GCM, an authenticated cipher from ``cryptography``, under a key
-derived from ``TRIAGE_SECRET`` by HKDF-SHA256 with a fixed label. The store sees only the
-sealed bytes and deletes them once the message is delivered or dropped.
+anything else identifying a message must carry, such as the Telegram name a person agreed to
+share with the programme team, see :class:`Who`) is kept sealed with AES-256-GCM, an
+authenticated cipher from ``cryptography``, under a key derived from ``TRIAGE_SECRET`` by
+HKDF-SHA256 with a fixed label. The store sees only the sealed bytes and deletes them once
+the message is delivered or dropped.
 """
 
 from __future__ import annotations
@@ -30,11 +31,25 @@ class SealError(Exception):
 
 
 @dataclass(frozen=True)
+class Who:
+    """A person's Telegram name, username and user id, for the one post they agreed to name."""
+
+    user_id: int
+    name: str
+    username: str | None = None
+
+
+@dataclass(frozen=True)
 class Address:
-    """Where a message goes, plus Bot API parameters too identifying to keep in the clear."""
+    """Where a message goes, plus Bot API parameters too identifying to keep in the clear.
+
+    ``who`` travels only from a "send with my name" tap to the team post it names (never to
+    Telegram as a parameter of its own).
+    """
 
     chat_id: int
     params: dict[str, Any] = field(default_factory=dict)
+    who: Who | None = None
 
 
 class Sealer:
@@ -54,6 +69,9 @@ class Sealer:
         payload: dict[str, Any] = {"c": address.chat_id}
         if address.params:
             payload["p"] = address.params
+        if address.who is not None:
+            who = address.who
+            payload["w"] = {"i": who.user_id, "n": who.name, "u": who.username}
         nonce = os.urandom(NONCE_BYTES)
         plain = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         return VERSION + nonce + self._aead.encrypt(nonce, plain, VERSION)
@@ -68,4 +86,9 @@ class Sealer:
         except InvalidTag:
             raise SealError("sealed under another key, or damaged") from None
         payload = json.loads(plain)
-        return Address(int(payload["c"]), payload.get("p") or {})
+        who = payload.get("w")
+        return Address(
+            int(payload["c"]),
+            payload.get("p") or {},
+            Who(int(who["i"]), str(who["n"]), who.get("u")) if who else None,
+        )

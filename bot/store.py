@@ -128,8 +128,9 @@ def _migration_handover(db: sqlite_utils.Database) -> None:
 
 def _migration_transport(db: sqlite_utils.Database) -> None:
     # The inbox: updates committed before they are confirmed to Telegram, then worked through.
-    # It holds what the engine needs, never the raw update, a name or a username; the chat a
-    # reply goes to is sealed, and subject, event and address are cleared once done.
+    # It holds what the engine needs, never the raw update; the chat a reply goes to is sealed
+    # (with the person's name, for a "send with my name" tap only), and subject, event and
+    # address are cleared once done.
     db.execute(
         """
         CREATE TABLE inbox (

@@ -429,3 +429,34 @@ async def test_handover_posts_to_the_team_with_the_name_only_if_agreed(
     telegram.tap(ALICE, "Ask the team to contact me", result.message_id)
     await team_bot.settle()
     assert len([m for m in telegram.shown.values() if m.chat_id == TEAM_CHAT]) == 2
+
+
+async def test_the_plan_file_and_the_team_post_keep_to_the_send_limits(
+    telegram: FakeTelegram, tmp_path: Path, content
+) -> None:
+    bot = await RunningBot(
+        telegram, tmp_path / "triage.db", content, team_chat_id=TEAM_CHAT, send_rate=30.0
+    ).start()
+    try:
+        await begin(telegram, bot, ALICE)
+        await walk(telegram, bot, ALICE, MUTUAL_ANSWERS)
+        telegram.tap(ALICE, "Confirm")
+        await bot.settle()
+        # From here on, Telegram's limits are enforced (429 beyond), and the bot's own are on.
+        bot.sender.chat_interval = 1.0
+        await asyncio.sleep(1.0)  # the per-chat interval since the result, as if kept all along
+        telegram.limits = (30, 1.0)
+        result = telegram.latest_with_buttons(ALICE)
+        telegram.tap(ALICE, "Ask the team to contact me", result.message_id)
+        await bot.settle()
+        ask = telegram.latest_with_buttons(ALICE)
+        telegram.tap(ALICE, "Full plan", result.message_id)
+        telegram.tap(ALICE, "Send, with my Telegram name", ask.message_id)
+        await bot.settle()
+    finally:
+        await bot.close()
+    assert telegram.too_many == 0
+    assert [m for m in telegram.messages(ALICE) if m.document]  # the file, sent as a message
+    (post,) = telegram.by_chat[TEAM_CHAT]
+    assert "tg://user?id=" in post.text
+    assert "Sent" in ask.text

@@ -281,7 +281,7 @@ async def test_reply_address_is_sealed_until_sent_and_forget_leaves_no_trace(
 
         bot = await started(telegram, tmp_path, content)
         await bot.settle()  # the held replies go out after the restart
-        assert "Here are your results" in telegram.transcript(ALICE)
+        assert "Your next steps" in telegram.transcript(ALICE)
         assert bot.store.db["outbox"].count == 0
         telegram.send_text(ALICE, "/forget")
         await bot.settle()
@@ -356,3 +356,33 @@ async def test_waiting_new_messages_go_before_waiting_edits() -> None:
     slots.release()
     await asyncio.gather(*waiting)
     assert order == ["question", "edit"]
+
+
+def test_a_name_is_read_only_from_the_send_with_my_name_tap() -> None:
+    from bot.sealing import Sealer
+    from bot.telegram.convert import Reader
+
+    sealer = Sealer(SECRET)
+    reader = Reader(SECRET, sealer)
+    telegram = FakeTelegram()
+    message = 77
+    presses = {
+        "a|4|yes": None,
+        "hs|9|anon": None,
+        "hs|9|name": f"{ALICE.first_name} {ALICE.last_name}",
+    }
+    for data, name in presses.items():
+        entry = reader.entry(telegram.history[telegram.press_data(ALICE, message, data)])
+        assert entry is not None and entry.address is not None
+        address = sealer.open(entry.address)
+        assert address.chat_id == ALICE.chat_id and address.params == {}
+        if name is None:
+            assert address.who is None, data
+        else:
+            assert address.who is not None
+            assert (address.who.user_id, address.who.name, address.who.username) == (
+                ALICE.user_id,
+                name,
+                ALICE.username,
+            )
+        assert ALICE.first_name.encode() not in entry.address

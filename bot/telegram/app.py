@@ -28,7 +28,7 @@ from ..settings import Settings
 from ..store import StoreThread
 from .api import BotApi
 from .backoff import Backoff
-from .convert import ALLOWED_UPDATES, Reader
+from .convert import ALLOWED_UPDATES, Composer, Reader
 from .inbox import InboxWriter
 from .poller import Poller, TokenRejected
 from .request import AiohttpRequest
@@ -86,7 +86,9 @@ class TelegramBot:
             on_fatal=self._on_fatal,
             **(sender_options or {}),
         )
-        self.worker = Worker(triage, self.store_thread, self.sender)
+        # Replies to outbox rows; posts for the team go to its chat, sealed (issue 8).
+        self.composer = Composer(self.sealer, secret, settings.team_chat_id)
+        self.worker = Worker(triage, self.store_thread, self.sender, compose=self.composer)
         self.inbox = InboxWriter(self.store, self.store_thread, self.worker.poke)
         self.webhook: Webhook | None = None
         self.poller: Poller | None = None

@@ -3,21 +3,43 @@
 Updates are read as raw JSON, each on its own, so one odd update (a poll in an older shape,
 a field of an unexpected type, text that is not valid Unicode) never spoils the rest of a
 batch: it becomes an inbox entry recorded by id and kind only. Telegram ids are turned into
-pseudonyms and a sealed reply address here, before anything is stored.
+pseudonyms and a sealed reply address here, before anything is stored. A person's name and
+username are read only from their "send with my name" tap, and only into the sealed address.
+
+On the way out, :class:`Composer` turns an outcome's replies into outbox rows: messages and
+edits, the plan as an uploaded file, and a post to the programme team's chat whose chat id,
+text and (with consent) name are sealed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import html
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine import Button, Command, Event, NotPrivate, Outcome, Press, Stats, Text, Unsupported
+from ..engine import (
+    Button,
+    Command,
+    Event,
+    NotPrivate,
+    Outcome,
+    Press,
+    Reply,
+    Stats,
+    Text,
+    Unsupported,
+    shares_name,
+)
 from ..privacy import pseudonym
-from ..sealing import Address, Sealer
-from ..service import encode_event
+from ..sealing import Address, Sealer, SealError, Who
+from ..service import decode_event, encode_event
 from ..store import InboxEntry, InboxItem, Outgoing
+
+log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 # Message fields that make a message something other than text, in Bot API naming.
@@ -39,6 +61,8 @@ ATTACHMENTS = (
     "story",
 )
 HTML = {"parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
+# The outbox purpose of a post to the programme team's chat (the sender names it in its logs).
+TEAM_POST = "team"
 _KIND = re.compile(r"^[a-z_]{1,40}$")
 
 
@@ -51,6 +75,8 @@ class Incoming:
     event: Event
     callback_id: str | None = None
     message_id: int | None = None
+    # Only on a "send with my name" tap: the name the person agreed to share with the team.
+    who: Who | None = None
 
 
 def valid_text(text: Any) -> str:
@@ -83,12 +109,17 @@ def to_incoming(
         chat = message["chat"]
         private = chat["type"] == "private"
         event: Event = Press(valid_text(query.get("data") or "")) if private else NotPrivate()
+        user = query["from"]
+        who = None
+        if isinstance(event, Press) and shares_name(event.data):
+            who = _who(user)
         return Incoming(
-            int(query["from"]["id"]),
+            int(user["id"]),
             int(chat["id"]),
             event,
             str(query["id"]),
             int(message["message_id"]),
+            who,
         )
     message = update.get("message")
     if message is None or message.get("from") is None:
@@ -104,6 +135,15 @@ def to_incoming(
     if event == Command("stats") and user_id in admins:
         event = Stats()
     return Incoming(user_id, int(chat["id"]), event)
+
+
+def _who(user: Mapping[str, Any]) -> Who:
+    """The name a person agreed to share, as Telegram apps show it (first and last name)."""
+    first = valid_text(user.get("first_name") or "")
+    last = user.get("last_name")
+    name = f"{first} {valid_text(last)}" if isinstance(last, str) and last else first
+    username = user.get("username")
+    return Who(int(user["id"]), name, valid_text(username) if isinstance(username, str) else None)
 
 
 def message_event(message: Mapping[str, Any], username: str | None = None) -> Event:
@@ -194,7 +234,7 @@ class Reader:
             event=encode_event(incoming.event),
             callback_id=incoming.callback_id,
             message_id=incoming.message_id,
-            address=self.sealer.seal(Address(incoming.chat_id)),
+            address=self.sealer.seal(Address(incoming.chat_id, who=incoming.who)),
         )
 
     def _whose(self, update: Mapping[str, Any]) -> str | None:
@@ -205,20 +245,111 @@ class Reader:
         return pseudonym(self.secret, user_id) if isinstance(user_id, int) else None
 
 
-def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
-    """The Bot API calls that show an outcome's replies, for the outbox.
+class Composer:
+    """Turns an outcome's replies into outbox rows (the worker's ``compose``).
 
-    Edits go to the message whose button was pressed (the sender merges several that wait,
-    and sends a changed keyboard anew if its message is too old to edit). Button-press notes
-    are answered apart, outside the outbox: they expire within seconds. The replies to
-    /forget are marked ``wipe``: once they are delivered the write-ahead log is emptied.
+    Replies to the person go to the chat the update came from, in order: new messages, edits
+    of the message whose button was pressed (the sender merges several that wait, and sends a
+    changed keyboard anew if its message is too old to edit), and the plan as an uploaded
+    file (``sendDocument``). A post for the programme team goes to ``team_chat_id`` in its
+    own lane; its chat, its text and, if the person agreed, their name (a ``tg://user`` link
+    and the username, as the person's Telegram shows them) are sealed, so the outbox never
+    holds them in the clear and the sender deletes them once the post is delivered or
+    dropped. Button-press notes are answered apart, outside the outbox: they expire within
+    seconds. The replies to /forget are marked ``wipe``: once they are delivered the
+    write-ahead log is emptied.
     """
+
+    def __init__(self, sealer: Sealer, secret: str, team_chat_id: int | None = None) -> None:
+        self.sealer = sealer
+        self.team_chat_id = team_chat_id
+        self.team_lane = pseudonym(secret, team_chat_id) if team_chat_id is not None else None
+
+    def __call__(self, item: InboxItem, outcome: Outcome) -> list[Outgoing]:
+        """The Bot API calls that show an outcome's replies, for the outbox."""
+        address, who = item.address, None
+        if item.callback_id is not None and item.address is not None and _named(item):
+            # The one update whose sealed address also carries the person's name: the name
+            # goes to the team post only, never along with the person's own replies.
+            with contextlib.suppress(SealError):  # then the sender drops it, as any other
+                opened = self.sealer.open(item.address)
+                address, who = self.sealer.seal(Address(opened.chat_id)), opened.who
+        rows: list[Outgoing] = []
+        person: list[Reply] = []
+        for reply in outcome.replies:
+            if reply.audience != "team":
+                person.append(reply)
+            elif (post := self._team_post(reply, who)) is not None:
+                rows.append(post)
+        rows.extend(_person_rows(item, address, person, outcome.forget))
+        return rows
+
+    def _team_post(self, reply: Reply, who: Who | None) -> Outgoing | None:
+        if self.team_chat_id is None or self.team_lane is None:
+            log.error("a post for the team was dropped: TRIAGE_TEAM_CHAT_ID is not set")
+            return None
+        text = reply.text
+        if reply.name_label is not None:
+            if who is None:
+                # Only an update taken in before this version could lack it.
+                log.warning("a post for the team goes without the person's name: not available")
+            else:
+                link = f'<a href="tg://user?id={who.user_id}">{html.escape(who.name)}</a>'
+                if who.username:
+                    link += f" (@{html.escape(who.username)})"
+                text = f"{text}\n\n{html.escape(reply.name_label)}: {link}"
+        sealed = self.sealer.seal(Address(self.team_chat_id, params={"text": text}))
+        return Outgoing(self.team_lane, "sendMessage", dict(HTML), sealed, purpose=TEAM_POST)
+
+
+def _named(item: InboxItem) -> bool:
+    """Whether an inbox row is a "send with my name" tap (its address then carries the name)."""
+    event = decode_event(item.event)
+    return isinstance(event, Press) and shares_name(event.data)
+
+
+def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
+    """The outbox rows for an outcome's replies to the person (no team chat: team posts dropped).
+
+    :class:`Composer` is the full version; this one suits tests and tools without a team chat.
+    """
+    return _person_rows(
+        item, item.address, [r for r in outcome.replies if r.audience != "team"], outcome.forget
+    )
+
+
+def _person_rows(
+    item: InboxItem, address: bytes | None, replies: list[Reply], forget: bool
+) -> list[Outgoing]:
+    """Messages, edits and files for the person who sent the update."""
     rows: list[Outgoing] = []
-    options: dict[str, Any] = {"wipe": True} if outcome.forget else {}
-    for reply in outcome.replies:
+    options: dict[str, Any] = {"wipe": True} if forget else {}
+    for reply in replies:
         markup = keyboard(reply.buttons)
-        if reply.edit and item.message_id is not None:
-            params: dict[str, Any] = {"message_id": item.message_id}
+        if reply.document is not None:
+            params: dict[str, Any] = {"parse_mode": "HTML"}
+            if reply.text:
+                params["caption"] = reply.text
+            if markup is not None:
+                params["reply_markup"] = markup
+            document = reply.document
+            rows.append(
+                Outgoing(
+                    item.lane,
+                    "sendDocument",
+                    params,
+                    address,
+                    subject=item.subject,
+                    options={
+                        **options,
+                        "file_field": "document",
+                        "file_name": document.filename,
+                    },
+                    file=document.data,
+                )
+            )
+        elif reply.edit and item.message_id is not None:
+            params = {"message_id": item.message_id}
             if reply.text:
                 method = "editMessageText"
                 params.update(text=reply.text, **HTML)
@@ -231,7 +362,7 @@ def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
                     item.lane,
                     method,
                     params,
-                    item.address,
+                    address,
                     subject=item.subject,
                     merge_key=str(item.message_id),
                     options=dict(options),
@@ -246,7 +377,7 @@ def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
                     item.lane,
                     "sendMessage",
                     params,
-                    item.address,
+                    address,
                     subject=item.subject,
                     options=dict(options),
                 )

@@ -45,6 +45,7 @@ from telegram.error import (
 from ..sealing import Address, Sealer, SealError
 from ..store import Outgoing, Store, StoreThread
 from .api import BotApi, retry_after
+from .convert import TEAM_POST
 
 log = logging.getLogger(__name__)
 
@@ -292,12 +293,24 @@ class Sender:
             lane.queue.clear()
             for each in dropped:
                 self._drop(each, "the person blocked the bot or left the chat", lost=False)
-            log.info(
-                "a chat refused messages (403); dropped its %d waiting message(s)", len(dropped)
-            )
+            if row.purpose == TEAM_POST:
+                # The operator must act: the bot is no longer in the team's chat.
+                log.error(
+                    "could not post to the team's chat (TRIAGE_TEAM_CHAT_ID): the bot was "
+                    "removed or blocked (403); dropped %d waiting post(s)",
+                    len(dropped),
+                )
+            else:
+                log.info(
+                    "a chat refused messages (403); dropped its %d waiting message(s)", len(dropped)
+                )
         elif kind == "drop":
             self._drop(row, detail, lost=True)
-            log.warning("a %s was dropped: %s", row.method, detail)
+            if row.purpose == TEAM_POST:
+                # A wrong chat id, or a group that became a supergroup: fix the setting.
+                log.error("could not post to the team's chat (TRIAGE_TEAM_CHAT_ID): %s", detail)
+            else:
+                log.warning("a %s was dropped: %s", row.method, detail)
         elif kind == "fatal":
             lane.queue.appendleft(row)
             self._paused_until = time.monotonic() + 3600
@@ -308,7 +321,13 @@ class Sender:
             tries = row.attempts + 1
             if tries >= self.attempts:
                 self._drop(row, f"gave up after {tries} tries ({detail})", lost=True)
-                log.warning("a %s was dropped after %d tries: %s", row.method, tries, detail)
+                log.log(
+                    logging.ERROR if row.purpose == TEAM_POST else logging.WARNING,
+                    "a %s was dropped after %d tries: %s",
+                    "post to the team's chat" if row.purpose == TEAM_POST else row.method,
+                    tries,
+                    detail,
+                )
             else:
                 retried = replace(row, attempts=tries)
                 delay = min(self.backoff * 2 ** (tries - 1), self.max_backoff)

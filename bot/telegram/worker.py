@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 
-from ..service import Triage
+from ..service import Compose, Triage
 from ..store import StoreThread
 from .backoff import Backoff
 from .convert import compose
@@ -30,12 +30,18 @@ class Worker:
     """Works through the inbox whenever it is poked (and when a retry falls due)."""
 
     def __init__(
-        self, triage: Triage, store_thread: StoreThread, sender: Sender, batch: int = BATCH
+        self,
+        triage: Triage,
+        store_thread: StoreThread,
+        sender: Sender,
+        batch: int = BATCH,
+        compose: Compose = compose,
     ) -> None:
         self.triage = triage
         self.store_thread = store_thread
         self.sender = sender
         self.batch = batch
+        self.compose = compose
         self.handled = 0
         self.failed = 0
         self.busy = False
@@ -59,7 +65,7 @@ class Worker:
         self._wake.clear()
         self.busy = True
         try:
-            worked = await self.store_thread.call(self.triage.work, compose, self.batch)
+            worked = await self.store_thread.call(self.triage.work, self.compose, self.batch)
         except Exception as exc:  # the transaction could not commit: disk full, locked...
             delay = self._backoff.next()
             log.warning(
