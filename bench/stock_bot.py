@@ -37,7 +37,6 @@ from telegram.ext import (  # noqa: E402
 from bot.content import load_content  # noqa: E402
 from bot.engine import Conversation, Engine  # noqa: E402
 from bot.flow import DONE  # noqa: E402
-from bot.render import pack  # noqa: E402
 
 CONTENT = load_content(ROOT)
 FLOW = CONTENT.flow
@@ -215,15 +214,14 @@ async def on_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     conv = Conversation(
         DONE, FLOW.final_answers(data["answers"]), "run", data["started"], code=code
     )
-    messages = pack(ENGINE.result_pieces(conv))
+    # The first message of the result, as this bot sends it (the rest is behind buttons).
+    text = CONTENT.render("result.j2", result=ENGINE.result(conv))
     chat = update.effective_chat
     assert chat is not None
-    for text in messages[:-1]:
-        await chat.send_message(text)
     markup = InlineKeyboardMarkup(
         [[InlineKeyboardButton(UI.buttons.new_triage, callback_data="nt")]]
     )
-    await chat.send_message(messages[-1], reply_markup=markup)
+    await chat.send_message(text, reply_markup=markup)
     return FINISHED
 
 
