@@ -275,5 +275,7 @@ class Triage:
 
 
 def _shows_a_message(outcome: Outcome) -> bool:
-    """Whether the replies include a new message (not just edits or a pop-up note)."""
-    return any(reply.text and not reply.edit for reply in outcome.replies)
+    """Whether the person gets a new message (not just edits, a pop-up note or a team post)."""
+    return any(
+        reply.text and not reply.edit and reply.audience != "team" for reply in outcome.replies
+    )

@@ -386,3 +386,57 @@ def test_a_name_is_read_only_from_the_send_with_my_name_tap() -> None:
                 ALICE.username,
             )
         assert ALICE.first_name.encode() not in entry.address
+
+
+def test_the_name_goes_only_in_the_team_post_and_a_lost_reply_is_still_reshown(
+    store, content
+) -> None:
+    from bot.engine import Engine, Press
+    from bot.sealing import Address, Sealer, Who
+    from bot.service import Triage, encode_event
+    from bot.store import InboxEntry
+    from bot.telegram.convert import TEAM_POST, Composer
+
+    from .conftest import MUTUAL_ANSWERS, Clock, Walker, answer_all, codes
+
+    team_chat = -100999888
+    seq = codes()
+    engine = Engine(content, handover=True)
+    triage = Triage(store, engine, clock=Clock(), new_code=lambda: next(seq))
+    subject = pseudonym(SECRET, ALICE.user_id)
+    walker = Walker(triage, subject)
+    walker.command("start")
+    walker.tap("Start")
+    answer_all(walker, MUTUAL_ANSWERS)
+    walker.tap("Confirm")
+    walker.tap("Ask the team to contact me")
+    data = walker.button("Send, with my Telegram name").data
+    assert data is not None
+    sealer = Sealer(SECRET)
+    now = triage.clock()
+    store.reshow_flag(subject, now)  # a reply of theirs was lost earlier
+    who = Who(ALICE.user_id, "Alisande Applebaum", ALICE.username)
+    entry = InboxEntry(
+        1,
+        "callback_query",
+        subject=subject,
+        lane=subject,
+        event=encode_event(Press(data)),
+        callback_id="c1",
+        message_id=5,
+        address=sealer.seal(Address(ALICE.chat_id, who=who)),
+    )
+    store.inbox_add([entry], now)
+    worked = triage.work(Composer(sealer, SECRET, team_chat))
+    (post,) = [r for r in worked.outgoing if r.purpose == TEAM_POST]
+    mine = [r for r in worked.outgoing if r.purpose != TEAM_POST]
+    sealed = sealer.open(post.address or b"")
+    assert sealed.chat_id == team_chat and post.lane == pseudonym(SECRET, team_chat)
+    assert f'<a href="tg://user?id={ALICE.user_id}">Alisande Applebaum</a>' in sealed.params["text"]
+    assert "text" not in post.params and post.subject is None
+    assert [r.method for r in mine] == ["editMessageText", "sendMessage"]  # "Sent", then re-shown
+    for row in mine:
+        assert sealer.open(row.address or b"") == Address(ALICE.chat_id)  # no name with them
+    assert store.db["responses"].count == 1
+    (asked,) = store.conn.execute("SELECT handover FROM responses").fetchone()
+    assert asked is not None
