@@ -178,6 +178,10 @@ def test_contacts_and_team_chat_are_settings_and_placeholders_are_refused(caplog
             load_settings({name: value})
         assert name in str(info.value) and expected in str(info.value)
         assert "\n" not in str(info.value)
+    for value in ("0", str(2**60)):
+        with pytest.raises(SettingsError, match="TRIAGE_TEAM_CHAT_ID is out of range") as info:
+            load_settings({"TRIAGE_TEAM_CHAT_ID": value})
+        assert value not in str(info.value)  # an id is never echoed
     settings = load_settings(
         {
             "TRIAGE_CONTACT_EMAIL": " partnerships@mutuals.org.uk ",
