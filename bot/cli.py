@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,14 +21,15 @@ from .cli_common import (
 )
 from .content import Content, load_content
 from .engine import Engine
+from .logsafe import configure_logging as _configure_logging
 from .privacy import pseudonym
 from .service import Triage, utcnow
 from .settings import CONTACT_SETTINGS, Settings, SettingsError, load_settings
-from .store import Store
+from .store import Store, StoreThread
 from .yamlfile import ContentError
 
 if TYPE_CHECKING:
-    from .telegram_bot import StoreThread
+    from .telegram import TelegramBot
 
 app = typer.Typer(
     name="python -m bot",
@@ -38,6 +38,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
     cls=TriageGroup,
+    # A crash must never print local variables: they include the token and the secret.
+    pretty_exceptions_show_locals=False,
 )
 
 
@@ -50,23 +52,13 @@ def _register_subcommands() -> None:
     app.add_typer(flow_app, name="flow")
 
 
-# Loggers that would print identifiers or the token below WARNING: httpx logs request URLs
-# (which contain the token), python-telegram-bot's debug log prints whole updates (with
-# user ids and names) and aiohttp's access log writes addresses and user agents. They stay
-# at WARNING whatever TRIAGE_LOG_LEVEL says.
-QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "transitions", "hpack", "aiohttp")
+def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
+    """Log to stderr at ``level``; nothing identifying or secret reaches any line.
 
-
-def configure_logging(level: str) -> None:
-    """Log to stderr at ``level``, keeping the loggers that could leak identifiers quiet."""
-    logging.basicConfig(
-        level=getattr(logging, level),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger().setLevel(getattr(logging, level))
-    for noisy in QUIET_LOGGERS:
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    Library loggers (python-telegram-bot, httpx, aiohttp...), which can print URLs with the
+    token and whole updates, keep only their message templates (see :mod:`bot.logsafe`).
+    """
+    _configure_logging(level, secrets)
 
 
 def make_engine(settings: Settings, bundle: Content, *, handover: bool = False) -> Engine:
@@ -139,57 +131,49 @@ def chat(
         store.close()
 
 
+WebhookOption = Annotated[
+    bool,
+    typer.Option(
+        "--webhook",
+        help="Receive updates on a webhook (TRIAGE_WEBHOOK_URL, TRIAGE_WEBHOOK_SECRET) "
+        "instead of polling.",
+    ),
+]
+
+
 @app.command()
-def run(ctx: typer.Context) -> None:
+def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
     """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN and TRIAGE_SECRET)."""
-    from .telegram_bot import StoreThread, TelegramAdapter, build_application, serve
+    from .telegram import StartupError, run_bot
 
     settings: Settings = ctx.obj
     try:
-        settings.require_token()
+        token = settings.require_token()
         secret = settings.require_secret()
+        if webhook:
+            settings.require_webhook()
     except SettingsError as exc:
         raise fail(str(exc)) from None
-    configure_logging(settings.log_level)
-    bundle = content_or_exit(settings)
+    configure_logging(settings.log_level, (token, secret, settings.webhook_secret or ""))
+    log = logging.getLogger("bot")
+    bundle = content_or_exit(settings, log)
     store = open_store(ctx, settings)
     triage = make_triage(settings, bundle, store, handover=settings.team_chat_id is not None)
-    store_thread = StoreThread()
-    application = build_application(settings)
-    adapter = TelegramAdapter(
-        application, triage, store_thread, secret, settings.admins, settings.team_chat_id
-    )
-    log = logging.getLogger("bot")
-    log.info("content version %s from %s", bundle.digest, settings.content_dir)
     log_missing_contacts(settings, log)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        housekeeping = asyncio.create_task(_housekeeping(settings, store, store_thread, stop))
-
-        reloading: set[asyncio.Task[None]] = set()
-
-        def reload() -> None:
-            if reloading:
-                log.info("a content reload is already under way")
-                return
-            task = asyncio.get_running_loop().create_task(
-                reload_content(settings, triage, store_thread, log)
-            )
-            reloading.add(task)
-            task.add_done_callback(reloading.discard)
-
-        try:
-            await serve(application, adapter, bundle.ui.commands, stop, on_reload=reload)
-        finally:
-            stop.set()
-            housekeeping.cancel()
+    async def reload(bot: TelegramBot) -> bool:
+        return await reload_content(settings, triage, bot.store_thread, log)
 
     try:
-        asyncio.run(main())
+        code = run_bot(
+            settings, triage, webhook=webhook, commands=bundle.ui.commands, on_reload=reload
+        )
+    except StartupError as exc:
+        raise fail(str(exc)) from None
     finally:
-        store_thread.close()
         store.close()
+    if code:
+        raise typer.Exit(code)
 
 
 def log_missing_contacts(settings: Settings, log: logging.Logger) -> None:
@@ -250,21 +234,6 @@ async def reload_content(
     return True
 
 
-async def _housekeeping(
-    settings: Settings, store: Store, store_thread: StoreThread, stop: asyncio.Event
-) -> None:
-    """Apply the retention rules at start and every six hours."""
-    log = logging.getLogger("bot.retention")
-    while not stop.is_set():
-        counts = await store_thread.call(
-            store.purge, utcnow(), settings.idle_days, settings.retention_days
-        )
-        if any(counts.values()):
-            log.info("retention purge: %s", counts)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=6 * 3600)
-
-
 # ---- the web page (issue 12) ------------------------------------------------------------------
 
 
@@ -281,19 +250,20 @@ def web(
 
     settings = settings_from(ctx, db, content)
     try:
-        settings.require_secret()
+        secret = settings.require_secret()
     except SettingsError as exc:
         raise fail(str(exc)) from None
-    configure_logging(settings.log_level)
-    bundle = content_or_exit(settings)
+    configure_logging(settings.log_level, (secret,))
+    log = logging.getLogger("bot.web")
+    bundle = content_or_exit(settings, log)
     if missing := [CONTACT_SETTINGS[name] for name in settings.contact.missing()]:
         # The team chat is not listed: the web page never offers the Telegram handover.
-        logging.getLogger("bot.web").warning(
+        log.warning(
             "programme contacts not set: %s (the result page shows plain wording and the "
             "reference code instead)",
             ", ".join(missing),
         )
-    store = Store(settings.db_path)
+    store = open_store(ctx, settings)
     try:
         serve(settings, make_triage(settings, bundle, store), host, port)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -132,18 +133,27 @@ def settings_from(
     return settings
 
 
-def announce_content(folder: Path) -> None:
-    """Say which content folder is in use (one line), and warn if the repository's differs."""
+def announce_content(folder: Path, log: logging.Logger | None = None) -> None:
+    """Say which content folder is in use (one line), and warn if the repository's differs.
+
+    Long-running services (``run``, ``web``) pass their logger, so the line goes where their
+    other lines go and follows TRIAGE_LOG_LEVEL.
+    """
     source = content_source(folder)
+    if log is not None:
+        log.info("%s", source.line())
+        if warning := source.warning():
+            log.warning("%s", warning)
+        return
     err.print(Text(source.line(), style="dim"), soft_wrap=True)
     warning = source.warning()
     if warning:
         err.print(Text("warning: ", style="bold yellow") + Text(warning), soft_wrap=True)
 
 
-def content_or_exit(settings: Settings) -> Content:
+def content_or_exit(settings: Settings, log: logging.Logger | None = None) -> Content:
     """Say which content is used, then load it, or print every problem (file:line) and exit."""
-    announce_content(settings.content_dir)
+    announce_content(settings.content_dir, log)
     try:
         return load_content(settings.content_dir)
     except ContentError as exc:

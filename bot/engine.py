@@ -133,7 +133,7 @@ class Reply:
     With a ``document``, ``text`` is the file's caption. With ``audience="team"`` the message
     goes to the programme team's chat, not to the person; ``name_label`` is then set only if
     the person agreed to share their Telegram name, and holds the words to put before it
-    (the adapter adds the name itself: the engine never sees it).
+    (the adapter adds the name itself: the engine never sees it; see :func:`shares_name`).
     """
 
     text: str
@@ -258,6 +258,18 @@ class Screen:
 
 
 COMMANDS = frozenset({"start", "restart", "cancel", "help", "privacy", "forget", "stats"})
+# The handover's "send, with my Telegram name" button: verb and argument of its callback data.
+NAMED_HANDOVER = ("hs", "name")
+
+
+def shares_name(data: str) -> bool:
+    """Whether a press's callback data is the person agreeing to share their Telegram name.
+
+    The engine never sees the name; an adapter reads it from that one update only, and adds
+    it to the team post the engine then asks for (``Reply.name_label``).
+    """
+    verb, _, rest = data.partition("|")
+    return verb == NAMED_HANDOVER[0] and rest.rpartition("|")[2] == NAMED_HANDOVER[1]
 
 
 # ---- the engine ---------------------------------------------------------------------------
@@ -728,7 +740,7 @@ class Engine:
             return Outcome(conv, notice=self.ui.notices.handover_already)
         b, s = self.ui.buttons, conv.step
         buttons = (
-            (Button(b.handover_named, f"hs|{s}|name"),),
+            (Button(b.handover_named, f"{NAMED_HANDOVER[0]}|{s}|{NAMED_HANDOVER[1]}"),),
             (Button(b.handover_anonymous, f"hs|{s}|anon"),),
             (Button(b.handover_cancel, f"hx|{s}"),),
         )

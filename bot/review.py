@@ -2,7 +2,8 @@
 
 The confidential view (the default) is for the programme team's own review: a copy that
 leaves out everything that could lead back to a person (unfinished conversations, keyed by
-pseudonym; the links from responses to pseudonyms; Telegram update ids), with readable labels,
+pseudonym; the links from responses to pseudonyms; the Telegram transport's inbox and outbox,
+with update ids, pseudonyms and sealed reply addresses), with readable labels,
 a one-row-per-response view and canned queries. Every page says it is confidential.
 
 The protected view (``--protected``) is for showing a wider audience: its database holds only
@@ -26,7 +27,16 @@ from .content import Content
 from .disclosure import Rules
 from .flow import DONE, SUMMARY
 
-PRIVATE_TABLES = ("conversations", "response_owners", "updates")
+PRIVATE_TABLES = (
+    "conversations",
+    "response_owners",
+    "updates",
+    # The Telegram transport's queues: pseudonyms and sealed reply addresses.
+    "inbox",
+    "outbox",
+    "reshow",
+    "transport_counters",
+)
 DATABASE = "review"  # the snapshot's file name, and so its name in Datasette's URLs
 # The report's splits, each stored in the figures table: everyone, then one dimension each.
 SPLITS = ("none", "sector", "size", "region", "readiness")

@@ -1,27 +1,110 @@
 """Transport-neutral orchestration: one event, one transaction, then the replies.
 
-Both adapters call :meth:`Triage.handle`. It loads the person's conversation, asks the engine
-what happens, and commits the result (and, for Telegram, the update id) in one transaction
-before anything is shown to the person.
+Two paths lead through the engine:
+
+- :meth:`Triage.handle` is the direct path (terminal chat, web page): it loads the person's
+  conversation, asks the engine what happens and commits the result, returning the outcome
+  for the caller to show. Nothing is shown before it is committed.
+- :meth:`Triage.work` is the inbox path (Telegram): it takes due inbox rows and, for each,
+  commits the state change, the outbox rows carrying the replies and "inbox row done"
+  together. A repeated update finds its row done and changes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .disclosure import Rules
-from .engine import Context, Conversation, Engine, Event, Outcome, Resume, Stats
+from .engine import (
+    Command,
+    Context,
+    Conversation,
+    Engine,
+    Event,
+    NotPrivate,
+    Outcome,
+    Press,
+    Resume,
+    Stats,
+    Text,
+    Unsupported,
+)
 from .privacy import new_reference_code, new_run_id
-from .store import CodeTaken, Store
+from .store import CodeTaken, InboxItem, Outgoing, Store
 
 log = logging.getLogger(__name__)
+
+CODE_DRAWS = 10
+# An inbox row that keeps failing is retried this many times, waiting longer each time
+# (0.5 s, 1 s, 2 s, 4 s), then recorded as failed by id and kind only.
+WORK_ATTEMPTS = 5
+WORK_BACKOFF = 0.5
+
+Compose = Callable[[InboxItem, Outcome], list[Outgoing]]
 
 
 def utcnow() -> dt.datetime:
     """The current time in UTC."""
     return dt.datetime.now(dt.UTC)
+
+
+# ---- events as the inbox keeps them --------------------------------------------------------
+
+
+def encode_event(event: Event) -> str:
+    """An engine event as compact JSON for the inbox."""
+    if isinstance(event, Command):
+        return json.dumps({"t": "command", "v": event.name}, ensure_ascii=False)
+    if isinstance(event, Press):
+        return json.dumps({"t": "press", "v": event.data}, ensure_ascii=False)
+    if isinstance(event, Text):
+        return json.dumps({"t": "text", "v": event.text}, ensure_ascii=False)
+    if isinstance(event, Unsupported):
+        return json.dumps({"t": "unsupported", "v": event.what})
+    if isinstance(event, NotPrivate):
+        return '{"t":"not_private"}'
+    if isinstance(event, Stats):
+        return '{"t":"stats"}'
+    return '{"t":"resume"}'
+
+
+def decode_event(raw: str) -> Event:
+    """The engine event an inbox row holds."""
+    data = json.loads(raw)
+    kind, value = data["t"], data.get("v", "")
+    if kind == "command":
+        return Command(value)
+    if kind == "press":
+        return Press(value)
+    if kind == "text":
+        return Text(value)
+    if kind == "unsupported":
+        return Unsupported(value)
+    if kind == "not_private":
+        return NotPrivate()
+    if kind == "stats":
+        return Stats()
+    return Resume()
+
+
+@dataclass
+class Worked:
+    """What one pass over the inbox did, for the transport to act on after the commit."""
+
+    outgoing: list[Outgoing] = field(default_factory=list)
+    # Button presses to acknowledge (callback id, pop-up note); best effort, not durable.
+    answers: list[tuple[str, str | None]] = field(default_factory=list)
+    handled: int = 0
+    failed: int = 0
+    more: bool = False
+    forgot: bool = False
+    # When (unix time) a row waiting for a retry falls due, if any waits.
+    next_due: float | None = None
 
 
 class Triage:
@@ -42,44 +125,128 @@ class Triage:
         self.new_code = new_code
         self.rules = rules or Rules()
 
-    def handle(
-        self,
-        subject: str,
-        event: Event,
-        update_id: int | None = None,
-        *,
-        channel: str = "telegram",
-    ) -> Outcome | None:
-        """Apply one event for one pseudonym; None if this update was already answered.
+    # ---- the direct path ---------------------------------------------------------------------
+
+    def handle(self, subject: str, event: Event, *, channel: str = "telegram") -> Outcome:
+        """Apply one event for one pseudonym and commit it; return what to show.
 
         ``channel`` ("telegram" or "web") is recorded with a response the event completes.
         """
-        for _attempt in range(10):
+        for _attempt in range(CODE_DRAWS):
             try:
-                return self._handle_once(subject, event, update_id, channel)
+                with self.store.transaction():
+                    outcome = self._decide(subject, event, self.clock(), channel)
+            except CodeTaken:
+                log.warning("reference code collision; drawing another")
+                continue
+            if outcome.forget:
+                self.store.checkpoint()
+            return outcome
+        raise RuntimeError("could not draw an unused reference code")
+
+    # ---- the inbox path ----------------------------------------------------------------------
+
+    def work(self, compose: Compose, limit: int = 64) -> Worked:
+        """Handle up to ``limit`` due inbox rows in one transaction, each in its own savepoint.
+
+        For each row: the state change, the outbox rows ``compose`` makes from the outcome and
+        "row done" commit together. A row that raises is rolled back alone and retried later
+        (the person's later rows wait behind it); after :data:`WORK_ATTEMPTS` it is recorded as
+        failed and the person is re-shown their question the next time they write.
+        """
+        worked = Worked()
+        now = self.clock()
+        due = self.store.inbox_due(time.time(), limit)
+        worked.more = len(due) == limit
+        if not due:
+            worked.next_due = self.store.inbox_next_due(time.time())
+            return worked
+        blocked: set[str] = set()
+        done: list[int] = []
+        with self.store.transaction():
+            flagged = self.store.reshow_subjects()
+            for item in due:
+                if item.subject in blocked:
+                    continue  # an earlier row of theirs failed just now: keep their order
+                try:
+                    outcome, rows = self._work_one(item, now, compose, item.subject in flagged)
+                except Exception as exc:
+                    blocked.add(item.subject)
+                    self._failed(item, exc, now)
+                    worked.failed += 1
+                    continue
+                done.append(item.update_id)
+                worked.outgoing.extend(rows)
+                worked.forgot = worked.forgot or outcome.forget
+                if item.callback_id is not None:
+                    worked.answers.append((item.callback_id, outcome.notice))
+            self.store.inbox_done(done, now)
+        worked.handled = len(done)
+        if worked.forgot:
+            self.store.checkpoint()
+        if not worked.more:
+            worked.next_due = self.store.inbox_next_due(time.time())
+        return worked
+
+    def _work_one(
+        self, item: InboxItem, now: dt.datetime, compose: Compose, flagged: bool
+    ) -> tuple[Outcome, list[Outgoing]]:
+        """One row in its own savepoint: the state change and its outbox rows."""
+        event = decode_event(item.event)
+        for _attempt in range(CODE_DRAWS):
+            try:
+                with self.store.savepoint():
+                    outcome = self._decide(item.subject, event, now)
+                    lost = flagged and self.store.reshow_take(item.subject)
+                    if lost and not _shows_a_message(outcome):
+                        # Something of theirs was lost: show where they are as well.
+                        ctx = self._context(now)
+                        resumed = self.engine.handle(outcome.conversation, Resume(), ctx)
+                        outcome.replies.extend(resumed.replies)
+                    rows = self.store.outbox_add(compose(item, outcome), now)
+                    return outcome, rows
             except CodeTaken:
                 log.warning("reference code collision; drawing another")
         raise RuntimeError("could not draw an unused reference code")
 
-    def _handle_once(
-        self, subject: str, event: Event, update_id: int | None, channel: str
-    ) -> Outcome | None:
-        now = self.clock()
-        ctx = Context(now=now, new_code=self.new_code, new_run=new_run_id)
-        with self.store.transaction():
-            if update_id is not None:
-                seen = self.store.seen(update_id)
-                if seen.handled:
-                    if seen.replied:
-                        return None
-                    # Handled, but the replies may never have arrived: show where they are.
-                    return self.engine.handle(self.store.load(subject), Resume(), ctx)
-                self.store.record_update(update_id, now)
-            conv = self.store.load(subject)
-            if isinstance(event, Stats) and event.figures is None:
-                event = Stats(self.stats_figures(now))
-            outcome = self.engine.handle(conv, event, ctx)
-            self._apply(subject, conv, outcome, now, channel)
+    def _failed(self, item: InboxItem, exc: Exception, now: dt.datetime) -> None:
+        attempts = item.attempts + 1
+        kind = type(exc).__name__
+        if attempts < WORK_ATTEMPTS:
+            delay = WORK_BACKOFF * 2 ** (attempts - 1)
+            self.store.inbox_retry(item.update_id, attempts, time.time() + delay, kind)
+            log.warning(
+                "a %s update could not be handled (%s); retry %d in %.1fs",
+                item.kind,
+                kind,
+                attempts,
+                delay,
+            )
+            return
+        subject = self.store.inbox_fail(item.update_id, kind, now)
+        if subject is not None:
+            self.store.reshow_flag(subject, now)
+        log.error(
+            "a %s update failed %d times (%s); recorded as failed, others carry on",
+            item.kind,
+            attempts,
+            kind,
+        )
+
+    # ---- shared ------------------------------------------------------------------------------
+
+    def _context(self, now: dt.datetime) -> Context:
+        return Context(now=now, new_code=self.new_code, new_run=new_run_id)
+
+    def _decide(
+        self, subject: str, event: Event, now: dt.datetime, channel: str = "telegram"
+    ) -> Outcome:
+        """Inside a transaction: load, ask the engine, apply. Raises CodeTaken on a clash."""
+        conv = self.store.load(subject)
+        if isinstance(event, Stats) and event.figures is None:
+            event = Stats(self.stats_figures(now))
+        outcome = self.engine.handle(conv, event, self._context(now))
+        self._apply(subject, conv, outcome, now, channel)
         return outcome
 
     def _apply(
@@ -116,6 +283,9 @@ class Triage:
         headline = analysis.headline(self.store, load_responses(self.store), now.date())
         return stats_figures(content, self.rules, headline)
 
-    def mark_replied(self, update_id: int) -> None:
-        """Record that the replies to an update were delivered."""
-        self.store.mark_replied(update_id)
+
+def _shows_a_message(outcome: Outcome) -> bool:
+    """Whether the person gets a new message (not just edits, a pop-up note or a team post)."""
+    return any(
+        reply.text and not reply.edit and reply.audience != "team" for reply in outcome.replies
+    )

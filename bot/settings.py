@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -15,6 +17,10 @@ from .disclosure import Rules
 DEFAULT_DB = "triage.db"
 DEFAULT_API_URL = "https://api.telegram.org"
 MIN_SECRET_LENGTH = 32
+# Ten years: longer retention or idle periods are a typo (and overflow date arithmetic).
+MAX_DAYS = 3650
+# Telegram's rule for a webhook's secret token.
+WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 # The setting for each of the programme's contact details (bot/contacts.py).
 CONTACT_SETTINGS = {
     "email": "TRIAGE_CONTACT_EMAIL",
@@ -49,12 +55,16 @@ class Settings:
     admins: frozenset[int] = frozenset()
     retention_days: int = 90
     idle_days: int = 30
-    send_rate: float = 0.0
-    send_burst: int = 30
+    send_rate: float = 30.0
+    chat_interval: float = 1.0
     log_level: str = "INFO"
     min_count: int = 10
     round_to: int = 5
     min_denominator: int = 10
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8080
     # ---- how people reach the programme (issue 8): unset values stay unset, never invented
     contact: Contact = field(default_factory=Contact)
     team_chat_id: int | None = None
@@ -102,6 +112,20 @@ class Settings:
             )
         return self.token
 
+    def require_webhook(self) -> tuple[str, str]:
+        """Return the webhook's public URL and secret token, or fail with a one-line reason."""
+        if not self.webhook_url:
+            raise SettingsError(
+                "TRIAGE_WEBHOOK_URL is not set: --webhook needs the public https:// address "
+                "Telegram should send updates to"
+            )
+        if not self.webhook_secret:
+            raise SettingsError(
+                "TRIAGE_WEBHOOK_SECRET is not set: --webhook needs a secret token "
+                "(16 to 256 letters, digits, _ or -) so only Telegram can post updates"
+            )
+        return self.webhook_url, self.webhook_secret
+
     def with_local_secret(self) -> Settings:
         """For the terminal chat: use TRIAGE_SECRET, or create and keep one beside the database."""
         if self.secret:
@@ -121,7 +145,9 @@ class Settings:
         return replace(self, secret=value)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -131,10 +157,14 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
     if value < minimum:
         raise SettingsError(f"{name}={value} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name}={value} must be at most {maximum}")
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(
+    env: Mapping[str, str], name: str, default: float, maximum: float | None = None
+) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -142,9 +172,37 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name}={raw!r} is not a number")
     if value < 0:
         raise SettingsError(f"{name}={raw} must not be negative")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name}={raw} must be at most {maximum:g}")
     return value
+
+
+def _webhook(env: Mapping[str, str]) -> dict[str, object]:
+    url = env.get("TRIAGE_WEBHOOK_URL", "").strip() or None
+    if url is not None:
+        parsed = urlparse(url)
+        if parsed.scheme != "https" or not parsed.netloc or parsed.query or parsed.fragment:
+            raise SettingsError(
+                f"TRIAGE_WEBHOOK_URL={url!r} must be an https:// address "
+                "(Telegram only sends webhooks over HTTPS)"
+            )
+    secret = env.get("TRIAGE_WEBHOOK_SECRET", "").strip() or None
+    if secret is not None and not WEBHOOK_SECRET.match(secret):
+        # Never echo the secret itself.
+        raise SettingsError(
+            "TRIAGE_WEBHOOK_SECRET must be 16 to 256 characters, each a letter, digit, _ or -"
+        )
+    listen = env.get("TRIAGE_WEBHOOK_LISTEN", "").strip() or "127.0.0.1"
+    return {
+        "webhook_url": url,
+        "webhook_secret": secret,
+        "webhook_listen": listen,
+        "webhook_port": _int(env, "TRIAGE_WEBHOOK_PORT", 8080, 1, 65535),
+    }
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -229,14 +287,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret=secret,
         content_dir=content_dir,
         admins=frozenset(admins),
-        retention_days=_int(env, "TRIAGE_RETENTION_DAYS", 90, 1),
-        idle_days=_int(env, "TRIAGE_IDLE_DAYS", 30, 1),
-        send_rate=_float(env, "TRIAGE_SEND_RATE", 0.0),
-        send_burst=_int(env, "TRIAGE_SEND_BURST", 30, 1),
+        retention_days=_int(env, "TRIAGE_RETENTION_DAYS", 90, 1, MAX_DAYS),
+        idle_days=_int(env, "TRIAGE_IDLE_DAYS", 30, 1, MAX_DAYS),
+        send_rate=_float(env, "TRIAGE_SEND_RATE", 30.0, 1000.0),
+        chat_interval=_float(env, "TRIAGE_CHAT_INTERVAL", 1.0, 60.0),
         log_level=level,
-        min_count=_int(env, "TRIAGE_MIN_COUNT", 10, 1),
-        round_to=_int(env, "TRIAGE_ROUND_TO", 5, 1),
-        min_denominator=_int(env, "TRIAGE_MIN_DENOMINATOR", 10, 1),
+        min_count=_int(env, "TRIAGE_MIN_COUNT", 10, 1, 1000),
+        round_to=_int(env, "TRIAGE_ROUND_TO", 5, 1, 1000),
+        min_denominator=_int(env, "TRIAGE_MIN_DENOMINATOR", 10, 1, 100_000),
+        **_webhook(env),  # type: ignore[arg-type]
     )
 
 
@@ -260,4 +319,10 @@ def _contact_settings(env: Mapping[str, str]) -> tuple[Contact, int | None]:
                 "TRIAGE_TEAM_CHAT_ID must be the numeric id of the team's Telegram chat "
                 "(a group's id starts with -)"
             ) from None
+        # Telegram's chat ids have at most 52 significant bits; 0 is no chat. (Never echoed.)
+        if team_chat_id == 0 or abs(team_chat_id) >= 2**52:
+            raise SettingsError(
+                "TRIAGE_TEAM_CHAT_ID is out of range for a Telegram chat id "
+                "(copy the team chat's id, for example from the bot's getUpdates)"
+            )
     return Contact(**values), team_chat_id

@@ -2,23 +2,31 @@
 
 SQLite in WAL mode with ``synchronous=FULL``: a step is durable once :meth:`Store.transaction`
 returns. The store never sees a Telegram id, chat id, name or username: conversations are
-keyed by a pseudonym (HMAC of the user id) and completed responses by a random code.
+keyed by a pseudonym (HMAC of the user id) and completed responses by a random code. The one
+exception is the chat a pending message goes to, which the store holds only sealed
+(:mod:`bot.sealing`) and deletes once the message is delivered or dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlite_utils
 
 from .engine import Completion, Conversation
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 # Telegram keeps an unconfirmed update for 24 hours; remember ids a little longer.
@@ -220,20 +228,158 @@ def _migration_channel(db: sqlite_utils.Database) -> None:
     db["responses"].add_column("channel", str, not_null_default="telegram")
 
 
+def _migration_transport(db: sqlite_utils.Database) -> None:
+    # The inbox: updates committed before they are confirmed to Telegram, then worked through.
+    # It holds what the engine needs, never the raw update; the chat a reply goes to is sealed
+    # (with the person's name, for a "send with my name" tap only), and subject, event and
+    # address are cleared once done.
+    db.execute(
+        """
+        CREATE TABLE inbox (
+            update_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('todo', 'done', 'failed')),
+            subject TEXT,
+            lane TEXT,
+            event TEXT,
+            callback_id TEXT,
+            message_id INTEGER,
+            address BLOB,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before REAL NOT NULL DEFAULT 0,
+            received TEXT NOT NULL,
+            finished TEXT,
+            error TEXT
+        )
+        """
+    )
+    # Waiting rows in order, and each person's waiting rows: done rows stay for two days.
+    db.execute("CREATE INDEX inbox_due ON inbox (update_id) WHERE status = 'todo'")
+    db.execute("CREATE INDEX inbox_todo ON inbox (subject, update_id) WHERE status = 'todo'")
+    db.execute("CREATE INDEX inbox_received ON inbox (received)")
+    # The outbox: Bot API calls committed with the state change that produced them. ``lane`` is
+    # a pseudonym of the chat (order and per-chat limit); ``subject`` and ``purpose`` let later
+    # work keep one pending row per person; ``not_before`` holds rows for later.
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            lane TEXT NOT NULL,
+            subject TEXT,
+            purpose TEXT NOT NULL DEFAULT 'reply',
+            method TEXT NOT NULL,
+            params TEXT NOT NULL,
+            options TEXT,
+            merge_key TEXT,
+            file BLOB,
+            address BLOB,
+            status TEXT NOT NULL DEFAULT 'todo' CHECK (status IN ('todo', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before REAL NOT NULL DEFAULT 0,
+            created TEXT NOT NULL,
+            finished TEXT,
+            error TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX outbox_todo ON outbox (not_before, id) WHERE status = 'todo'")
+    db.execute("CREATE INDEX outbox_subject ON outbox (subject, purpose) WHERE status = 'todo'")
+    db.execute("CREATE INDEX outbox_finished ON outbox (finished) WHERE status = 'failed'")
+    # People whose update or reply was lost: shown their current question when they next write.
+    db.execute("CREATE TABLE reshow (subject TEXT PRIMARY KEY, since TEXT NOT NULL)")
+    # Transport events worth counting across processes (429 pauses), for health checks.
+    db.execute(
+        "CREATE TABLE transport_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL, "
+        "updated TEXT NOT NULL)"
+    )
+    # Update ids now live in the inbox.
+    db.execute("DROP TABLE IF EXISTS updates")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_handover,
     _migration_channel,
+    _migration_transport,
 ]
 
 
 @dataclass(frozen=True)
-class Seen:
-    """Whether an update was handled before, and whether its reply went out."""
+class InboxEntry:
+    """An update as the inbox keeps it: what the engine needs, never the raw update.
 
-    handled: bool
-    replied: bool
+    ``status`` is ``todo`` for work, ``done`` for an update that needs no answer and
+    ``failed`` for one that could not be read (then only ``update_id``, ``kind`` and
+    ``error`` are set).
+    """
+
+    update_id: int
+    kind: str
+    status: str = "todo"
+    subject: str | None = None
+    lane: str | None = None
+    event: str | None = None
+    callback_id: str | None = None
+    message_id: int | None = None
+    address: bytes | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """An inbox row that is due: one event for one person."""
+
+    update_id: int
+    kind: str
+    subject: str
+    lane: str
+    event: str
+    callback_id: str | None
+    message_id: int | None
+    address: bytes | None
+    attempts: int
+
+
+@dataclass
+class Outgoing:
+    """A Bot API call to make once committed: a method, JSON parameters and a sealed address.
+
+    Everything identifying (the chat id, and any parameter that names the person) is in
+    ``address``; ``params`` never holds it. ``options`` are for the sender (the name of an
+    uploaded file's parameter, ``wipe`` to empty the log once a /forget reply is delivered).
+    """
+
+    lane: str
+    method: str
+    params: dict[str, Any]
+    address: bytes | None
+    subject: str | None = None
+    purpose: str = "reply"
+    not_before: float = 0.0
+    merge_key: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    file: bytes | None = None
+    id: int = 0
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Health:
+    """How the transport is doing, for the webhook's health endpoint and monitoring."""
+
+    writable: bool
+    inbox_depth: int
+    inbox_oldest_s: float | None
+    inbox_failed: int
+    outbox_depth: int
+    outbox_oldest_s: float | None
+    outbox_failed: int
+    pauses_429: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as a JSON-ready mapping."""
+        return dict(self.__dict__)
 
 
 class Store:
@@ -259,6 +405,7 @@ class Store:
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self._savepoints = 0
+        self._checkpoint_due = False
         self.db = sqlite_utils.Database(conn, execute_plugins=False)
         try:
             # Read the version first: a newer database is refused before anything is written.
@@ -267,6 +414,8 @@ class Store:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten, so an erased answer leaves no readable trace.
+            conn.execute("PRAGMA secure_delete=ON")
             if migrate:
                 self.migrate()
         except sqlite3.Error as exc:
@@ -328,6 +477,9 @@ class Store:
         try:
             yield
             self.conn.execute("COMMIT")
+            if self._checkpoint_due:
+                self._checkpoint_due = False
+                self.checkpoint()
         except BaseException as exc:
             if self.conn.in_transaction:
                 with suppress(sqlite3.Error):
@@ -336,26 +488,301 @@ class Store:
                 raise explain(exc, self.path, writing=True) or exc from None
             raise
 
-    # ---- updates ---------------------------------------------------------------------------
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: undo just this block's changes if it raises."""
+        if not self.conn.in_transaction:
+            raise RuntimeError("a savepoint belongs inside a transaction")
+        with self.transaction():
+            yield
 
-    def seen(self, update_id: int) -> Seen:
-        """Whether this Telegram update was handled already."""
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database and empty it; False if readers held it.
+
+        Inside a transaction (the web page commits several people's steps together) it cannot
+        run yet: it runs as soon as that transaction commits, and this returns False.
+        """
+        if self.conn.in_transaction:
+            self._checkpoint_due = True
+            return False
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
+
+    # ---- inbox -------------------------------------------------------------------------------
+
+    def inbox_add(self, entries: Iterable[InboxEntry], now: dt.datetime) -> int:
+        """Commit fetched updates in one transaction, ignoring ids already known; count new."""
+        received = _utc(now)
+        finished_at = received
+        entries = list(entries)
+        rows = [
+            (
+                e.update_id,
+                e.kind,
+                e.status,
+                e.subject if e.status == "todo" else None,
+                e.lane if e.status == "todo" else None,
+                e.event,
+                e.callback_id,
+                e.message_id,
+                e.address,
+                received,
+                None if e.status == "todo" else finished_at,
+                e.error,
+            )
+            for e in entries
+        ]
+        with self.transaction():
+            before = self.conn.total_changes
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO inbox (update_id, kind, status, subject, lane, event, "
+                "callback_id, message_id, address, received, finished, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            added = self.conn.total_changes - before
+            # An unreadable update keeps only its id and kind; if we could tell whose it was,
+            # that person is shown their current question the next time they write.
+            for e in entries:
+                if e.status == "failed" and e.subject:
+                    self.reshow_flag(e.subject, now)
+            return added
+
+    def inbox_due(self, now: float, limit: int) -> list[InboxItem]:
+        """The next due rows in update order, skipping people whose earlier row is waiting.
+
+        One person's rows are handled strictly in order: a row is due only if no earlier row
+        for the same person is still waiting for a retry.
+        """
+        rows = self.conn.execute(
+            "SELECT update_id, kind, subject, lane, event, callback_id, message_id, address, "
+            "attempts FROM inbox AS i WHERE status = 'todo' AND not_before <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM inbox AS j WHERE j.status = 'todo' "
+            "AND j.subject = i.subject AND j.update_id < i.update_id AND j.not_before > ?) "
+            "ORDER BY update_id LIMIT ?",
+            (now, now, limit),
+        ).fetchall()
+        return [InboxItem(*row) for row in rows]
+
+    def inbox_next_due(self, now: float) -> float | None:
+        """When (unix time) the next row waiting for a retry falls due, if any waits.
+
+        Rows due already but held behind such a row are due when it is.
+        """
         row = self.conn.execute(
-            "SELECT replied FROM updates WHERE update_id = ?", (update_id,)
+            "SELECT min(not_before) FROM inbox WHERE status = 'todo' AND not_before > ?", (now,)
         ).fetchone()
-        return Seen(handled=row is not None, replied=bool(row and row[0]))
+        return row[0]
 
-    def record_update(self, update_id: int, now: dt.datetime) -> None:
-        """Remember that an update's effect is part of this transaction."""
+    def inbox_done(self, update_ids: list[int], now: dt.datetime) -> None:
+        """Mark rows handled, clearing the people's events and addresses; only if todo."""
+        finished = _utc(now)
+        changed = self.conn.executemany(
+            "UPDATE inbox SET status = 'done', subject = NULL, lane = NULL, event = NULL, "
+            "callback_id = NULL, message_id = NULL, address = NULL, finished = ?, error = NULL "
+            "WHERE update_id = ? AND status = 'todo'",
+            [(finished, update_id) for update_id in update_ids],
+        ).rowcount
+        if changed != len(update_ids):
+            raise RuntimeError("an inbox row marked done was not waiting")
+
+    def inbox_retry(self, update_id: int, attempts: int, not_before: float, error: str) -> None:
+        """Put a row back to wait until ``not_before`` (unix time) after a failed attempt."""
         self.conn.execute(
-            "INSERT INTO updates (update_id, received, replied) VALUES (?, ?, 0)",
-            (update_id, _utc(now)),
+            "UPDATE inbox SET attempts = ?, not_before = ?, error = ? "
+            "WHERE update_id = ? AND status = 'todo'",
+            (attempts, not_before, error, update_id),
         )
 
-    def mark_replied(self, update_id: int) -> None:
-        """Note that every reply to this update was delivered."""
+    def inbox_fail(self, update_id: int, error: str, now: dt.datetime) -> str | None:
+        """Give up on a row: keep only its id, kind and error. Return whose row it was."""
+        row = self.conn.execute(
+            "SELECT subject FROM inbox WHERE update_id = ? AND status = 'todo'", (update_id,)
+        ).fetchone()
+        self.conn.execute(
+            "UPDATE inbox SET status = 'failed', subject = NULL, lane = NULL, event = NULL, "
+            "callback_id = NULL, message_id = NULL, address = NULL, finished = ?, error = ? "
+            "WHERE update_id = ? AND status = 'todo'",
+            (_utc(now), error, update_id),
+        )
+        return row[0] if row else None
+
+    # ---- outbox ------------------------------------------------------------------------------
+
+    def outbox_add(self, rows: list[Outgoing], now: dt.datetime) -> list[Outgoing]:
+        """Add Bot API calls to make (inside the caller's transaction); set and return ids."""
+        if not rows:
+            return rows
+        created = _utc(now)
+        values: list[Any] = []
+        for row in rows:
+            values += (
+                row.lane,
+                row.subject,
+                row.purpose,
+                row.method,
+                json.dumps(row.params, ensure_ascii=False, separators=(",", ":")),
+                json.dumps(row.options, separators=(",", ":")) if row.options else None,
+                row.merge_key,
+                row.file,
+                row.address,
+                row.not_before,
+                created,
+            )
+        # One statement for all rows. Ids only grow (AUTOINCREMENT), so in sorted order they
+        # match the rows in the order given.
+        ids = self.conn.execute(
+            "INSERT INTO outbox (lane, subject, purpose, method, params, options, merge_key, "
+            "file, address, not_before, created) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            + " RETURNING id",
+            values,
+        ).fetchall()
+        for row, new_id in zip(rows, sorted(r[0] for r in ids), strict=True):
+            row.id = int(new_id)
+        return rows
+
+    def reshow_subjects(self) -> set[str]:
+        """Everyone waiting to be shown their question (usually no one)."""
+        return {row[0] for row in self.conn.execute("SELECT subject FROM reshow")}
+
+    def outbox_pending(
+        self, due_by: float | None = None, scheduled_only: bool = False
+    ) -> list[Outgoing]:
+        """Rows still to send, oldest first: all of them, or those due by ``due_by``.
+
+        ``scheduled_only`` leaves out rows that were due at once (the sender already has them).
+        """
+        where = ["status = 'todo'"]
+        args: list[Any] = []
+        if due_by is not None:
+            where.append("not_before <= ?")
+            args.append(due_by)
+        if scheduled_only:
+            where.append("not_before > 0")
+        rows = self.conn.execute(
+            "SELECT id, lane, subject, purpose, method, params, options, merge_key, file, "
+            f"address, not_before, attempts FROM outbox WHERE {' AND '.join(where)} ORDER BY id",
+            args,
+        ).fetchall()
+        return [
+            Outgoing(
+                lane=r["lane"],
+                method=r["method"],
+                params=json.loads(r["params"]),
+                address=r["address"],
+                subject=r["subject"],
+                purpose=r["purpose"],
+                not_before=r["not_before"],
+                merge_key=r["merge_key"],
+                options=json.loads(r["options"]) if r["options"] else {},
+                file=r["file"],
+                id=r["id"],
+                attempts=r["attempts"],
+            )
+            for r in rows
+        ]
+
+    def outbox_finish(
+        self,
+        sent: Iterable[int],
+        failed: Iterable[tuple[int, str]] = (),
+        attempts: Iterable[tuple[int, int]] = (),
+        lost: Iterable[str] = (),
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Record what the sender did, in one transaction.
+
+        Delivered rows are deleted; dropped rows keep only their method and error (address,
+        parameters and file are deleted); ``attempts`` records tries of rows still pending;
+        the people in ``lost`` missed a reply and are shown their question when they next write.
+        """
+        now = now or dt.datetime.now(dt.UTC)
+        finished = _utc(now)
         with self.transaction():
-            self.conn.execute("UPDATE updates SET replied = 1 WHERE update_id = ?", (update_id,))
+            for subject in lost:
+                self.reshow_flag(subject, now)
+            self.conn.executemany(
+                "DELETE FROM outbox WHERE id = ? AND status = 'todo'", [(i,) for i in sent]
+            )
+            self.conn.executemany(
+                "UPDATE outbox SET status = 'failed', address = NULL, params = '{}', "
+                "file = NULL, finished = ?, error = ? WHERE id = ? AND status = 'todo'",
+                [(finished, error, i) for i, error in failed],
+            )
+            self.conn.executemany(
+                "UPDATE outbox SET attempts = ? WHERE id = ? AND status = 'todo'",
+                [(n, i) for i, n in attempts],
+            )
+
+    # ---- people to re-show their question ------------------------------------------------
+
+    def reshow_flag(self, subject: str, now: dt.datetime) -> None:
+        """Remember that something sent by or to this person was lost."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO reshow (subject, since) VALUES (?, ?)", (subject, _utc(now))
+        )
+
+    def reshow_take(self, subject: str) -> bool:
+        """Whether this person lost something since they last wrote (and forget it)."""
+        return bool(self.conn.execute("DELETE FROM reshow WHERE subject = ?", (subject,)).rowcount)
+
+    # ---- health ------------------------------------------------------------------------------
+
+    def count(self, name: str, now: dt.datetime) -> None:
+        """Add one to a transport counter (its own transaction)."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO transport_counters (name, value, updated) VALUES (?, 1, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + 1, updated = excluded.updated",
+                (name, _utc(now)),
+            )
+
+    def health(self, now: float | None = None) -> Health:
+        """Whether the store takes writes, and how far behind the inbox and outbox are.
+
+        ``now`` is unix time. Used by the webhook's health endpoint; meant for monitoring too.
+        """
+        now = time.time() if now is None else now
+        try:
+            with self.transaction():
+                self.conn.execute(
+                    "INSERT INTO transport_counters (name, value, updated) VALUES "
+                    "('health_checks', 1, ?) ON CONFLICT (name) DO UPDATE SET "
+                    "value = value + 1, updated = excluded.updated",
+                    (_utc(dt.datetime.fromtimestamp(now, dt.UTC)),),
+                )
+            writable = True
+        except sqlite3.Error:
+            writable = False
+
+        def oldest(table: str) -> tuple[int, float | None, int]:
+            depth, first = self.conn.execute(
+                f"SELECT count(*), min(created) FROM {table} WHERE status = 'todo'"
+                if table == "outbox"
+                else "SELECT count(*), min(received) FROM inbox WHERE status = 'todo'"
+            ).fetchone()
+            failed = self.conn.execute(
+                f"SELECT count(*) FROM {table} WHERE status = 'failed'"
+            ).fetchone()[0]
+            age = now - dt.datetime.fromisoformat(first).timestamp() if first else None
+            return depth, None if age is None else max(age, 0.0), failed
+
+        inbox = oldest("inbox")
+        outbox = oldest("outbox")
+        pauses = self.conn.execute(
+            "SELECT value FROM transport_counters WHERE name = 'pauses_429'"
+        ).fetchone()
+        return Health(
+            writable=writable,
+            inbox_depth=inbox[0],
+            inbox_oldest_s=inbox[1],
+            inbox_failed=inbox[2],
+            outbox_depth=outbox[0],
+            outbox_oldest_s=outbox[1],
+            outbox_failed=outbox[2],
+            pauses_429=pauses[0] if pauses else 0,
+        )
 
     # ---- conversations ---------------------------------------------------------------------
 
@@ -380,21 +807,28 @@ class Store:
 
     def save(self, subject: str, conv: Conversation, now: dt.datetime) -> None:
         """Store a conversation's new state."""
-        self.db["conversations"].upsert(
-            {
-                "subject": subject,
-                "state": conv.state,
-                "answers": json.dumps(conv.answers, ensure_ascii=False, sort_keys=True),
-                "draft": json.dumps(list(conv.draft)) if conv.draft is not None else None,
-                "step": conv.step,
-                "reviewing": int(conv.reviewing),
-                "run": conv.run,
-                "started": conv.started,
-                "updated": _utc(now),
-                "code": conv.code,
-                "handover": int(conv.handover),
-            },
-            pk="subject",
+        # Plain SQL: this runs for nearly every event, and sqlite-utils' upsert reads the
+        # schema each time.
+        self.conn.execute(
+            "INSERT INTO conversations (subject, state, answers, draft, step, reviewing, run, "
+            "started, updated, code, handover) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (subject) DO UPDATE SET state = excluded.state, "
+            "answers = excluded.answers, draft = excluded.draft, step = excluded.step, "
+            "reviewing = excluded.reviewing, run = excluded.run, started = excluded.started, "
+            "updated = excluded.updated, code = excluded.code, handover = excluded.handover",
+            (
+                subject,
+                conv.state,
+                json.dumps(conv.answers, ensure_ascii=False, sort_keys=True),
+                json.dumps(list(conv.draft)) if conv.draft is not None else None,
+                conv.step,
+                int(conv.reviewing),
+                conv.run,
+                conv.started,
+                _utc(now),
+                conv.code,
+                int(conv.handover),
+            ),
         )
 
     def delete(self, subject: str) -> None:
@@ -480,10 +914,15 @@ class Store:
             self.conn.executemany(f"DELETE FROM {table} WHERE response_id = ?", [(i,) for i in ids])
         self.conn.executemany("DELETE FROM responses WHERE id = ?", [(i,) for i in ids])
         self.delete(subject)
+        self.conn.execute("DELETE FROM reshow WHERE subject = ?", (subject,))
         return len(ids)
 
     def purge(self, now: dt.datetime, idle_days: int, retention_days: int) -> dict[str, int]:
-        """Apply retention: idle conversations, old free text and owner links, old update ids."""
+        """Apply retention: idle conversations, old free text and owner links, old update ids.
+
+        Finished inbox rows (kept to recognise a repeated update) and the record of dropped
+        messages go after two days.
+        """
         idle = _utc(now - dt.timedelta(days=idle_days))
         old = _utc(now - dt.timedelta(days=retention_days))
         updates = _utc(now - UPDATE_MEMORY)
@@ -501,7 +940,28 @@ class Store:
                     "DELETE FROM response_owners WHERE completed < ?", (old,)
                 ).rowcount,
                 "update_ids": self.conn.execute(
-                    "DELETE FROM updates WHERE received < ?", (updates,)
+                    "DELETE FROM inbox WHERE status != 'todo' AND received < ?", (updates,)
                 ).rowcount,
             }
+            self.conn.execute(
+                "DELETE FROM outbox WHERE status = 'failed' AND finished < ?", (updates,)
+            )
         return counts
+
+
+# ---- one writer thread ------------------------------------------------------------------------
+
+
+class StoreThread:
+    """Runs every database call on one thread: SQLite has one writer, and so do we."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the store thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        """Finish queued calls and stop the thread."""
+        self._pool.shutdown(wait=True)

@@ -148,3 +148,21 @@ def answer_all(walker: Walker, steps: list[tuple[str, ...]]) -> None:
             walker.tap("Skip")
         else:
             raise ValueError(kind)
+
+
+@pytest.fixture
+def safe_logging() -> Iterator[None]:
+    """The bot's own logging set-up for one test, undone afterwards."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)

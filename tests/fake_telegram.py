@@ -2,7 +2,9 @@
 
 It keeps what a person would see on their phone (messages, their text and buttons, edits),
 queues updates the way Telegram does (kept until getUpdates is called with a higher offset),
-and fails loudly on any Bot API method the bot is not expected to call.
+and fails loudly on any Bot API method the bot is not expected to call. It can also behave
+badly on purpose: enforce Telegram's flood limits with 429s, fail every message to one chat,
+leave sends unanswered, or refuse the token.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +29,11 @@ EXPECTED = {
     "answerCallbackQuery",
     "setMyCommands",
     "deleteWebhook",
+    "setWebhook",
     "sendDocument",
 }
+# What Telegram's flood limits count: messages, not button-press answers or polls.
+MESSAGE_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument"}
 
 
 @dataclass
@@ -87,8 +93,10 @@ class Shown:
 class FakeTelegram:
     """Telegram's side of the conversation, for tests and benchmarks."""
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, record: bool = True) -> None:
         self.latency = latency
+        # Benchmarks switch off the call log and the copies kept for replaying updates.
+        self.record = record
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.unexpected: list[str] = []
         self.pending: list[dict[str, Any]] = []
@@ -101,6 +109,20 @@ class FakeTelegram:
         self.sent_at: dict[int, float] = {}
         self.fail_next: dict[str, int] = {}
         self.history: dict[int, dict[str, Any]] = {}
+        self.by_chat: dict[int, list[Shown]] = {}
+        # Misbehaviour on demand.
+        self.fail_chats: dict[int, int] = {}  # chat id -> HTTP status for every message to it
+        self.blocked: set[int] = set()  # chats that blocked the bot (403)
+        self.hang_sends = False  # messages are received but never answered
+        self.reject_token = False
+        self.limits: tuple[float, float] | None = None  # (messages/s overall, s between per chat)
+        self.too_many = 0
+        self.accepted_at: deque[float] = deque()
+        self.chat_last: dict[int, float] = {}
+        self.message_times: list[float] = []
+        self.webhook: dict[str, Any] | None = None
+        self.listeners: list[Any] = []
+        self.polls = 0
 
     def request(self) -> FakeRequest:
         """A BaseRequest for the bot to talk through."""
@@ -111,7 +133,8 @@ class FakeTelegram:
     def _queue(self, update: dict[str, Any]) -> int:
         update["update_id"] = self.next_update_id
         self.next_update_id += 1
-        self.history[update["update_id"]] = json.loads(json.dumps(update))
+        if self.record:
+            self.history[update["update_id"]] = json.loads(json.dumps(update))
         self.pending.append(update)
         self.arrived.set()
         return update["update_id"]
@@ -185,6 +208,30 @@ class FakeTelegram:
         shown = self.shown[message_id] if message_id else self.latest_with_buttons(person)
         return self.press_data(person, shown.message_id, shown.button(label)["callback_data"])
 
+    def send_old_poll(self, person: Person) -> int:
+        """A poll in an older Bot API shape (options without ``persistent_id``)."""
+        message = {
+            "message_id": self._message_id(),
+            "date": int(time.time()),
+            "chat": person.chat(),
+            "from": person.user(),
+            "poll": {
+                "id": "5012",
+                "question": "Which is best?",
+                "options": [{"text": "One", "voter_count": 0}, {"text": "Two", "voter_count": 1}],
+                "total_voter_count": 1,
+                "is_closed": False,
+                "is_anonymous": True,
+                "type": "regular",
+                "allows_multiple_answers": False,
+            },
+        }
+        return self._queue({"message": message})
+
+    def send_raw(self, body: dict[str, Any]) -> int:
+        """Any update body at all (for malformed ones): ``{"message": {...}}``."""
+        return self._queue(body)
+
     def group_command(self, person: Person, text: str) -> int:
         """The person sends a command in a group the bot is in."""
         chat = {"id": -100123, "type": "group", "title": "Mutuals chat"}
@@ -201,7 +248,7 @@ class FakeTelegram:
     # ---- what the person sees ------------------------------------------------------------
 
     def messages(self, person: Person) -> list[Shown]:
-        return [m for m in self.shown.values() if m.chat_id == person.chat_id]
+        return list(self.by_chat.get(person.chat_id, []))
 
     def latest(self, person: Person) -> Shown:
         return self.messages(person)[-1]
@@ -231,7 +278,11 @@ class FakeTelegram:
     async def answer(
         self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None
     ) -> tuple[int, Any]:
-        self.calls.append((method, params))
+        """Answer one Bot API call; ``files`` are uploads as (file name, bytes, ...) by field."""
+        if self.record:
+            self.calls.append((method, params))
+        if self.reject_token:
+            return 401, "Unauthorized"
         if self.fail_next.get(method):
             self.fail_next[method] -= 1
             return 502, None
@@ -239,7 +290,12 @@ class FakeTelegram:
             self.unexpected.append(method)
             return 400, f"Bad Request: the fake does not know {method}"
         if method == "getUpdates":
-            return 200, await self._get_updates(params)
+            if self.webhook is not None:
+                return 409, "Conflict: can't use getUpdates method while webhook is active"
+            updates = await self._get_updates(params)
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return 200, updates
         if self.latency:
             await asyncio.sleep(self.latency)
         if method == "getMe":
@@ -252,24 +308,71 @@ class FakeTelegram:
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             }
-        if method in ("setMyCommands", "deleteWebhook", "answerCallbackQuery"):
+        if method == "setWebhook":
+            self.webhook = dict(params)
+            return 200, True
+        if method == "deleteWebhook":
+            self.webhook = None
+            return 200, True
+        if method in ("setMyCommands", "answerCallbackQuery"):
             return 200, True
         chat_id = int(params["chat_id"])
+        if self.hang_sends:
+            await asyncio.Event().wait()
+        if chat_id in self.blocked:
+            return 403, "Forbidden: bot was blocked by the user"
+        if chat_id in self.fail_chats:
+            return self.fail_chats[chat_id], None
+        limited = self._flood(chat_id)
+        if limited is not None:
+            return 429, limited
+        return self._message_call(method, chat_id, params, files)
+
+    def _flood(self, chat_id: int) -> dict[str, Any] | None:
+        """Telegram's limits: ``rate`` messages in any second, one per chat per interval."""
+        now = time.monotonic()
+        if self.limits is None:
+            self.message_times.append(now)
+            return None
+        rate, interval = self.limits
+        while self.accepted_at and self.accepted_at[0] <= now - 1.0:
+            self.accepted_at.popleft()
+        last = self.chat_last.get(chat_id)
+        if len(self.accepted_at) >= rate or (last is not None and now - last < interval):
+            self.too_many += 1
+            return {"description": "Too Many Requests: retry after 1", "retry_after": 1}
+        self.accepted_at.append(now)
+        self.chat_last[chat_id] = now
+        self.message_times.append(now)
+        return None
+
+    def _message_call(
+        self,
+        method: str,
+        chat_id: int,
+        params: dict[str, Any],
+        files: dict[str, Any] | None = None,
+    ) -> tuple[int, Any]:
         markup = params.get("reply_markup")
         if isinstance(markup, str):
             markup = json.loads(markup)
         keyboard = (markup or {}).get("inline_keyboard", [])
         if method == "sendDocument":
-            (name, data, *_rest) = next(iter((files or {}).values()))
+            upload = next(iter((files or {}).values()), None)
+            if upload is None:
+                return 400, "Bad Request: the document must be uploaded"
+            (name, data, *_rest) = upload
             caption = params.get("caption", "")
             if len(caption) > 1024:
                 return 400, "Bad Request: message caption is too long"
             _check_callback_data(keyboard)
             message_id = self._message_id()
             data = data if isinstance(data, bytes) else data.read()
-            self.shown[message_id] = Shown(
-                message_id, chat_id, caption, keyboard, document=(name, data)
-            )
+            shown = Shown(message_id, chat_id, caption, keyboard, document=(name, data))
+            self.shown[message_id] = shown
+            self.by_chat.setdefault(chat_id, []).append(shown)
+            self.sent_at[message_id] = time.monotonic()
+            self._notify(shown, new=True)
             return 200, self._message(message_id, chat_id, caption)
         if method == "sendMessage":
             text = params["text"]
@@ -277,12 +380,15 @@ class FakeTelegram:
                 return 400, "Bad Request: message is too long"
             _check_callback_data(keyboard)
             message_id = self._message_id()
-            self.shown[message_id] = Shown(message_id, chat_id, text, keyboard)
+            shown = Shown(message_id, chat_id, text, keyboard)
+            self.shown[message_id] = shown
+            self.by_chat.setdefault(chat_id, []).append(shown)
             self.sent_at[message_id] = time.monotonic()
+            self._notify(shown, new=True)
             return 200, self._message(message_id, chat_id, text)
         message_id = int(params["message_id"])
         shown = self.shown.get(message_id)
-        if shown is None:
+        if shown is None or shown.chat_id != chat_id:
             return 400, "Bad Request: message to edit not found"
         if method == "editMessageText":
             if params["text"] == shown.text and keyboard == shown.keyboard:
@@ -293,9 +399,15 @@ class FakeTelegram:
             return 400, "Bad Request: message is not modified"
         shown.keyboard = keyboard
         shown.edits += 1
+        self._notify(shown, new=False)
         return 200, self._message(message_id, chat_id, shown.text)
 
+    def _notify(self, shown: Shown, new: bool) -> None:
+        for listener in self.listeners:
+            listener(shown, new)
+
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self.polls += 1
         offset = int(params.get("offset") or 0)
         if offset:
             self.confirmed_below = max(self.confirmed_below, offset)
@@ -306,6 +418,8 @@ class FakeTelegram:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), timeout)
         limit = int(params.get("limit") or 100)
+        if not self.record:
+            return self.pending[:limit]
         return [json.loads(json.dumps(u)) for u in self.pending[:limit]]
 
     def _message(self, message_id: int, chat_id: int, text: str) -> dict[str, Any]:
@@ -357,8 +471,18 @@ class FakeRequest(BaseRequest):
         params = request_data.parameters if request_data is not None else {}
         files = request_data.multipart_data if request_data is not None else None
         status, result = await self.telegram.answer(api_method, dict(params), files)
-        if status == 200:
-            body = {"ok": True, "result": result}
-        else:
-            body = {"ok": False, "error_code": status, "description": result or "Bad Gateway"}
-        return status, json.dumps(body).encode()
+        return status, json.dumps(api_body(status, result)).encode()
+
+
+def api_body(status: int, result: Any) -> dict[str, Any]:
+    """A Bot API answer as Telegram shapes it."""
+    if status == 200:
+        return {"ok": True, "result": result}
+    if isinstance(result, dict):  # a 429: description and retry_after
+        return {
+            "ok": False,
+            "error_code": status,
+            "description": result["description"],
+            "parameters": {"retry_after": result["retry_after"]},
+        }
+    return {"ok": False, "error_code": status, "description": result or "Bad Gateway"}

@@ -1,4 +1,4 @@
-"""A real python-telegram-bot Application, our adapter and poller, against FakeTelegram."""
+"""The real Telegram transport (poller, inbox, worker, outbox, sender) against FakeTelegram."""
 
 from __future__ import annotations
 
@@ -6,19 +6,14 @@ import asyncio
 import contextlib
 import time
 from pathlib import Path
+from typing import Any
 
 from bot.content import Content
 from bot.engine import Engine
 from bot.service import Triage
 from bot.settings import Settings
 from bot.store import Store
-from bot.telegram_bot import (
-    Poller,
-    StoreThread,
-    TelegramAdapter,
-    build_application,
-    prepare,
-)
+from bot.telegram import TelegramBot
 
 from .fake_telegram import FakeTelegram
 
@@ -35,72 +30,91 @@ class RunningBot:
         db_path: Path,
         content: Content,
         poll_timeout: int = 1,
-        backoff: float = 0.01,
-        **settings: object,
+        sender_options: dict[str, Any] | None = None,
+        **settings: Any,
     ) -> None:
         self.telegram = telegram
+        # Limits off unless a test turns them on: the fake does not enforce them by default.
+        settings = {"send_rate": 0.0, "chat_interval": 0.0, **settings}
         self.settings = Settings(token=TOKEN, secret=SECRET, db_path=db_path, **settings)
         self.store = Store(db_path)
         handover = self.settings.team_chat_id is not None
         self.triage = Triage(self.store, Engine(content, handover=handover))
-        self.app = build_application(
-            self.settings, request=telegram.request(), updates_request=telegram.request()
-        )
-        self.store_thread = StoreThread()
-        self.adapter = TelegramAdapter(
-            self.app,
+        options = {"backoff": 0.01, "flush_every": 0.005, **(sender_options or {})}
+        self.bot = TelegramBot(
+            self.settings,
             self.triage,
-            self.store_thread,
-            SECRET,
-            self.settings.admins,
-            self.settings.team_chat_id,
+            webhook=bool(self.settings.webhook_url),
+            request=telegram.request(),
+            updates_request=telegram.request(),
+            poll_timeout=poll_timeout,
+            sender_options=options,
         )
-        self.poller = Poller(
-            self.app, self.adapter.handle, poll_timeout=poll_timeout, backoff=backoff
-        )
-        self.stop = asyncio.Event()
-        self.task: asyncio.Task | None = None
+        self.polling = False
+
+    @property
+    def sender(self):
+        return self.bot.sender
 
     async def start(self, poll: bool = True) -> RunningBot:
-        await self.app.initialize()
-        await prepare(self.app, self.triage.engine.content.ui.commands)
-        if poll:
-            self.task = asyncio.create_task(self.poller.run(self.stop))
+        if not poll:
+            self.bot.poller = None  # updates are handed in with deliver()
+        self.polling = self.bot.poller is not None
+        await self.bot.start(self.triage.engine.content.ui.commands)
         return self
 
     async def deliver(self, update_id: int) -> None:
-        """Hand one update (as Telegram sent it) straight to the adapter."""
-        from telegram import Update
+        """Hand one update (as Telegram sent it) to the inbox, and wait for its replies."""
+        entry = self.bot.reader.entry(self.telegram.history[update_id])
+        assert entry is not None
+        await self.bot.inbox.add([entry])
+        await self.settle()
 
-        await self.adapter.handle(Update.de_json(self.telegram.history[update_id], self.app.bot))
+    async def waiting(self) -> int:
+        return await self.bot.store_thread.call(
+            lambda: self.store.conn.execute(
+                "SELECT count(*) FROM inbox WHERE status = 'todo'"
+            ).fetchone()[0]
+        )
 
     async def settle(self, timeout: float = 10) -> None:
-        """Wait until every queued update is handled and confirmed to Telegram."""
+        """Wait until every queued update is committed, handled, sent and recorded."""
         deadline = time.monotonic() + timeout
+        calm = 0
         while time.monotonic() < deadline:
-            if self.task is None:
-                return
-            if self.telegram.all_confirmed and not self.poller.unfinished:
-                return
+            confirmed = not self.polling or self.telegram.all_confirmed
+            if (
+                confirmed
+                and not self.bot.worker.busy
+                and not self.sender.busy
+                and await self.waiting() == 0
+            ):
+                calm += 1
+                if calm >= 2:
+                    return
+            else:
+                calm = 0
             await asyncio.sleep(0.01)
-        raise AssertionError(f"updates not settled: unfinished={self.poller.unfinished}")
+        raise AssertionError(
+            f"not settled: confirmed={self.telegram.all_confirmed} waiting={await self.waiting()} "
+            f"lanes={len(self.sender.lanes)}"
+        )
 
     async def close(self) -> None:
         """A clean shutdown."""
-        self.stop.set()
-        if self.task is not None:
-            await self.task
-        await self.app.shutdown()
-        self.store_thread.close()
+        await self.bot.close()
         self.store.close()
 
     async def kill(self) -> None:
-        """Stop abruptly: no draining, no final confirmation (like kill -9 between awaits)."""
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        for task in list(self.poller.running.values()):
+        """Stop abruptly: nothing drained, flushed or confirmed (like kill -9 between awaits)."""
+        tasks = [*self.bot._tasks]
+        tasks += [lane.task for lane in self.sender.lanes.values() if lane.task is not None]
+        if self.sender._flusher is not None:
+            tasks.append(self.sender._flusher)
+        for task in tasks:
             task.cancel()
-        self.store_thread.close()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.bot.store_thread.close()
         self.store.close()

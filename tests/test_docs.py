@@ -80,3 +80,16 @@ def test_readme_mentions_what_the_tests_need_and_the_guide_points_inside_the_rep
         relative = next(t for t in target if t)
         if "://" not in relative:
             assert (ROOT / "content" / relative).resolve().exists(), relative
+
+
+def test_readme_describes_webhook_mode_the_sealed_address_and_the_benchmark() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "python -m bot run --webhook" in readme
+    privacy = readme.split("## Privacy by construction", 1)[1].split("\n## ", 1)[0]
+    assert "encrypted" in privacy
+    assert "deleted as soon as the message is delivered or dropped" in privacy
+    modules = re.findall(r"python -m (bench\.\w+)", readme)
+    assert "bench.transport" in modules
+    for module in modules:
+        assert (ROOT / (module.replace(".", "/") + ".py")).exists(), module
+    assert "telegram_bot.py" not in readme  # the transport moved to bot/telegram/

@@ -5,6 +5,7 @@ The bot runs as ``python -m bot run`` against a fake Bot API over HTTP (TELEGRAM
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -54,7 +55,7 @@ STEPS = [
 
 
 class BotProcess:
-    def __init__(self, server: FakeBotApiServer, db: Path) -> None:
+    def __init__(self, server: FakeBotApiServer, db: Path, **extra: str) -> None:
         self.env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": "424242:kill-test-token",
@@ -62,6 +63,9 @@ class BotProcess:
             "TRIAGE_SECRET": "k" * 64,
             "TRIAGE_DB": str(db),
             "TRIAGE_LOG_LEVEL": "WARNING",
+            # The fake enforces no flood limits; spacing replies would only slow the test.
+            "TRIAGE_CHAT_INTERVAL": "0",
+            **extra,
         }
         self.proc: subprocess.Popen | None = None
 
@@ -87,13 +91,15 @@ class BotProcess:
         return err
 
 
-def wait_for(server: FakeBotApiServer, text: str, after: int, timeout: float = 30) -> None:
+def wait_for(
+    server: FakeBotApiServer, text: str, after: int, timeout: float = 30, person: Person = PERSON
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = server.call(
             lambda: any(
                 text in m.text or any(text in label for label in m.labels())
-                for m in server.telegram.messages(PERSON)
+                for m in server.telegram.messages(person)
                 if m.message_id > after or m.edits
             )
         )
@@ -101,7 +107,29 @@ def wait_for(server: FakeBotApiServer, text: str, after: int, timeout: float = 3
             return
         time.sleep(0.02)
     raise AssertionError(
-        f"never saw {text!r}:\n{server.call(lambda: server.telegram.transcript(PERSON))}"
+        f"never saw {text!r}:\n{server.call(lambda: server.telegram.transcript(person))}"
+    )
+
+
+def outbox(db: Path, where: str = "1") -> int:
+    """Rows waiting in the outbox, read as another process would (0 if not readable yet)."""
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    with contextlib.suppress(sqlite3.Error):
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return int(conn.execute(f"SELECT count(*) FROM outbox WHERE {where}").fetchone()[0])
+        finally:
+            conn.close()
+    return 0
+
+
+def database_bytes(db: Path) -> bytes:
+    """The database file and its write-ahead log, as anyone with the disk could read them."""
+    return b"".join(
+        path.read_bytes() for path in (db, db.with_name(db.name + "-wal")) if path.exists()
     )
 
 
@@ -151,3 +179,131 @@ def test_kill_minus_nine_at_random_steps_loses_nothing(tmp_path: Path, seed: int
     assert answers["top_barrier"] == ["seed_funding"]
     assert answers["support"] == ["investment_case"]
     assert answers["confidence"] == ["v4"] and answers["success"] == ["v2"]
+
+
+def test_kill_minus_nine_after_commit_before_send_sends_the_reply_after_restart(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    server = FakeBotApiServer()
+    db = tmp_path / "triage.db"
+    bot = BotProcess(server, db)
+    try:
+        server.call(lambda: setattr(server.telegram, "hang_sends", True))  # sends never return
+        server.call(lambda: server.telegram.send_text(PERSON, "/start"))
+        bot.start()
+        deadline = time.monotonic() + 30
+        pending = 0
+        while time.monotonic() < deadline and not pending:
+            time.sleep(0.05)
+            if db.exists():
+                with contextlib.suppress(sqlite3.Error):
+                    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                    try:
+                        pending = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+                    finally:
+                        conn.close()
+        assert pending == 1, "the reply was never committed"
+        bot.kill()  # committed, the send under way but not answered
+        assert server.call(lambda: server.telegram.messages(PERSON)) == []
+        server.call(lambda: setattr(server.telegram, "hang_sends", False))
+        bot.start()
+        wait_for(server, "partnerships check", after=0)
+        err = bot.stop()
+        assert "Traceback" not in err, err
+        shown = server.call(lambda: [m.text for m in server.telegram.messages(PERSON)])
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.kill()
+        server.close()
+    (welcome,) = shown  # sent once, after the restart
+    assert "partnerships check" in welcome
+
+
+NAMED = Person(
+    user_id=99887123, first_name="Wilhelmina", username="wilhelmina_qx", last_name="Quennell"
+)
+TEAM_CHAT = -100555444
+
+
+def test_plan_file_and_team_post_survive_kill_minus_nine_and_leave_no_name(
+    tmp_path: Path,
+) -> None:
+    """The plan file and a named handover post, committed but not sent when the process is
+    killed, arrive after the restart; the name never reaches the database or its log."""
+    server = FakeBotApiServer()
+    db = tmp_path / "triage.db"
+    bot = BotProcess(server, db, TRIAGE_TEAM_CHAT_ID=str(TEAM_CHAT))
+    needles = [
+        str(NAMED.user_id),
+        NAMED.first_name,
+        NAMED.last_name,
+        NAMED.username,
+        str(TEAM_CHAT),
+    ]
+    try:
+        server.call(lambda: server.telegram.send_text(NAMED, "/start"))
+        bot.start()
+        wait_for(server, "partnerships check", after=0, person=NAMED)
+        for label, expect in STEPS:
+            last = server.call(lambda: max(server.telegram.shown, default=0))
+            server.call(lambda label=label: server.telegram.tap(NAMED, label))
+            wait_for(server, expect, after=last, person=NAMED)
+        result = server.call(lambda: server.telegram.latest_with_buttons(NAMED).message_id)
+        server.call(lambda: server.telegram.tap(NAMED, "Ask the team to contact me", result))
+        wait_for(server, "Send, with my Telegram name", after=result, person=NAMED)
+        ask = server.call(lambda: server.telegram.latest_with_buttons(NAMED).message_id)
+
+        server.call(lambda: setattr(server.telegram, "hang_sends", True))  # sends never return
+        server.call(lambda: server.telegram.tap(NAMED, "Full plan", result))
+        server.call(lambda: server.telegram.tap(NAMED, "Send, with my Telegram name", ask))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            outbox(db, "method = 'sendDocument'") and outbox(db, "purpose = 'team'")
+        ):
+            time.sleep(0.05)
+        assert outbox(db, "method = 'sendDocument'") == 1, "the plan was never committed"
+        assert outbox(db, "purpose = 'team'") == 1, "the team post was never committed"
+        bot.kill()  # committed, the sends under way but not answered
+        raw = database_bytes(db)
+        for needle in needles:  # the post waits with its chat and the name sealed
+            assert raw.find(needle.encode()) < 0, needle
+        assert server.call(lambda: server.telegram.by_chat.get(TEAM_CHAT)) is None
+        assert not server.call(lambda: [m for m in server.telegram.messages(NAMED) if m.document])
+
+        server.call(lambda: setattr(server.telegram, "hang_sends", False))
+        bot.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and outbox(db):
+            time.sleep(0.05)
+        err = bot.stop()
+        assert "Traceback" not in err, err
+        posts = server.call(lambda: list(server.telegram.by_chat.get(TEAM_CHAT, [])))
+        files = server.call(lambda: [m for m in server.telegram.messages(NAMED) if m.document])
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.kill()
+        server.close()
+    (post,) = posts  # once, after the restart
+    assert (
+        f'Telegram name: <a href="tg://user?id={NAMED.user_id}">Wilhelmina Quennell</a> '
+        "(@wilhelmina_qx)" in post.text
+    )
+    (plan,) = files
+    assert plan.document is not None and plan.document[0].startswith("partnership-plan-")
+    assert plan.document[1].startswith(b"<!doctype html>")
+    assert outbox(db) == 0
+    store = Store(db)
+    try:
+        asked = store.conn.execute(
+            "SELECT count(*) FROM responses WHERE handover IS NOT NULL"
+        ).fetchone()[0]
+    finally:
+        store.close()
+    assert asked == 1
+    raw = database_bytes(db)
+    for needle in needles:
+        assert raw.find(needle.encode()) < 0, needle
+    for needle in needles[:4]:
+        assert needle not in err, needle

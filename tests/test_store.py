@@ -21,15 +21,46 @@ def test_durability_pragmas_and_schema_version(store: Store) -> None:
     assert store.schema_version == len(MIGRATIONS)
 
 
-def test_update_ids_are_applied_once(triage) -> None:
+def test_inbox_applies_each_update_once_and_commits_replies_with_the_state(triage) -> None:
+    from bot.sealing import Address, Sealer
+    from bot.service import encode_event
+    from bot.store import InboxEntry, Outgoing
+
+    store, sealer = triage.store, Sealer("k" * 64)
     subject = "b" * 64
-    first = triage.handle(subject, Command("start"), update_id=10)
-    assert first is not None
-    again = triage.handle(subject, Press("go|0"), update_id=10)
-    # Not yet marked replied: the person is shown where they are, and nothing changes.
-    assert again is not None and triage.store.load(subject) is None
-    triage.mark_replied(10)
-    assert triage.handle(subject, Press("go|0"), update_id=10) is None
+    address = sealer.seal(Address(4242))
+
+    def entry(update_id: int, event) -> InboxEntry:
+        return InboxEntry(
+            update_id,
+            "message",
+            subject=subject,
+            lane=subject,
+            event=encode_event(event),
+            address=address,
+        )
+
+    def compose(item, outcome) -> list[Outgoing]:
+        return [
+            Outgoing(item.lane, "sendMessage", {"text": r.text}, item.address, subject=item.subject)
+            for r in outcome.replies
+            if r.text
+        ]
+
+    now = triage.clock()
+    assert store.inbox_add([entry(10, Command("start"))], now) == 1
+    assert store.inbox_add([entry(10, Command("start"))], now) == 0  # fetched twice
+    worked = triage.work(compose)
+    assert worked.handled == 1 and len(worked.outgoing) == 1
+    (row,) = store.outbox_pending()
+    assert row.address == address and "4242" not in row.params["text"]
+    assert sealer.open(row.address).chat_id == 4242
+    done = store.db.execute("SELECT status, subject, event, address FROM inbox").fetchone()
+    assert tuple(done) == ("done", None, None, None)  # nothing kept once handled
+    assert store.inbox_add([entry(10, Press("go|0"))], now) == 0  # a repeated update
+    assert triage.work(compose).handled == 0 and store.load(subject) is None
+    store.outbox_finish([row.id])
+    assert store.outbox_pending() == []
 
 
 def test_forget_removes_only_that_person(triage) -> None:
@@ -116,20 +147,22 @@ def test_nested_transactions_are_savepoints_committed_together(store: Store) -> 
 def test_old_responses_count_as_telegram(tmp_path) -> None:
     import sqlite3
 
-    path = tmp_path / "old.db"
-    store = Store(path)
-    store.close()
-    conn = sqlite3.connect(path)
+    import sqlite_utils
+
     from bot.store import _migration_channel
 
+    # A database as it was before the channel migration, holding one response.
+    path = tmp_path / "old.db"
     before = MIGRATIONS.index(_migration_channel)
-    conn.execute(f"PRAGMA user_version={before}")  # as before the channel migration
-    conn.execute("ALTER TABLE responses DROP COLUMN channel")
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for migration in MIGRATIONS[:before]:
+        migration(db)
+    conn.execute(f"PRAGMA user_version={before}")
     conn.execute(
         "INSERT INTO responses (code, run, started, completed, flow, content_version) "
         "VALUES ('MPSP-AAAA-BBBB', 'r', 's', 'c', 'triage', 'v')"
     )
-    conn.commit()
     conn.close()
     store = Store(path)
     try:

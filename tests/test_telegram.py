@@ -1,4 +1,4 @@
-"""The Telegram side: a real PTB Application talking to a fake Bot API at the HTTP layer."""
+"""The Telegram side: the real transport (inbox, worker, outbox, sender) against a fake Bot API."""
 
 from __future__ import annotations
 
@@ -138,24 +138,32 @@ async def test_duplicate_update_changes_nothing(telegram, tmp_path, content) -> 
         await bot.close()
 
 
-async def test_redelivered_update_whose_replies_were_lost_reshows_the_question(
+async def test_reply_lost_on_the_network_is_given_up_and_the_question_reshown(
     telegram, tmp_path, content
 ) -> None:
-    bot = await RunningBot(telegram, tmp_path / "t.db", content).start(poll=False)
+    bot = await RunningBot(
+        telegram, tmp_path / "t.db", content, sender_options={"attempts": 3}
+    ).start(poll=False)
     try:
         await bot.deliver(telegram.send_text(ALICE, "/start"))
         await bot.deliver(telegram.tap(ALICE, "Start"))
         press = telegram.tap(ALICE, "A Public Service Mutual")
         telegram.fail_next["sendMessage"] = 3  # the network drops every try
-        with pytest.raises(Exception, match="Bad Gateway"):
-            await bot.deliver(press)
+        await bot.deliver(press)
         assert conversation_row(bot)["state"] == "role"  # committed before sending
+        assert "What is your role?" not in telegram.transcript(ALICE)
+        (dropped,) = bot.store.db.execute(
+            "SELECT method, address, params, error FROM outbox WHERE status = 'failed'"
+        ).fetchall()
+        assert dropped[0] == "sendMessage" and dropped[1] is None and dropped[2] == "{}"
+        assert "gave up after 3 tries" in dropped[3]
         before = conversation_row(bot)
-        await bot.deliver(press)  # Telegram re-sends it; the answer is not applied twice
+        await bot.deliver(press)  # Telegram sends it again: not applied twice
         assert conversation_row(bot) == before
+        assert bot.store.db["reshow"].count == 1  # shown where they are when they next write
+        await bot.deliver(telegram.send_photo(ALICE))
         assert "What is your role?" in telegram.latest(ALICE).text
-        await bot.deliver(press)  # once delivered, a further copy is ignored
-        assert len([m for m in telegram.messages(ALICE) if "What is your role?" in m.text]) == 1
+        assert bot.store.db["reshow"].count == 0
     finally:
         await bot.close()
 
@@ -258,7 +266,7 @@ async def test_update_is_not_confirmed_until_committed(
     import sqlite3
 
     bot = RunningBot(telegram, tmp_path / "t.db", content)
-    real = bot.triage.handle
+    real = bot.store.inbox_add
     failures = {"left": 3}
 
     def flaky(*args, **kwargs):
@@ -267,7 +275,8 @@ async def test_update_is_not_confirmed_until_committed(
             raise sqlite3.OperationalError("database is locked")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bot.triage, "handle", flaky)
+    monkeypatch.setattr(bot.store, "inbox_add", flaky)
+    monkeypatch.setattr("bot.telegram.poller.Backoff", lambda **kw: _Quick())
     uid = telegram.send_text(ALICE, "/start")
     await bot.start()
     try:
@@ -281,7 +290,20 @@ async def test_update_is_not_confirmed_until_committed(
         await bot.close()
 
 
-async def test_database_and_logs_hold_no_identifiers(telegram, tmp_path, content, caplog) -> None:
+class _Quick:
+    tries = 0
+
+    def next(self) -> float:
+        self.tries += 1
+        return 0.02
+
+    def reset(self) -> bool:
+        return False
+
+
+async def test_database_and_logs_hold_no_identifiers(
+    telegram, tmp_path, content, caplog, safe_logging
+) -> None:
     caplog.set_level(logging.DEBUG)
     configure_logging("DEBUG")  # the bot's own policy, at its most talkative
     db = tmp_path / "triage.db"
@@ -304,33 +326,6 @@ async def test_database_and_logs_hold_no_identifiers(telegram, tmp_path, content
             assert needle not in caplog.text, needle
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
-
-
-async def test_an_update_cut_short_by_shutdown_stays_unconfirmed(telegram, tmp_path, content):
-    from telegram import Update
-
-    from bot.telegram_bot import Poller
-
-    bot = RunningBot(telegram, tmp_path / "t.db", content)
-    never = asyncio.Event()
-
-    async def stuck(update: Update) -> None:
-        await never.wait()
-
-    poller = Poller(bot.app, stuck)
-    first = telegram.send_text(ALICE, "/start")
-    second = telegram.send_text(BOB, "/start")
-    for uid in (first, second):
-        poller._start(Update.de_json(telegram.history[uid], bot.app.bot))
-    poller.running[first].cancel()
-    await asyncio.sleep(0.01)
-    assert poller.offset == first  # Telegram will send it again after a restart
-    assert poller._dispatch([Update.de_json(telegram.history[first], bot.app.bot)]) == 1
-    for task in poller.running.values():
-        task.cancel()
-    await asyncio.sleep(0.01)
-    bot.store.close()
-    bot.store_thread.close()
 
 
 async def test_sections_open_one_at_a_time_and_the_plan_arrives_as_a_file(
@@ -434,3 +429,34 @@ async def test_handover_posts_to_the_team_with_the_name_only_if_agreed(
     telegram.tap(ALICE, "Ask the team to contact me", result.message_id)
     await team_bot.settle()
     assert len([m for m in telegram.shown.values() if m.chat_id == TEAM_CHAT]) == 2
+
+
+async def test_the_plan_file_and_the_team_post_keep_to_the_send_limits(
+    telegram: FakeTelegram, tmp_path: Path, content
+) -> None:
+    bot = await RunningBot(
+        telegram, tmp_path / "triage.db", content, team_chat_id=TEAM_CHAT, send_rate=30.0
+    ).start()
+    try:
+        await begin(telegram, bot, ALICE)
+        await walk(telegram, bot, ALICE, MUTUAL_ANSWERS)
+        telegram.tap(ALICE, "Confirm")
+        await bot.settle()
+        # From here on, Telegram's limits are enforced (429 beyond), and the bot's own are on.
+        bot.sender.chat_interval = 1.0
+        await asyncio.sleep(1.0)  # the per-chat interval since the result, as if kept all along
+        telegram.limits = (30, 1.0)
+        result = telegram.latest_with_buttons(ALICE)
+        telegram.tap(ALICE, "Ask the team to contact me", result.message_id)
+        await bot.settle()
+        ask = telegram.latest_with_buttons(ALICE)
+        telegram.tap(ALICE, "Full plan", result.message_id)
+        telegram.tap(ALICE, "Send, with my Telegram name", ask.message_id)
+        await bot.settle()
+    finally:
+        await bot.close()
+    assert telegram.too_many == 0
+    assert [m for m in telegram.messages(ALICE) if m.document]  # the file, sent as a message
+    (post,) = telegram.by_chat[TEAM_CHAT]
+    assert "tg://user?id=" in post.text
+    assert "Sent" in ask.text

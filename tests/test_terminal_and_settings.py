@@ -98,12 +98,18 @@ def test_settings_errors_are_one_line_and_name_the_setting(tmp_path: Path) -> No
         "TRIAGE_ADMINS": ({"TRIAGE_ADMINS": "12,abc"}, "TRIAGE_ADMINS"),
         "TRIAGE_RETENTION_DAYS": ({"TRIAGE_RETENTION_DAYS": "0"}, "TRIAGE_RETENTION_DAYS=0"),
         "TRIAGE_CONTENT_DIR": ({"TRIAGE_CONTENT_DIR": str(tmp_path)}, "TRIAGE_CONTENT_DIR="),
+        "TRIAGE_IDLE_DAYS": ({"TRIAGE_IDLE_DAYS": "3000000"}, "must be at most 3650"),
+        "TRIAGE_SEND_RATE": ({"TRIAGE_SEND_RATE": "nan"}, "TRIAGE_SEND_RATE='nan' is not"),
+        "TRIAGE_WEBHOOK_URL": ({"TRIAGE_WEBHOOK_URL": "http://x.org/h"}, "must be an https://"),
+        "TRIAGE_WEBHOOK_SECRET": ({"TRIAGE_WEBHOOK_SECRET": "s3cr!t"}, "TRIAGE_WEBHOOK_SECRET"),
+        "TRIAGE_WEBHOOK_PORT": ({"TRIAGE_WEBHOOK_PORT": "70000"}, "at most 65535"),
     }
     for env, expected in cases.values():
         with pytest.raises(SettingsError) as info:
             load_settings(env)
         assert expected in str(info.value)
         assert "\n" not in str(info.value)
+        assert "s3cr!t" not in str(info.value)  # a secret is never echoed
     settings = load_settings(
         {
             "TELEGRAM_API_URL": "http://localhost:8081/",
@@ -171,6 +177,10 @@ def test_contacts_and_team_chat_are_settings_and_placeholders_are_refused(caplog
             load_settings({name: value})
         assert name in str(info.value) and expected in str(info.value)
         assert "\n" not in str(info.value)
+    for value in ("0", str(2**60)):
+        with pytest.raises(SettingsError, match="TRIAGE_TEAM_CHAT_ID is out of range") as info:
+            load_settings({"TRIAGE_TEAM_CHAT_ID": value})
+        assert value not in str(info.value)  # an id is never echoed
     settings = load_settings(
         {
             "TRIAGE_CONTACT_EMAIL": " partnerships@mutuals.org.uk ",

@@ -1,0 +1,327 @@
+"""Wiring: update -> inbox -> engine -> store -> outbox -> Telegram, started and stopped in order.
+
+:class:`TelegramBot` builds the pieces (one HTTP client for replies and one for long polls,
+the inbox writer, the worker, the sender, and the poller or the webhook), checks the token
+with ``getMe`` (a rejected token stops at once; an unreachable Bot API is retried with a
+growing wait, one log line per attempt), sets or deletes the webhook for the chosen mode,
+and shuts everything down in order: stop taking updates, finish the pass under way, give
+the sender a few seconds, record what went out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+from urllib.parse import urlparse
+
+from aiohttp import web
+from telegram.error import BadRequest, InvalidToken, TelegramError
+from telegram.request import BaseRequest
+
+from ..sealing import Sealer
+from ..service import Triage, utcnow
+from ..settings import Settings
+from ..store import StoreThread
+from .api import BotApi
+from .backoff import Backoff
+from .convert import ALLOWED_UPDATES, Composer, Reader
+from .inbox import InboxWriter
+from .poller import Poller, TokenRejected
+from .request import AiohttpRequest
+from .sender import Sender
+from .webhook import Webhook
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY = 6 * 3600
+SCHEDULED_EVERY = 30.0
+SHUTDOWN_GRACE = 5.0
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one line, without the token."""
+
+
+class TelegramBot:
+    """The running Telegram transport for one bot token."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        triage: Triage,
+        *,
+        webhook: bool = False,
+        request: BaseRequest | None = None,
+        updates_request: BaseRequest | None = None,
+        poll_timeout: int = 30,
+        sender_options: dict[str, Any] | None = None,
+    ) -> None:
+        secret = settings.require_secret()
+        self.settings = settings
+        self.triage = triage
+        self.store = triage.store
+        self.store_thread = StoreThread()
+        self.api = BotApi(
+            settings.require_token(),
+            settings.api_url,
+            request or AiohttpRequest(),
+            updates_request or AiohttpRequest(pool_size=2, read_timeout=poll_timeout + 10),
+        )
+        self.sealer = Sealer(secret)
+        self.reader = Reader(secret, self.sealer, settings.admins)
+        self.stop = asyncio.Event()
+        self.fatal: str | None = None
+        self.sender = Sender(
+            self.api,
+            self.store,
+            self.store_thread,
+            self.sealer,
+            rate=settings.send_rate,
+            chat_interval=settings.chat_interval,
+            on_fatal=self._on_fatal,
+            **(sender_options or {}),
+        )
+        # Replies to outbox rows; posts for the team go to its chat, sealed (issue 8).
+        self.composer = Composer(self.sealer, secret, settings.team_chat_id)
+        self.worker = Worker(triage, self.store_thread, self.sender, compose=self.composer)
+        self.inbox = InboxWriter(self.store, self.store_thread, self.worker.poke)
+        self.webhook: Webhook | None = None
+        self.poller: Poller | None = None
+        if webhook:
+            url, token = settings.require_webhook()
+            path = urlparse(url).path or "/"
+            self.webhook = Webhook(self.reader, self.inbox, token, path, self.health)
+        else:
+            self.poller = Poller(self.api, self.reader, self.inbox, poll_timeout=poll_timeout)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self.me: dict[str, Any] = {}
+
+    # ---- starting ------------------------------------------------------------------------
+
+    async def connect(self) -> dict[str, Any]:
+        """``getMe`` until the Bot API answers; a refused token raises :class:`StartupError`."""
+        backoff = Backoff(first=1.0, factor=2.0, cap=60.0)
+        while True:
+            try:
+                return dict(await self.api.call("getMe"))
+            except InvalidToken as exc:
+                raise StartupError(
+                    f"Telegram rejected TELEGRAM_BOT_TOKEN ({exc}): check the token with "
+                    "@BotFather (and TELEGRAM_API_URL, if you set it)"
+                ) from None
+            except TelegramError as exc:
+                delay = backoff.next()
+                log.warning(
+                    "cannot reach the Bot API at %s (%s); attempt %d failed, trying again in %.0fs",
+                    self.settings.api_url,
+                    _reason(exc),
+                    backoff.tries,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), delay)
+                if self.stop.is_set():
+                    raise _Stopped from None
+
+    async def start(self, commands: dict[str, str] | None = None) -> None:
+        """Check the token, choose the mode, publish the commands, start every piece."""
+        await self.api.initialize()
+        self.me = await self.connect()
+        self.reader.username = (self.me.get("username") or "").lower() or None
+        if self.webhook is not None:
+            url, token = self.settings.require_webhook()
+            try:
+                await self.api.call(
+                    "setWebhook",
+                    {
+                        "url": url,
+                        "secret_token": token,
+                        "allowed_updates": ALLOWED_UPDATES,
+                        "drop_pending_updates": False,
+                    },
+                )
+            except BadRequest as exc:
+                raise StartupError(f"Telegram refused TRIAGE_WEBHOOK_URL: {exc}") from None
+        else:
+            # Take over from any webhook; keep the updates waiting there.
+            await self.api.call("deleteWebhook", {"drop_pending_updates": False})
+        if commands:
+            try:
+                await self.api.call(
+                    "setMyCommands",
+                    {"commands": [{"command": k, "description": v} for k, v in commands.items()]},
+                )
+            except TelegramError as exc:
+                log.warning("could not set the command menu (%s)", type(exc).__name__)
+        await self.sender.start()
+        self._spawn(self.worker.run(self.stop), "worker")
+        if self.poller is not None:
+            self._spawn(self.poller.run(self.stop), "poller")
+        if self.webhook is not None:
+            await self._serve_webhook()
+        self._spawn(self._housekeeping(), "housekeeping")
+        log.info(
+            "bot started (%s); send limit %s",
+            "webhook" if self.webhook else "polling",
+            f"{self.settings.send_rate:g}/s" if self.settings.send_rate else "off",
+        )
+
+    async def _serve_webhook(self) -> None:
+        assert self.webhook is not None
+        # No access log: it would write each caller's address and user agent.
+        self._runner = web.AppRunner(self.webhook.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.webhook_listen, self.settings.webhook_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {self.settings.webhook_listen}:{self.settings.webhook_port} "
+                f"({exc.strerror or type(exc).__name__}): check TRIAGE_WEBHOOK_LISTEN and "
+                "TRIAGE_WEBHOOK_PORT"
+            ) from None
+
+    @property
+    def webhook_port(self) -> int | None:
+        """The port the webhook server listens on (useful when the setting is 0)."""
+        if self._runner is None or not self._runner.addresses:
+            return None
+        return int(self._runner.addresses[0][1])
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except TokenRejected as exc:
+                self._on_fatal(f"Telegram rejected the bot token ({exc})")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug: stop rather than limp on
+                self._on_fatal(f"the {name} stopped unexpectedly ({type(exc).__name__}: {exc})")
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    def _on_fatal(self, reason: str) -> None:
+        if self.fatal is None:
+            self.fatal = reason
+            log.error("stopping: %s", reason)
+        self.stop.set()
+
+    async def _housekeeping(self) -> None:
+        """Retention purge at start and every six hours; due scheduled messages every 30 s."""
+        last_purge = -PURGE_EVERY
+        loop = asyncio.get_running_loop()
+        while not self.stop.is_set():
+            if loop.time() - last_purge >= PURGE_EVERY:
+                last_purge = loop.time()
+                await self.purge()
+            try:
+                await self.sender.load_scheduled()
+            except Exception as exc:
+                log.warning("could not look for scheduled messages (%s)", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), SCHEDULED_EVERY)
+
+    async def purge(self) -> dict[str, int] | None:
+        """Apply the retention rules; a failure is logged, and tried again next time."""
+        settings = self.settings
+        try:
+            counts = await self.store_thread.call(
+                self.store.purge, utcnow(), settings.idle_days, settings.retention_days
+            )
+        except Exception as exc:
+            log.error("retention purge failed (%s: %s); will try again", type(exc).__name__, exc)
+            return None
+        if any(counts.values()):
+            log.info("retention purge: %s", counts)
+        return counts
+
+    async def health(self) -> dict[str, Any]:
+        """Health figures: the store's (shared with monitoring) plus this process's sender."""
+        figures = (await self.store_thread.call(self.store.health)).as_dict()
+        figures["mode"] = "webhook" if self.webhook else "polling"
+        figures["sending_paused"] = self.sender.paused
+        return figures
+
+    # ---- running and stopping ------------------------------------------------------------
+
+    async def run(self, commands: dict[str, str] | None = None) -> None:
+        """Start, run until :attr:`stop` is set, then shut down in order."""
+        try:
+            await self.start(commands)
+            await self.stop.wait()
+        except _Stopped:
+            pass
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop taking updates, finish the work under way, record what went out."""
+        self.stop.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=30)
+        for task in self._tasks:
+            task.cancel()
+        await self.sender.close(SHUTDOWN_GRACE)
+        await self.api.shutdown()
+        self.store_thread.close()
+        log.info(
+            "bot stopped after handling %d update(s) and sending %d message(s)",
+            self.worker.handled,
+            self.sender.stats.sent,
+        )
+
+
+class _Stopped(Exception):
+    """Asked to stop while still starting."""
+
+
+def run_bot(
+    settings: Settings,
+    triage: Triage,
+    *,
+    webhook: bool = False,
+    commands: dict[str, str] | None = None,
+    on_reload: Callable[[TelegramBot], Awaitable[object]] | None = None,
+) -> int:
+    """Run the bot until SIGINT/SIGTERM (SIGHUP calls ``on_reload``); return the exit code.
+
+    Raises :class:`StartupError` (one line) if it cannot start.
+    """
+
+    async def main() -> int:
+        bot = TelegramBot(settings, triage, webhook=webhook)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, bot.stop.set)
+        reloading: set[asyncio.Task[object]] = set()
+
+        def reload() -> None:
+            if on_reload is None:
+                return
+            if reloading:
+                log.info("a content reload is already under way")
+                return
+            task: asyncio.Task[object] = loop.create_task(on_reload(bot))  # type: ignore[arg-type]
+            reloading.add(task)
+            task.add_done_callback(reloading.discard)
+
+        with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, reload)
+        await bot.run(commands)
+        return 2 if bot.fatal else 0
+
+    return asyncio.run(main())
+
+
+def _reason(exc: TelegramError) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:120]}"
