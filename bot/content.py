@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import Template, TemplateError
+from jinja2 import Environment, Template, TemplateError
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -375,6 +375,27 @@ def digest_of(root: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def compile_templates(
+    env: Environment, root: Path, folder: str, names: Iterable[str], problems: list[Problem]
+) -> dict[str, Template]:
+    """Compile the named templates of ``root/folder``; note each missing or broken one."""
+    templates: dict[str, Template] = {}
+    for name in names:
+        display = f"{folder}/{name}"
+        if not (root / folder / name).is_file():
+            problems.append(
+                Problem(display, None, "this template is missing", "restore it from the repository")
+            )
+            continue
+        try:
+            templates[name] = env.get_template(name)
+        except TemplateError as exc:
+            problems.append(
+                Problem(display, getattr(exc, "lineno", None), f"template error: {exc}")
+            )
+    return templates
+
+
 def load_content(root: Path) -> Content:
     """Load, validate and compile the content in ``root``; raise ContentError listing problems."""
     problems: list[Problem] = []
@@ -387,40 +408,23 @@ def load_content(root: Path) -> Content:
             return None
 
     flow: Flow | None = attempt(load_flow, root / FLOW_FILE, FLOW_FILE)
-    ui_doc = attempt(YamlDoc, root / "content/ui.yaml", "content/ui.yaml")
-    ui = attempt(ui_doc.validate, UiText) if ui_doc else None
-    sp_doc = attempt(YamlDoc, root / "content/signposts.yaml", "content/signposts.yaml")
-    signposts = attempt(sp_doc.validate, SignpostFile) if sp_doc else None
-    rules_doc = attempt(YamlDoc, root / "content/rules.yaml", "content/rules.yaml")
-    rules = attempt(rules_doc.validate, RulesFile) if rules_doc else None
-    prog_doc = attempt(YamlDoc, root / "content/programme.yaml", "content/programme.yaml")
-    programme = attempt(prog_doc.validate, ProgrammeFile) if prog_doc else None
-    ready_doc = attempt(YamlDoc, root / "content/readiness.yaml", "content/readiness.yaml")
-    readiness = attempt(ready_doc.validate, ReadinessFile) if ready_doc else None
-    steps_doc = attempt(YamlDoc, root / "content/next_steps.yaml", "content/next_steps.yaml")
-    next_steps = attempt(steps_doc.validate, NextStepsFile) if steps_doc else None
-    res_doc = attempt(YamlDoc, root / "content/resources.yaml", "content/resources.yaml")
-    resources = attempt(res_doc.validate, ResourcesFile) if res_doc else None
-    gloss_doc = attempt(YamlDoc, root / "content/glossary.yaml", "content/glossary.yaml")
-    glossary = attempt(gloss_doc.validate, GlossaryFile) if gloss_doc else None
-    report_doc = attempt(YamlDoc, root / "content/report.yaml", "content/report.yaml")
-    report = attempt(report_doc.validate, ReportText) if report_doc else None
+
+    def validated(name: str, model: Any) -> tuple[YamlDoc | None, Any]:
+        doc = attempt(YamlDoc, root / name, name)
+        return doc, attempt(doc.validate, model) if doc else None
+
+    _, ui = validated("content/ui.yaml", UiText)
+    sp_doc, signposts = validated("content/signposts.yaml", SignpostFile)
+    rules_doc, rules = validated("content/rules.yaml", RulesFile)
+    _, programme = validated("content/programme.yaml", ProgrammeFile)
+    ready_doc, readiness = validated("content/readiness.yaml", ReadinessFile)
+    steps_doc, next_steps = validated("content/next_steps.yaml", NextStepsFile)
+    res_doc, resources = validated("content/resources.yaml", ResourcesFile)
+    _, glossary = validated("content/glossary.yaml", GlossaryFile)
+    _, report = validated("content/report.yaml", ReportText)
 
     env = make_environment(root / "templates")
-    templates: dict[str, Template] = {}
-    for name in TEMPLATES:
-        display = f"templates/{name}"
-        if not (root / "templates" / name).is_file():
-            problems.append(
-                Problem(display, None, "this template is missing", "restore it from the repository")
-            )
-            continue
-        try:
-            templates[name] = env.get_template(name)
-        except TemplateError as exc:
-            problems.append(
-                Problem(display, getattr(exc, "lineno", None), f"template error: {exc}")
-            )
+    templates = compile_templates(env, root, "templates", TEMPLATES, problems)
 
     question_templates: dict[str, Template] = {}
     if flow is not None:

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..contacts import Contact
-from ..content import Content
+from ..content import Content, compile_templates
 from ..engine import Conversation, Engine, Screen
 from ..yamlfile import ContentError, Problem, YamlDoc
 
@@ -334,20 +334,7 @@ def load_pages(content: Content) -> Pages:
     except ContentError as exc:
         problems.extend(exc.problems)
     env = make_web_environment(root)
-    templates: dict[str, Template] = {}
-    for name in WEB_TEMPLATES:
-        display = f"{WEB_TEMPLATE_DIR}/{name}"
-        if not (root / WEB_TEMPLATE_DIR / name).is_file():
-            problems.append(
-                Problem(display, None, "this template is missing", "restore it from the repository")
-            )
-            continue
-        try:
-            templates[name] = env.get_template(name)
-        except TemplateError as exc:
-            problems.append(
-                Problem(display, getattr(exc, "lineno", None), f"template error: {exc}")
-            )
+    templates = compile_templates(env, root, WEB_TEMPLATE_DIR, WEB_TEMPLATES, problems)
     if problems:
         raise ContentError(problems)
     assert text is not None
