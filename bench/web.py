@@ -32,24 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ANSWERS = [
-    ("org_type", ["psm"]),
-    ("role", ["finance"]),
-    ("service", ["social_care"]),
-    ("region", ["yorkshire"]),
-    ("staff", ["s251_1000"]),
-    ("turnover", ["over_20m"]),
-    ("years", ["over_10"]),
-    ("confidence", ["v4"]),
-    ("experience", ["informal", "jv_alliance"]),
-    ("success", ["v2"]),
-    ("appetite", ["might"]),
-    ("motivations", ["new_places"]),
-    ("barriers", ["cost", "seed_funding"]),
-    ("top_barrier", ["seed_funding"]),
-    ("support", ["investment_case"]),
-    ("live_bid", ["none"]),
-]
+from tests.web_harness import ANSWERS  # noqa: E402
+
 _FIELD = re.compile(r'name="(csrf|step)" value="([^"]*)"')
 
 

@@ -17,25 +17,7 @@ import pytest
 from bot.store import Store
 
 from .browser import WebServer
-
-ANSWERS = [
-    ("org_type", ["psm"]),
-    ("role", ["finance"]),
-    ("service", ["social_care"]),
-    ("region", ["yorkshire"]),
-    ("staff", ["s251_1000"]),
-    ("turnover", ["over_20m"]),
-    ("years", ["over_10"]),
-    ("confidence", ["v4"]),
-    ("experience", ["informal", "jv_alliance"]),
-    ("success", ["v2"]),
-    ("appetite", ["might"]),
-    ("motivations", ["new_places"]),
-    ("barriers", ["cost", "seed_funding"]),
-    ("top_barrier", ["seed_funding"]),
-    ("support", ["investment_case"]),
-    ("live_bid", ["none"]),
-]
+from .web_harness import ANSWERS
 
 
 class Person:

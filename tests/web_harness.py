@@ -20,6 +20,26 @@ from bot.web.app import create_app
 
 from .conftest import SECRET, Clock, codes
 
+# One Mutual's walk through the web page, question by question (tests and bench/web.py).
+ANSWERS = [
+    ("org_type", ["psm"]),
+    ("role", ["finance"]),
+    ("service", ["social_care"]),
+    ("region", ["yorkshire"]),
+    ("staff", ["s251_1000"]),
+    ("turnover", ["over_20m"]),
+    ("years", ["over_10"]),
+    ("confidence", ["v4"]),
+    ("experience", ["informal", "jv_alliance"]),
+    ("success", ["v2"]),
+    ("appetite", ["might"]),
+    ("motivations", ["new_places"]),
+    ("barriers", ["cost", "seed_funding"]),
+    ("top_barrier", ["seed_funding"]),
+    ("support", ["investment_case"]),
+    ("live_bid", ["none"]),
+]
+
 _INPUT = re.compile(r'<input[^>]*name="(csrf|step)"[^>]*value="([^"]*)"')
 _TITLE = re.compile(r"<title>(.*?)</title>", re.S)
 
