@@ -17,6 +17,7 @@ from .cli_common import (
     content_or_exit,
     fail,
     open_store,
+    refuse_synthetic,
     settings_from,
 )
 from .content import Content, load_content
@@ -158,6 +159,7 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
     log = logging.getLogger("bot")
     bundle = content_or_exit(settings, log)
     store = open_store(ctx, settings)
+    refuse_synthetic(store, "run")
     triage = make_triage(settings, bundle, store, handover=settings.team_chat_id is not None)
     log_missing_contacts(settings, log)
 
@@ -264,6 +266,7 @@ def web(
             ", ".join(missing),
         )
     store = open_store(ctx, settings)
+    refuse_synthetic(store, "web")
     try:
         serve(settings, make_triage(settings, bundle, store), host, port)
     finally:

@@ -33,6 +33,8 @@ class ReportMeta:
     responses: Cell
     rules: Rules
     notes: tuple[str, ...] = ()
+    # Made by demo-data: every format says so where a reader cannot miss it (issue 13).
+    synthetic: bool = False
 
 
 def cell_text(cell: Cell, labels: ReportLabels, percent: bool = True) -> str:
@@ -131,6 +133,8 @@ def print_tables(
 ) -> None:
     """Tables in the terminal, fitted to its width: nothing is cut, wide tables come in parts."""
     labels = content.report.labels
+    if meta.synthetic:
+        console.print(Text(content.report.synthetic, style="bold white on red"))
     console.print(Text(content.report.title, style="bold"))
     console.print(Text(_period_text(meta, content), style="dim"))
     for note in meta.notes:
@@ -186,6 +190,8 @@ def print_tables(
             console.print(Text(table.note, style="dim"))
     console.print()
     console.print(Text(disclosure_note(content, meta.rules), style="dim"))
+    if meta.synthetic:
+        console.print(Text(content.report.synthetic, style="bold white on red"))
 
 
 def _period_text(meta: ReportMeta, content: Content) -> str:
@@ -244,13 +250,20 @@ def long_form(content: Content, tables: list[SafeTable]) -> Iterator[Figure]:
                 yield figure(table, r, base, n, labels.all, Cell(table.base_total.count), True)
 
 
-def to_csv(content: Content, tables: list[SafeTable]) -> str:
-    """Every protected figure in long form: table, row, column, count, percent."""
+def to_csv(content: Content, tables: list[SafeTable], synthetic: bool = False) -> str:
+    """Every protected figure in long form: table, row, column, count, percent.
+
+    From a demo database every row starts with a ``dataset`` column saying "synthetic demo
+    data", so no row can be copied out of the file without it.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["table", "title", "row", "column", "count", "percent"])
+    mark = [content.report.labels.synthetic] if synthetic else []
+    writer.writerow(
+        [*(["dataset"] if synthetic else []), "table", "title", "row", "column", "count", "percent"]
+    )
     for f in long_form(content, tables):
-        writer.writerow([f.table.id, f.table.title, f.row, f.column, f.count, f.percent])
+        writer.writerow([*mark, f.table.id, f.table.title, f.row, f.column, f.count, f.percent])
     return buffer.getvalue()
 
 
@@ -333,6 +346,7 @@ def to_html(
         tables=views,
         labels=labels.model_dump(),
         by=content.report.dimensions[meta.by] if meta.by else None,  # type: ignore[index]
+        synthetic=content.report.synthetic if meta.synthetic else "",
     )
 
 

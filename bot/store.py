@@ -133,6 +133,47 @@ def explain(exc: sqlite3.Error, path: Path, writing: bool = False) -> StoreError
     return None
 
 
+def _refuse_newer(path: Path, version: int) -> None:
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"{path} was written by a newer version of the bot (database schema "
+            f"{version}; this version knows up to {len(MIGRATIONS)}): upgrade the bot "
+            "to use it. The database was left untouched"
+        )
+
+
+# ---- synthetic (demo) databases ---------------------------------------------------------------
+
+
+def synthetic_file(path: Path) -> bool | None:
+    """Whether an existing database file was made by ``demo-data``; None if there is no file.
+
+    Reads only (the file is never migrated, switched to WAL or otherwise changed): demo-data
+    asks this before it touches anything. A file that cannot be used raises StoreError.
+    """
+    check_database_path(path)
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise explain(exc, path) or exc from None
+    try:
+        _refuse_newer(path, int(conn.execute("PRAGMA user_version").fetchone()[0]))
+        return _has_marker(conn)
+    except sqlite3.Error as exc:
+        raise explain(exc, path) or exc from None
+    finally:
+        conn.close()
+
+
+def _has_marker(conn: sqlite3.Connection) -> bool:
+    table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'synthetic'"
+    ).fetchone()
+    return bool(table and conn.execute("SELECT 1 FROM synthetic").fetchone())
+
+
 def _utc(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).isoformat(timespec="seconds")
 
@@ -296,12 +337,23 @@ def _migration_transport(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE IF EXISTS updates")
 
 
+def _migration_synthetic(db: sqlite_utils.Database) -> None:
+    # The demo-data fence (issue 13): one row, written by `demo-data` in the same transaction
+    # as its first answers, so a database holding made-up people always says so. A real
+    # database has the table and never a row in it.
+    db.execute(
+        "CREATE TABLE synthetic (id INTEGER PRIMARY KEY CHECK (id = 1), made TEXT NOT NULL, "
+        "seed INTEGER NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_handover,
     _migration_channel,
     _migration_transport,
+    _migration_synthetic,
 ]
 
 
@@ -427,13 +479,7 @@ class Store:
         self.conn.close()
 
     def _refuse_newer(self) -> None:
-        version = self.schema_version
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} was written by a newer version of the bot (database schema "
-                f"{version}; this version knows up to {len(MIGRATIONS)}): upgrade the bot "
-                "to use it. The database was left untouched"
-            )
+        _refuse_newer(self.path, self.schema_version)
 
     def migrate(self) -> None:
         """Bring the schema up to date (each migration in its own transaction)."""
@@ -726,6 +772,19 @@ class Store:
     def reshow_take(self, subject: str) -> bool:
         """Whether this person lost something since they last wrote (and forget it)."""
         return bool(self.conn.execute("DELETE FROM reshow WHERE subject = ?", (subject,)).rowcount)
+
+    # ---- the demo-data fence ---------------------------------------------------------------
+
+    def mark_synthetic(self, now: dt.datetime, seed: int) -> None:
+        """Record that this database holds made-up data (inside demo-data's first transaction)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO synthetic (id, made, seed) VALUES (1, ?, ?)", (_utc(now), seed)
+        )
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether ``demo-data`` made this database (its answers are made up)."""
+        return _has_marker(self.conn)
 
     # ---- health ------------------------------------------------------------------------------
 
