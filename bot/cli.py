@@ -46,9 +46,11 @@ app = typer.Typer(
 
 def _register_subcommands() -> None:
     from .editor_cli import content_app, flow_app
+    from .ops_cli import register as register_ops
     from .team_cli import register
 
     register(app)
+    register_ops(app)
     app.add_typer(content_app, name="content")
     app.add_typer(flow_app, name="flow")
 

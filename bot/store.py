@@ -428,6 +428,8 @@ class Health:
     outbox_oldest_s: float | None
     outbox_failed: int
     pauses_429: int
+    # Rows held for later (not_before in the future): neither behind nor stuck.
+    outbox_scheduled: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as a JSON-ready mapping."""
@@ -797,13 +799,18 @@ class Store:
                 (name, _utc(now)),
             )
 
-    def health(self, now: float | None = None) -> Health:
+    def health(self, now: float | None = None, *, probe: bool = True) -> Health:
         """Whether the store takes writes, and how far behind the inbox and outbox are.
 
-        ``now`` is unix time. Used by the webhook's health endpoint; meant for monitoring too.
+        ``now`` is unix time. Used by ``health``, ``/healthz`` and the metrics. Without
+        ``probe`` nothing is written and ``writable`` is not tested (reported True): for
+        metrics scraped every few seconds, which must not write each time.
         """
         now = time.time() if now is None else now
+        writable = True
         try:
+            if not probe:
+                raise _NoProbe
             with self.transaction():
                 self.conn.execute(
                     "INSERT INTO transport_counters (name, value, updated) VALUES "
@@ -811,24 +818,35 @@ class Store:
                     "value = value + 1, updated = excluded.updated",
                     (_utc(dt.datetime.fromtimestamp(now, dt.UTC)),),
                 )
-            writable = True
+        except _NoProbe:
+            pass
         except sqlite3.Error:
             writable = False
 
-        def oldest(table: str) -> tuple[int, float | None, int]:
-            depth, first = self.conn.execute(
-                f"SELECT count(*), min(created) FROM {table} WHERE status = 'todo'"
-                if table == "outbox"
-                else "SELECT count(*), min(received) FROM inbox WHERE status = 'todo'"
-            ).fetchone()
-            failed = self.conn.execute(
-                f"SELECT count(*) FROM {table} WHERE status = 'failed'"
-            ).fetchone()[0]
-            age = now - dt.datetime.fromisoformat(first).timestamp() if first else None
-            return depth, None if age is None else max(age, 0.0), failed
+        def failed(table: str) -> int:
+            return int(
+                self.conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE status = 'failed'"
+                ).fetchone()[0]
+            )
 
-        inbox = oldest("inbox")
-        outbox = oldest("outbox")
+        def age(since: float | None) -> float | None:
+            return None if since is None else max(now - since, 0.0)
+
+        depth, first = self.conn.execute(
+            "SELECT count(*), min(received) FROM inbox WHERE status = 'todo'"
+        ).fetchone()
+        inbox = (depth, age(dt.datetime.fromisoformat(first).timestamp() if first else None))
+        # A message is behind from when it was due: when made, or when a held row fell due.
+        depth, since = self.conn.execute(
+            "SELECT count(*), min(max(CAST(strftime('%s', created) AS REAL), not_before)) "
+            "FROM outbox WHERE status = 'todo' AND not_before <= ?",
+            (now,),
+        ).fetchone()
+        outbox = (depth, age(since))
+        (scheduled,) = self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE status = 'todo' AND not_before > ?", (now,)
+        ).fetchone()
         pauses = self.conn.execute(
             "SELECT value FROM transport_counters WHERE name = 'pauses_429'"
         ).fetchone()
@@ -836,11 +854,12 @@ class Store:
             writable=writable,
             inbox_depth=inbox[0],
             inbox_oldest_s=inbox[1],
-            inbox_failed=inbox[2],
+            inbox_failed=failed("inbox"),
             outbox_depth=outbox[0],
             outbox_oldest_s=outbox[1],
-            outbox_failed=outbox[2],
+            outbox_failed=failed("outbox"),
             pauses_429=pauses[0] if pauses else 0,
+            outbox_scheduled=scheduled,
         )
 
     # ---- conversations ---------------------------------------------------------------------
@@ -1006,6 +1025,10 @@ class Store:
                 "DELETE FROM outbox WHERE status = 'failed' AND finished < ?", (updates,)
             )
         return counts
+
+
+class _NoProbe(Exception):
+    """Health figures without the write test."""
 
 
 # ---- one writer thread ------------------------------------------------------------------------

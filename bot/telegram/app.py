@@ -22,6 +22,7 @@ from aiohttp import web
 from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.request import BaseRequest
 
+from ..health import Thresholds, judge
 from ..sealing import Sealer
 from ..service import Triage, utcnow
 from ..settings import Settings
@@ -243,11 +244,18 @@ class TelegramBot:
         return counts
 
     async def health(self) -> dict[str, Any]:
-        """Health figures: the store's (shared with monitoring) plus this process's sender."""
-        figures = (await self.store_thread.call(self.store.health)).as_dict()
-        figures["mode"] = "webhook" if self.webhook else "polling"
-        figures["sending_paused"] = self.sender.paused
-        return figures
+        """The health verdict and figures (as `health` prints them), plus this process's sender.
+
+        ``status`` is "ok" or "unhealthy"; ``/health`` and ``/healthz`` answer 503 unless ok.
+        """
+        try:
+            figures = await self.store_thread.call(self.store.health)
+        except Exception as exc:  # the store itself failed: say so, never a traceback
+            return {"status": "unhealthy", "problems": [f"database: {type(exc).__name__}"]}
+        verdict = judge(figures, Thresholds.from_settings(self.settings)).as_dict()
+        verdict["mode"] = "webhook" if self.webhook else "polling"
+        verdict["sending_paused"] = self.sender.paused
+        return verdict
 
     # ---- running and stopping ------------------------------------------------------------
 

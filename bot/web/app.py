@@ -28,6 +28,7 @@ from multidict import MultiDictProxy
 
 from ..engine import Command, Conversation, Document, Engine, Event, Outcome, Press, Screen, Submit
 from ..flow import DONE, SUMMARY, WELCOME
+from ..health import Thresholds, judge
 from ..privacy import pseudonym
 from ..result import Result
 from ..service import Triage, utcnow
@@ -53,6 +54,7 @@ T = TypeVar("T")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC = "/static"
 CHANNEL = "web"
+HEALTHZ = "/healthz"
 _SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 bits
 
 
@@ -307,7 +309,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Sessions, rate limits, and for every POST: origin, size and CSRF checks."""
     check = request.app[KEY]
-    if request.path.startswith(STATIC + "/"):
+    if request.path.startswith(STATIC + "/") or request.path == HEALTHZ:
+        # No session, cookie or rate limit: files, and the health check's monitor.
         return await handler(request)
     raw = request.cookies.get(check.cookie, "")
     request[NEW_SESSION] = not _SESSION_RE.match(raw)
@@ -537,6 +540,19 @@ async def forget(request: web.Request) -> web.Response:
     return _see_other("/deleted")
 
 
+async def healthz(request: web.Request) -> web.Response:
+    """The health verdict and figures as JSON (as `python -m bot health`); 503 unless ok."""
+    check = request.app[KEY]
+    try:
+        figures = await check.store_thread.call(check.triage.store.health)
+        verdict = judge(figures, Thresholds.from_settings(check.settings)).as_dict()
+    except Exception as exc:  # the store itself failed: say so, never a traceback
+        verdict = {"status": "unhealthy", "problems": [f"database: {type(exc).__name__}"]}
+    response = web.json_response(verdict, status=200 if verdict["status"] == "ok" else 503)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 async def privacy(request: web.Request) -> web.Response:
     """The privacy notice (no session needed, nothing stored)."""
     check = request.app[KEY]
@@ -596,6 +612,7 @@ def create_app(
     app.router.add_post("/forget", forget)
     app.router.add_get("/deleted", deleted)
     app.router.add_get("/privacy", privacy)
+    app.router.add_get(HEALTHZ, healthz)
     app.router.add_static(STATIC, STATIC_DIR)
     app.on_response_prepare.append(_on_prepare)
     if housekeeping:
