@@ -30,6 +30,7 @@ from .store import Store, StoreThread
 from .yamlfile import ContentError
 
 if TYPE_CHECKING:
+    from .metrics import Metrics
     from .telegram import TelegramBot
 
 app = typer.Typer(
@@ -170,7 +171,12 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
 
     try:
         code = run_bot(
-            settings, triage, webhook=webhook, commands=bundle.ui.commands, on_reload=reload
+            settings,
+            triage,
+            webhook=webhook,
+            commands=bundle.ui.commands,
+            on_reload=reload,
+            metrics=_metrics(settings),
         )
     except StartupError as exc:
         raise fail(str(exc)) from None
@@ -178,6 +184,15 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
         store.close()
     if code:
         raise typer.Exit(code)
+
+
+def _metrics(settings: Settings) -> Metrics | None:
+    """Metrics for this process, when TRIAGE_METRICS_PORT asks for them (off by default)."""
+    if settings.metrics_port is None:
+        return None
+    from .metrics import Metrics
+
+    return Metrics()
 
 
 def log_missing_contacts(settings: Settings, log: logging.Logger) -> None:
@@ -270,7 +285,7 @@ def web(
     store = open_store(ctx, settings)
     refuse_synthetic(store, "web")
     try:
-        serve(settings, make_triage(settings, bundle, store), host, port)
+        serve(settings, make_triage(settings, bundle, store), host, port, _metrics(settings))
     finally:
         store.close()
 

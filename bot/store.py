@@ -913,11 +913,13 @@ class Store:
         """Remove a conversation (cancelled or erased)."""
         self.conn.execute("DELETE FROM conversations WHERE subject = ?", (subject,))
 
-    def reached(self, run: str, state: str, now: dt.datetime) -> None:
-        """Count that a run reached a step (first time only)."""
-        self.conn.execute(
-            "INSERT OR IGNORE INTO progress (run, state, reached) VALUES (?, ?, ?)",
-            (run, state, _utc(now)),
+    def reached(self, run: str, state: str, now: dt.datetime) -> bool:
+        """Count that a run reached a step (first time only); True if it was the first time."""
+        return bool(
+            self.conn.execute(
+                "INSERT OR IGNORE INTO progress (run, state, reached) VALUES (?, ?, ?)",
+                (run, state, _utc(now)),
+            ).rowcount
         )
 
     # ---- responses -------------------------------------------------------------------------

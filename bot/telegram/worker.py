@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 
+from ..metrics import Metrics
 from ..service import Compose, Triage
 from ..store import StoreThread
 from .backoff import Backoff
@@ -36,12 +37,14 @@ class Worker:
         sender: Sender,
         batch: int = BATCH,
         compose: Compose = compose,
+        metrics: Metrics | None = None,
     ) -> None:
         self.triage = triage
         self.store_thread = store_thread
         self.sender = sender
         self.batch = batch
         self.compose = compose
+        self.metrics = metrics
         self.handled = 0
         self.failed = 0
         self.busy = False
@@ -83,6 +86,8 @@ class Worker:
             self.sender.answer(callback_id, note)
         self.handled += worked.handled
         self.failed += worked.failed
+        if self.metrics is not None:
+            self.metrics.handled(worked.handled, worked.failed)
         if worked.more:
             return 0
         if worked.next_due is None:

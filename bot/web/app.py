@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,11 +30,12 @@ from multidict import MultiDictProxy
 from ..engine import Command, Conversation, Document, Engine, Event, Outcome, Press, Screen, Submit
 from ..flow import DONE, SUMMARY, WELCOME
 from ..health import Thresholds, judge
+from ..metrics import Metrics
 from ..privacy import pseudonym
 from ..result import Result
 from ..service import Triage, utcnow
 from ..settings import Settings
-from ..store import Store
+from ..store import Health, Store
 from .pages import Pages, load_pages
 from .result import plan_file, style_hashes, web_result
 from .security import (
@@ -67,9 +69,16 @@ class StoreThread:
     group rather than one per answer.
     """
 
-    def __init__(self, store: Store, max_group: int = 16) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_group: int = 16,
+        committed: Callable[[bool], None] | None = None,
+    ) -> None:
         self.store = store
         self.max_group = max_group
+        # Told after each group: True if it committed, False if it was rolled back.
+        self.committed = committed
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="web-store", daemon=True)
         self._thread.start()
@@ -111,8 +120,12 @@ class StoreThread:
                                 results.append((True, fn(*args)))
                         except Exception as exc:  # undone alone; the others go on
                             results.append((False, exc))
+                ok = True
             except Exception as exc:  # the commit failed: nothing in the group was kept
                 results = [(False, exc)] * len(group)
+                ok = False
+            if self.committed is not None:
+                self.committed(ok)
             for (_fn, _args, future, loop), (ok, value) in zip(group, results, strict=True):
                 loop.call_soon_threadsafe(_settle, future, ok, value)
 
@@ -157,12 +170,15 @@ def screen_url(screen: Screen) -> str:
 class WebCheck:
     """Everything the routes share, for one application (no module-level state)."""
 
-    def __init__(self, settings: Settings, triage: Triage, pages: Pages) -> None:
+    def __init__(
+        self, settings: Settings, triage: Triage, pages: Pages, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
         self.secret = settings.require_secret()
         self.triage = triage
         self.pages = pages
-        self.store_thread = StoreThread(triage.store)
+        self.metrics = metrics
+        self.store_thread = StoreThread(triage.store, committed=self._committed)
         # Pages are read on the event loop, with a connection of their own (WAL lets it read
         # while the store thread writes, and it sees only committed answers) and an engine of
         # their own (one engine's machine must never be used by two threads at once). It has
@@ -177,6 +193,13 @@ class WebCheck:
         self.cookie = "__Host-triage" if settings.web_https else "triage"
         self.session_limit = RateLimiter(self.secret, settings.web_session_rate)
         self.address_limit = RateLimiter(self.secret, settings.web_address_rate)
+
+    def _committed(self, ok: bool) -> None:
+        """A store-thread group ended: count the checks it started and finished, if it kept them."""
+        if ok:
+            self.triage.checks_committed()
+        else:
+            self.triage.checks_rolled_back()
 
     # ---- sessions -------------------------------------------------------------------------
 
@@ -343,6 +366,13 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Security headers on every response, static files and error pages included."""
     response.headers.update(SECURITY_HEADERS)
+    metrics = request.app[KEY].metrics
+    if metrics is not None:
+        # By the route's template (/question/{question}), never the address asked for.
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "(no route)"
+        if not route.startswith(STATIC) and route != HEALTHZ:
+            metrics.page(route, response.status)
     hashes = response.get(STYLE_HASHES) if isinstance(response, web.Response) else None
     if hashes:
         response.headers["Content-Security-Policy"] = content_security_policy(hashes)
@@ -587,18 +617,22 @@ def create_app(
     *,
     pages: Pages | None = None,
     housekeeping: bool = False,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """Build the web page's application around a Triage (engine + store).
 
     The store must not be used by anything else while the application runs: every call goes
     through the application's own store thread. With ``housekeeping`` it applies the retention
-    rules at start and every six hours, as the Telegram bot does.
+    rules at start and every six hours, as the Telegram bot does. With ``metrics`` it counts
+    pages and checks, and serves them on ``settings.metrics_port`` if that is set.
     """
     app = web.Application(
         middlewares=[errors_middleware, guard_middleware], client_max_size=MAX_BODY
     )
-    check = WebCheck(settings, triage, pages or load_pages(triage.engine.content))
+    check = WebCheck(settings, triage, pages or load_pages(triage.engine.content), metrics)
     app[KEY] = check
+    if metrics is not None:
+        triage.on_check = metrics.check
     app.router.add_get("/", start_page)
     app.router.add_post("/start", start)
     app.router.add_post("/restart", restart)
@@ -617,6 +651,8 @@ def create_app(
     app.on_response_prepare.append(_on_prepare)
     if housekeeping:
         app.cleanup_ctx.append(_housekeeping)
+    if metrics is not None and settings.metrics_port is not None:
+        app.cleanup_ctx.append(_metrics_server)
 
     async def close(app: web.Application) -> None:
         app[KEY].store_thread.close()
@@ -624,6 +660,25 @@ def create_app(
 
     app.on_cleanup.append(close)
     return app
+
+
+METRICS_RUNNER = web.AppKey("metrics_runner", web.AppRunner)
+
+
+async def _metrics_server(app: web.Application) -> AsyncIterator[None]:
+    """/metrics on its own port, beside the page (never on the page's port)."""
+    check = app[KEY]
+    settings = check.settings
+    assert check.metrics is not None and settings.metrics_port is not None
+
+    async def figures() -> Health:
+        return await check.store_thread.call(partial(check.triage.store.health, probe=False))
+
+    app[METRICS_RUNNER] = await check.metrics.serve(
+        figures, settings.metrics_listen, settings.metrics_port
+    )
+    yield
+    await app[METRICS_RUNNER].cleanup()
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
@@ -646,7 +701,9 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def serve(settings: Settings, triage: Triage, host: str, port: int) -> None:
+def serve(
+    settings: Settings, triage: Triage, host: str, port: int, metrics: Metrics | None = None
+) -> None:
     """Run the web page until SIGTERM or Ctrl-C.
 
     aiohttp's access log, which records addresses and user agents, stays off.
@@ -654,7 +711,7 @@ def serve(settings: Settings, triage: Triage, host: str, port: int) -> None:
     # Two busy threads (the event loop and the store thread) hand the interpreter lock to
     # each other; the default 5 ms turn would add up to 5 ms to every page under load.
     sys.setswitchinterval(0.0005)
-    app = create_app(settings, triage, housekeeping=True)
+    app = create_app(settings, triage, housekeeping=True, metrics=metrics)
     # Everything loaded so far (content, templates, libraries) lives as long as the process:
     # keep it out of the garbage collector's full scans, which otherwise stall every page.
     gc.collect()
