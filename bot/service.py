@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from .engine import (
     Unsupported,
 )
 from .privacy import new_reference_code, new_run_id
-from .store import CodeTaken, InboxItem, Outgoing, Store
+from .store import CodeTaken, InboxItem, Outgoing, Store, explain
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,10 @@ class Triage:
                     outcome, rows = self._work_one(item, now, compose, item.subject in flagged)
                 except Exception as exc:
                     del self._checks[told:]  # rolled back: nothing of it happened
+                    if isinstance(exc, sqlite3.Error) and explain(exc, self.store.path):
+                        # The file failed (full, read-only...), not this update: undo the
+                        # pass, and let the worker retry it all without using up any tries.
+                        raise
                     blocked.add(item.subject)
                     self._failed(item, exc, now)
                     worked.failed += 1

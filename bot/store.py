@@ -57,11 +57,29 @@ def access_advice(target: Path) -> str:
         return f"give the user running the bot read and write access to {target}"
     if uid == 0:
         return f"{target} is probably on a read-only file system: use a writable location"
+    if in_container():
+        # The folder is the host's (a bind mount) or a volume: chown inside would not do.
+        return (
+            f"give uid {uid} (the user the container runs as) read and write access to "
+            f"{target}: on the host, chown {uid} the folder mounted there (for example "
+            f"chown -R {uid} ./data), or mount a named volume instead"
+        )
     # Name the uid: in the Docker image the bot runs as uid 10001, not as the host's user.
     return (
         f"give uid {uid} (the user this runs as) read and write access to {target}, "
         f"for example: chown {uid} {target}"
     )
+
+
+# The project's image writes this file (see Dockerfile): advice about the data folder is then
+# for the host's operator. (Not Docker's or Podman's own markers: developers' machines can be
+# containers too, where the folder is their own to chown.)
+IMAGE_MARKER = Path("/etc/mpsp-triage-image")
+
+
+def in_container() -> bool:
+    """Whether this runs in the project's container image."""
+    return IMAGE_MARKER.exists()
 
 
 def check_database_path(path: Path) -> None:
@@ -131,6 +149,22 @@ def explain(exc: sqlite3.Error, path: Path, writing: bool = False) -> StoreError
             f"{BUSY_TIMEOUT_MS // 1000} seconds{lost}: try again"
         )
     return None
+
+
+def describe(exc: BaseException, path: Path) -> str:
+    """An error for a log line: the one-line file problem (full, read-only...), else its type.
+
+    For the long-running bot and web page, whose database can fill up or be remounted
+    read-only while they run: the operator reads what to do, not just "StoreError".
+    """
+    if isinstance(exc, sqlite3.Error):
+        problem = explain(exc, path)
+        if problem is not None:
+            return str(problem)
+        # SQLite's own messages name no person; other errors may carry data, so not theirs.
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return type(exc).__name__
 
 
 def _refuse_newer(path: Path, version: int) -> None:
@@ -513,8 +547,12 @@ class Store:
             try:
                 yield
             except BaseException:
-                self.conn.execute(f"ROLLBACK TO {name}")
-                self.conn.execute(f"RELEASE {name}")
+                # After some errors (a full disk, an I/O error) SQLite has already rolled the
+                # whole transaction back: then there is no savepoint left to undo, and the
+                # error itself goes up to whoever holds the outer transaction.
+                if self.conn.in_transaction:
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
                 raise
             self.conn.execute(f"RELEASE {name}")
             return

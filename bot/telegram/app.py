@@ -28,7 +28,7 @@ from ..metrics import Metrics, listening_port
 from ..sealing import Sealer
 from ..service import Triage, utcnow
 from ..settings import Settings
-from ..store import Health, StoreThread
+from ..store import Health, StoreThread, describe
 from .api import BotApi
 from .backoff import Backoff
 from .convert import ALLOWED_UPDATES, Composer, Reader
@@ -270,7 +270,7 @@ class TelegramBot:
                 self.store.purge, utcnow(), settings.idle_days, settings.retention_days
             )
         except Exception as exc:
-            log.error("retention purge failed (%s: %s); will try again", type(exc).__name__, exc)
+            log.error("retention purge failed (%s); will try again", describe(exc, self.store.path))
             return None
         if any(counts.values()):
             log.info("retention purge: %s", counts)

@@ -44,7 +44,7 @@ from telegram.error import (
 
 from ..metrics import Metrics
 from ..sealing import Address, Sealer, SealError
-from ..store import Outgoing, Store, StoreThread
+from ..store import Outgoing, Store, StoreThread, describe
 from .api import BotApi, retry_after
 from .convert import TEAM_POST
 
@@ -446,7 +446,10 @@ class Sender:
             if wipe:
                 await self.store_thread.call(self.store.checkpoint)
         except Exception as exc:
-            log.warning("could not record sent messages (%s); will try again", type(exc).__name__)
+            log.warning(
+                "could not record sent messages (%s); will try again",
+                describe(exc, self.store.path),
+            )
             self._sent[:0] = sent
             self._failed[:0] = failed
             self._lost |= lost

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..store import describe
 from .convert import Reader
 from .inbox import InboxWriter
 
@@ -82,7 +83,7 @@ class Webhook:
         except Exception as exc:
             log.warning(
                 "could not store a webhook update (%s); Telegram will send it again",
-                type(exc).__name__,
+                describe(exc, self.inbox.store.path),
             )
             return web.Response(status=500)
         self.received += 1

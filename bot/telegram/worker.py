@@ -15,7 +15,7 @@ import time
 
 from ..metrics import Metrics
 from ..service import Compose, Triage
-from ..store import StoreThread
+from ..store import StoreThread, describe
 from .backoff import Backoff
 from .convert import compose
 from .sender import Sender
@@ -73,7 +73,7 @@ class Worker:
             delay = self._backoff.next()
             log.warning(
                 "could not work through the inbox (%s); trying again in %.1fs",
-                type(exc).__name__,
+                describe(exc, self.triage.store.path),
                 delay,
             )
             return delay

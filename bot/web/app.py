@@ -16,6 +16,7 @@ import logging
 import queue
 import re
 import secrets
+import sqlite3
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -35,7 +36,7 @@ from ..privacy import pseudonym
 from ..result import Result
 from ..service import Triage, utcnow
 from ..settings import Settings
-from ..store import Health, Store
+from ..store import Health, Store, describe, explain
 from .pages import Pages, load_pages
 from .result import plan_file, style_hashes, web_result
 from .security import (
@@ -119,6 +120,8 @@ class StoreThread:
                             with self.store.transaction():  # a savepoint of its own
                                 results.append((True, fn(*args)))
                         except Exception as exc:  # undone alone; the others go on
+                            if not self.store.conn.in_transaction:
+                                raise  # SQLite undid the whole group (a full disk...)
                             results.append((False, exc))
                 ok = True
             except Exception as exc:  # the commit failed: nothing in the group was kept
@@ -315,17 +318,31 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return response
     except asyncio.CancelledError:
         raise
+    except sqlite3.Error as exc:
+        # The database file cannot take the answer (a full disk, a read-only mount...): one
+        # line for the operator saying what to do, and "try again soon" for the person.
+        problem = explain(exc, check.triage.store.path, writing=True)
+        if problem is None:
+            return _crashed(request, exc)
+        log.error("web page could not save an answer: %s", problem)
+        response = check.error_page(request, 503)
+        response.headers["Retry-After"] = "60"
+        return response
     except Exception as exc:
-        log.error(
-            "web page %s %s failed: %s: %s",
-            request.method,
-            request.match_info.route.resource.canonical
-            if request.match_info.route.resource
-            else "?",
-            type(exc).__name__,
-            str(exc).splitlines()[0] if str(exc) else "",
-        )
-        return check.error_page(request, 500)
+        return _crashed(request, exc)
+
+
+def _crashed(request: web.Request, exc: Exception) -> web.Response:
+    """A bug: one log line (route template and exception, never an address), a 500 page."""
+    resource = request.match_info.route.resource
+    log.error(
+        "web page %s %s failed: %s: %s",
+        request.method,
+        resource.canonical if resource else "?",
+        type(exc).__name__,
+        str(exc).splitlines()[0] if str(exc) else "",
+    )
+    return request.app[KEY].error_page(request, 500)
 
 
 @web.middleware
@@ -687,11 +704,16 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
 
     async def loop() -> None:
         while True:
-            counts = await check.store_thread.call(
-                check.triage.store.purge, utcnow(), settings.idle_days, settings.retention_days
-            )
-            if any(counts.values()):
-                log.info("retention purge: %s", counts)
+            try:
+                counts = await check.store_thread.call(
+                    check.triage.store.purge, utcnow(), settings.idle_days, settings.retention_days
+                )
+            except Exception as exc:  # a full disk, say: say so, and try again next time
+                problem = describe(exc, check.triage.store.path)
+                log.error("retention purge failed (%s); will try again", problem)
+            else:
+                if any(counts.values()):
+                    log.info("retention purge: %s", counts)
             await asyncio.sleep(6 * 3600)
 
     task = asyncio.create_task(loop())
