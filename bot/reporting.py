@@ -86,12 +86,12 @@ class _Column:
     @property
     def natural(self) -> int:
         """Wide enough for every cell on one line and the header's longest word."""
-        return max(_longest_word(self.header), *(cell_len(t) for t in self.texts))
+        return max([_longest_word(self.header), *(cell_len(t) for t in self.texts)])
 
     @property
     def narrow(self) -> int:
         """The least it can take without cutting a word: "1,234 (56%)" on two lines."""
-        return max(_longest_word(self.header), *(_longest_word(t) for t in self.texts))
+        return max([_longest_word(self.header), *(_longest_word(t) for t in self.texts)])
 
 
 def _longest_word(text: str) -> int:
@@ -105,8 +105,9 @@ def _layout(labels: list[str], columns: list[_Column], width: int) -> list[tuple
     keep a line each where they can; labels wrap at spaces; a table too wide for the terminal
     is shown in several parts, each repeating the labels, rather than cutting anything.
     """
-    label_min = max(_LABEL_MIN, *(_longest_word(label) for label in labels))
-    label_want = min(_LABEL_MAX, max(label_min, *(cell_len(label) for label in labels)))
+    # (A list for max(): a table with no rows yet, such as a new database's, has no labels.)
+    label_min = max([_LABEL_MIN, *(_longest_word(label) for label in labels)])
+    label_want = min(_LABEL_MAX, max([label_min, *(cell_len(label) for label in labels)]))
     parts: list[tuple[int, list[int]]] = []
     chunk: list[_Column] = []
 
