@@ -40,7 +40,7 @@ ENV PATH=/opt/triage/bin:$PATH \
 # uid 10001, not root. The marker file tells the bot it runs in this image, so advice about
 # the data folder is for the host (see bot/store.py).
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/triage triage \
-    && mkdir /data && chown 10001:10001 /data \
+    && mkdir /data /backups && chown 10001:10001 /data /backups \
     && echo "mpsp-triage image: runs as uid 10001, data in /data" >/etc/mpsp-triage-image
 COPY --from=build /opt/triage /opt/triage
 WORKDIR /home/triage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
 import ipaddress
 import json
@@ -358,8 +359,12 @@ def review(
     )
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def _free_port(host: str) -> int:
-    with socket.socket() as probe:
+    with socket.socket(_family(host)) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
 
@@ -379,17 +384,22 @@ def serve_review(
         write_templates,
     )
 
-    if options.port == 0:
-        options = replace(options, port=_free_port(options.host))
-    else:
-        try:
-            with socket.socket() as probe:
+    try:
+        if options.port == 0:
+            options = replace(options, port=_free_port(options.host))
+        else:
+            with socket.socket(_family(options.host)) as probe:
                 probe.bind((options.host, options.port))
-        except OSError:
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
             raise fail(
                 f"port {options.port} on {options.host} is in use (is a review already "
                 "running?): choose another with --port N, or --port 0 for a free one"
             ) from None
+        raise fail(
+            f"cannot listen on {options.host} ({exc.strerror or exc}): give --host an address "
+            "of this computer, 127.0.0.1 (the default), or 0.0.0.0 for all of them"
+        ) from None
     if not options.protected and not is_loopback(options.host):
         err.print(
             Text("warning: ", style="bold yellow")
