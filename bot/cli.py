@@ -17,6 +17,7 @@ from .cli_common import (
     content_or_exit,
     fail,
     open_store,
+    refuse_synthetic,
     settings_from,
 )
 from .content import Content, load_content
@@ -29,6 +30,7 @@ from .store import Store, StoreThread
 from .yamlfile import ContentError
 
 if TYPE_CHECKING:
+    from .metrics import Metrics
     from .telegram import TelegramBot
 
 app = typer.Typer(
@@ -45,9 +47,11 @@ app = typer.Typer(
 
 def _register_subcommands() -> None:
     from .editor_cli import content_app, flow_app
+    from .ops_cli import register as register_ops
     from .team_cli import register
 
     register(app)
+    register_ops(app)
     app.add_typer(content_app, name="content")
     app.add_typer(flow_app, name="flow")
 
@@ -158,6 +162,7 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
     log = logging.getLogger("bot")
     bundle = content_or_exit(settings, log)
     store = open_store(ctx, settings)
+    refuse_synthetic(store, "run")
     triage = make_triage(settings, bundle, store, handover=settings.team_chat_id is not None)
     log_missing_contacts(settings, log)
 
@@ -166,7 +171,12 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
 
     try:
         code = run_bot(
-            settings, triage, webhook=webhook, commands=bundle.ui.commands, on_reload=reload
+            settings,
+            triage,
+            webhook=webhook,
+            commands=bundle.ui.commands,
+            on_reload=reload,
+            metrics=_metrics(settings),
         )
     except StartupError as exc:
         raise fail(str(exc)) from None
@@ -174,6 +184,15 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
         store.close()
     if code:
         raise typer.Exit(code)
+
+
+def _metrics(settings: Settings) -> Metrics | None:
+    """Metrics for this process, when TRIAGE_METRICS_PORT asks for them (off by default)."""
+    if settings.metrics_port is None:
+        return None
+    from .metrics import Metrics
+
+    return Metrics()
 
 
 def log_missing_contacts(settings: Settings, log: logging.Logger) -> None:
@@ -264,8 +283,9 @@ def web(
             ", ".join(missing),
         )
     store = open_store(ctx, settings)
+    refuse_synthetic(store, "web")
     try:
-        serve(settings, make_triage(settings, bundle, store), host, port)
+        serve(settings, make_triage(settings, bundle, store), host, port, _metrics(settings))
     finally:
         store.close()
 

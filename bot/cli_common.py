@@ -115,6 +115,21 @@ def open_store(
     return Store(path, migrate=migrate)
 
 
+def refuse_synthetic(store: Store, command: str) -> None:
+    """Stop ``run`` and ``web`` on a database made by demo-data (closing it), in one line.
+
+    Real people's answers would be stored beside made-up ones, and no report could tell
+    them apart again.
+    """
+    if store.synthetic:
+        store.close()
+        raise fail(
+            f"{store.path} holds synthetic demo data (made by demo-data), and `{command}` "
+            "would mix real people's answers with made-up ones: set TRIAGE_DB (or --db) to "
+            "the real database, or to a new file"
+        )
+
+
 def settings_from(
     ctx: typer.Context, db: Path | None = None, content: Path | None = None
 ) -> Settings:

@@ -275,6 +275,9 @@ class ReportLabels(BaseModel):
     finished: str
     continued: str = Field(description="after a table's title when it goes on in another part")
     handover: str = Field(description="the row of people who asked the team to contact them")
+    synthetic: str = Field(
+        description="each CSV row's first column, and JSON's dataset, from a demo database"
+    )
 
 
 class ReportText(BaseModel):
@@ -285,6 +288,9 @@ class ReportText(BaseModel):
     title: str
     confidential: str
     protected: str = Field(description="what `review --protected` says on every page")
+    synthetic: str = Field(
+        description="the banner of every team output from a database made by demo-data"
+    )
     disclosure: str = Field(
         description="may use {min_count}, {round_to}, {min_denominator} and {suppressed}"
     )

@@ -216,6 +216,10 @@ def generate(
     batch = 250
     while made < n:
         with store.transaction():
+            if not made:
+                # The fence: the marker commits with the first made-up answers, so no
+                # synthetic row ever sits in a database that does not say it is synthetic.
+                store.mark_synthetic(dt.datetime.now(dt.UTC), seed)
             for _ in range(min(batch, n - made)):
                 made += 1
                 # More checks in recent months, as the programme becomes known.

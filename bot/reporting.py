@@ -33,6 +33,8 @@ class ReportMeta:
     responses: Cell
     rules: Rules
     notes: tuple[str, ...] = ()
+    # Made by demo-data: every format says so where a reader cannot miss it (issue 13).
+    synthetic: bool = False
 
 
 def cell_text(cell: Cell, labels: ReportLabels, percent: bool = True) -> str:
@@ -84,12 +86,12 @@ class _Column:
     @property
     def natural(self) -> int:
         """Wide enough for every cell on one line and the header's longest word."""
-        return max(_longest_word(self.header), *(cell_len(t) for t in self.texts))
+        return max([_longest_word(self.header), *(cell_len(t) for t in self.texts)])
 
     @property
     def narrow(self) -> int:
         """The least it can take without cutting a word: "1,234 (56%)" on two lines."""
-        return max(_longest_word(self.header), *(_longest_word(t) for t in self.texts))
+        return max([_longest_word(self.header), *(_longest_word(t) for t in self.texts)])
 
 
 def _longest_word(text: str) -> int:
@@ -103,8 +105,9 @@ def _layout(labels: list[str], columns: list[_Column], width: int) -> list[tuple
     keep a line each where they can; labels wrap at spaces; a table too wide for the terminal
     is shown in several parts, each repeating the labels, rather than cutting anything.
     """
-    label_min = max(_LABEL_MIN, *(_longest_word(label) for label in labels))
-    label_want = min(_LABEL_MAX, max(label_min, *(cell_len(label) for label in labels)))
+    # (A list for max(): a table with no rows yet, such as a new database's, has no labels.)
+    label_min = max([_LABEL_MIN, *(_longest_word(label) for label in labels)])
+    label_want = min(_LABEL_MAX, max([label_min, *(cell_len(label) for label in labels)]))
     parts: list[tuple[int, list[int]]] = []
     chunk: list[_Column] = []
 
@@ -131,6 +134,8 @@ def print_tables(
 ) -> None:
     """Tables in the terminal, fitted to its width: nothing is cut, wide tables come in parts."""
     labels = content.report.labels
+    if meta.synthetic:
+        console.print(Text(content.report.synthetic, style="bold white on red"))
     console.print(Text(content.report.title, style="bold"))
     console.print(Text(_period_text(meta, content), style="dim"))
     for note in meta.notes:
@@ -186,6 +191,8 @@ def print_tables(
             console.print(Text(table.note, style="dim"))
     console.print()
     console.print(Text(disclosure_note(content, meta.rules), style="dim"))
+    if meta.synthetic:
+        console.print(Text(content.report.synthetic, style="bold white on red"))
 
 
 def _period_text(meta: ReportMeta, content: Content) -> str:
@@ -244,13 +251,20 @@ def long_form(content: Content, tables: list[SafeTable]) -> Iterator[Figure]:
                 yield figure(table, r, base, n, labels.all, Cell(table.base_total.count), True)
 
 
-def to_csv(content: Content, tables: list[SafeTable]) -> str:
-    """Every protected figure in long form: table, row, column, count, percent."""
+def to_csv(content: Content, tables: list[SafeTable], synthetic: bool = False) -> str:
+    """Every protected figure in long form: table, row, column, count, percent.
+
+    From a demo database every row starts with a ``dataset`` column saying "synthetic demo
+    data", so no row can be copied out of the file without it.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["table", "title", "row", "column", "count", "percent"])
+    mark = [content.report.labels.synthetic] if synthetic else []
+    writer.writerow(
+        [*(["dataset"] if synthetic else []), "table", "title", "row", "column", "count", "percent"]
+    )
     for f in long_form(content, tables):
-        writer.writerow([f.table.id, f.table.title, f.row, f.column, f.count, f.percent])
+        writer.writerow([*mark, f.table.id, f.table.title, f.row, f.column, f.count, f.percent])
     return buffer.getvalue()
 
 
@@ -333,6 +347,7 @@ def to_html(
         tables=views,
         labels=labels.model_dump(),
         by=content.report.dimensions[meta.by] if meta.by else None,  # type: ignore[index]
+        synthetic=content.report.synthetic if meta.synthetic else "",
     )
 
 

@@ -321,8 +321,23 @@ _FIGURES_TABLE = {
 }
 
 
-def metadata(content: Content, rules: Rules, protected: bool = False) -> dict[str, Any]:
-    """Titles, descriptions, column notes, facets and canned queries for Datasette."""
+def metadata(
+    content: Content, rules: Rules, protected: bool = False, synthetic: bool = False
+) -> dict[str, Any]:
+    """Titles, descriptions, column notes, facets and canned queries for Datasette.
+
+    ``synthetic``: the database was made by demo-data; the title and home page say so.
+    """
+    meta = _metadata(content, rules, protected)
+    if synthetic:
+        meta["title"] = f"{content.report.labels.synthetic.upper()}: {meta['title']}"
+        meta["description_html"] = (
+            f"<p><strong>{escape(content.report.synthetic)}</strong></p>" + meta["description_html"]
+        )
+    return meta
+
+
+def _metadata(content: Content, rules: Rules, protected: bool) -> dict[str, Any]:
     note = content.report.disclosure.format(
         min_count=rules.min_count,
         round_to=rules.round_to,
@@ -422,22 +437,38 @@ def metadata(content: Content, rules: Rules, protected: bool = False) -> dict[st
     }
 
 
-def write_metadata(path: Path, content: Content, rules: Rules, protected: bool = False) -> Path:
+def write_metadata(
+    path: Path, content: Content, rules: Rules, protected: bool = False, synthetic: bool = False
+) -> Path:
     """Write Datasette's metadata file."""
-    path.write_text(json.dumps(metadata(content, rules, protected), indent=2), encoding="utf-8")
+    meta = metadata(content, rules, protected, synthetic)
+    path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return path
 
 
-def write_templates(folder: Path, content: Content, protected: bool = False) -> Path:
-    """Datasette templates that put the view's notice at the top of every page."""
+def write_templates(
+    folder: Path, content: Content, protected: bool = False, synthetic: bool = False
+) -> Path:
+    """Datasette templates that put the view's notice at the top of every page.
+
+    From a database made by demo-data, a red "synthetic demo data" banner comes first.
+    """
     notice = content.report.protected if protected else content.report.confidential
     kind = "protected" if protected else "confidential"
     colours = "#e7f0f7;border-color:#2f6f9f" if protected else "#fff8e8;border-color:#8a5a00"
     folder.mkdir(parents=True, exist_ok=True)
+    banner = ""
+    if synthetic:
+        banner = (
+            '<p class="mpsp-notice mpsp-synthetic" role="alert" style="margin:0 0 1em;'
+            'padding:.6em 1em;background:#b00020;color:#fff;font-weight:700">'
+            f"{{% raw %}}{escape(content.report.synthetic)}{{% endraw %}}</p>"
+        )
     # The notice is escaped for HTML and kept out of Jinja's reach with {% raw %}.
     (folder / "base.html").write_text(
         '{% extends "default:base.html" %}\n'
         "{% block messages %}"
+        f"{banner}"
         f'<p class="mpsp-notice mpsp-{kind}" style="margin:0 0 1em;padding:.6em 1em;'
         f'border-left:4px solid;background:{colours};font-weight:600">'
         f"{{% raw %}}{escape(notice)}{{% endraw %}}</p>"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from .engine import (
     Unsupported,
 )
 from .privacy import new_reference_code, new_run_id
-from .store import CodeTaken, InboxItem, Outgoing, Store
+from .store import CodeTaken, InboxItem, Outgoing, Store, explain
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,16 @@ class Triage:
         clock: Callable[[], dt.datetime] = utcnow,
         new_code: Callable[[], str] = new_reference_code,
         rules: Rules | None = None,
+        on_check: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
         self.clock = clock
         self.new_code = new_code
         self.rules = rules or Rules()
+        # Told ("started" or "finished", channel) once the change is committed (metrics).
+        self.on_check = on_check
+        self._checks: list[tuple[str, str]] = []
 
     # ---- the direct path ---------------------------------------------------------------------
 
@@ -133,12 +138,20 @@ class Triage:
         ``channel`` ("telegram" or "web") is recorded with a response the event completes.
         """
         for _attempt in range(CODE_DRAWS):
+            told = len(self._checks)
             try:
                 with self.store.transaction():
                     outcome = self._decide(subject, event, self.clock(), channel)
             except CodeTaken:
+                del self._checks[told:]
                 log.warning("reference code collision; drawing another")
                 continue
+            except BaseException:
+                del self._checks[told:]
+                raise
+            if not self.store.conn.in_transaction:
+                # Committed. (Inside a web group's transaction, the group tells once it commits.)
+                self.checks_committed()
             if outcome.forget:
                 self.store.checkpoint()
             return outcome
@@ -163,14 +176,43 @@ class Triage:
             return worked
         blocked: set[str] = set()
         done: list[int] = []
+        self._checks.clear()
+        try:
+            self._work_all(due, worked, blocked, done, now, compose)
+        except BaseException:
+            self._checks.clear()
+            raise
+        self.checks_committed()
+        worked.handled = len(done)
+        if worked.forgot:
+            self.store.checkpoint()
+        if not worked.more:
+            worked.next_due = self.store.inbox_next_due(time.time())
+        return worked
+
+    def _work_all(
+        self,
+        due: list[InboxItem],
+        worked: Worked,
+        blocked: set[str],
+        done: list[int],
+        now: dt.datetime,
+        compose: Compose,
+    ) -> None:
         with self.store.transaction():
             flagged = self.store.reshow_subjects()
             for item in due:
                 if item.subject in blocked:
                     continue  # an earlier row of theirs failed just now: keep their order
+                told = len(self._checks)
                 try:
                     outcome, rows = self._work_one(item, now, compose, item.subject in flagged)
                 except Exception as exc:
+                    del self._checks[told:]  # rolled back: nothing of it happened
+                    if isinstance(exc, sqlite3.Error) and explain(exc, self.store.path):
+                        # The file failed (full, read-only...), not this update: undo the
+                        # pass, and let the worker retry it all without using up any tries.
+                        raise
                     blocked.add(item.subject)
                     self._failed(item, exc, now)
                     worked.failed += 1
@@ -181,12 +223,6 @@ class Triage:
                 if item.callback_id is not None:
                     worked.answers.append((item.callback_id, outcome.notice))
             self.store.inbox_done(done, now)
-        worked.handled = len(done)
-        if worked.forgot:
-            self.store.checkpoint()
-        if not worked.more:
-            worked.next_due = self.store.inbox_next_due(time.time())
-        return worked
 
     def _work_one(
         self, item: InboxItem, now: dt.datetime, compose: Compose, flagged: bool
@@ -268,10 +304,24 @@ class Triage:
             self.store.save(subject, after, now)
         if outcome.completion is not None:
             self.store.add_response(subject, outcome.completion, channel)
+            self._checks.append(("finished", channel))
         if outcome.handover and after is not None and after.code is not None:
             self.store.record_handover(after.code, now)
         if outcome.reached is not None and after is not None:
-            self.store.reached(after.run, outcome.reached, now)
+            first = self.store.reached(after.run, outcome.reached, now)
+            if first and outcome.reached == self.engine.content.flow.questions[0].id:
+                self._checks.append(("started", channel))
+
+    def checks_committed(self) -> None:
+        """After a commit: report the checks it started and finished (then forget them)."""
+        checks, self._checks = self._checks, []
+        if self.on_check is not None:
+            for event, channel in checks:
+                self.on_check(event, channel)
+
+    def checks_rolled_back(self) -> None:
+        """After a rollback: forget the checks noted since the last commit."""
+        self._checks.clear()
 
     def stats_figures(self, now: dt.datetime) -> dict[str, object]:
         """Headline figures for /stats, with disclosure control applied."""

@@ -73,6 +73,11 @@ class Settings:
     web_proxy: bool = False
     web_session_rate: int = 120
     web_address_rate: int = 6000
+    # ---- operating it (issue 13): health thresholds and Prometheus metrics ----
+    health_inbox_age: float = 60.0
+    health_outbox_age: float = 300.0
+    metrics_port: int | None = None
+    metrics_listen: str = "127.0.0.1"
 
     def missing_contacts(self) -> list[str]:
         """Contact settings (and the team chat) left unset, by name, for the start-up log."""
@@ -275,6 +280,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
 
     return Settings(
+        **_operations(env),  # type: ignore[arg-type]
         contact=contact,
         team_chat_id=team_chat_id,
         web_url=web_url,
@@ -297,6 +303,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         min_denominator=_int(env, "TRIAGE_MIN_DENOMINATOR", 10, 1, 100_000),
         **_webhook(env),  # type: ignore[arg-type]
     )
+
+
+def _operations(env: Mapping[str, str]) -> dict[str, object]:
+    """Health thresholds and the metrics port (off unless TRIAGE_METRICS_PORT is set)."""
+    raw_port = env.get("TRIAGE_METRICS_PORT", "").strip()
+    return {
+        "health_inbox_age": _float(env, "TRIAGE_HEALTH_INBOX_AGE", 60.0, 86400.0),
+        "health_outbox_age": _float(env, "TRIAGE_HEALTH_OUTBOX_AGE", 300.0, 86400.0),
+        "metrics_port": _int(env, "TRIAGE_METRICS_PORT", 0, 1, 65535) if raw_port else None,
+        "metrics_listen": env.get("TRIAGE_METRICS_LISTEN", "").strip() or "127.0.0.1",
+    }
 
 
 def _contact_settings(env: Mapping[str, str]) -> tuple[Contact, int | None]:

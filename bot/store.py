@@ -57,11 +57,29 @@ def access_advice(target: Path) -> str:
         return f"give the user running the bot read and write access to {target}"
     if uid == 0:
         return f"{target} is probably on a read-only file system: use a writable location"
+    if in_container():
+        # The folder is the host's (a bind mount) or a volume: chown inside would not do.
+        return (
+            f"give uid {uid} (the user the container runs as) read and write access to "
+            f"{target}: on the host, chown {uid} the folder mounted there (for example "
+            f"chown -R {uid} ./data), or mount a named volume instead"
+        )
     # Name the uid: in the Docker image the bot runs as uid 10001, not as the host's user.
     return (
         f"give uid {uid} (the user this runs as) read and write access to {target}, "
         f"for example: chown {uid} {target}"
     )
+
+
+# The project's image writes this file (see Dockerfile): advice about the data folder is then
+# for the host's operator. (Not Docker's or Podman's own markers: developers' machines can be
+# containers too, where the folder is their own to chown.)
+IMAGE_MARKER = Path("/etc/mpsp-triage-image")
+
+
+def in_container() -> bool:
+    """Whether this runs in the project's container image."""
+    return IMAGE_MARKER.exists()
 
 
 def check_database_path(path: Path) -> None:
@@ -131,6 +149,63 @@ def explain(exc: sqlite3.Error, path: Path, writing: bool = False) -> StoreError
             f"{BUSY_TIMEOUT_MS // 1000} seconds{lost}: try again"
         )
     return None
+
+
+def describe(exc: BaseException, path: Path) -> str:
+    """An error for a log line: the one-line file problem (full, read-only...), else its type.
+
+    For the long-running bot and web page, whose database can fill up or be remounted
+    read-only while they run: the operator reads what to do, not just "StoreError".
+    """
+    if isinstance(exc, sqlite3.Error):
+        problem = explain(exc, path)
+        if problem is not None:
+            return str(problem)
+        # SQLite's own messages name no person; other errors may carry data, so not theirs.
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return type(exc).__name__
+
+
+def _refuse_newer(path: Path, version: int) -> None:
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"{path} was written by a newer version of the bot (database schema "
+            f"{version}; this version knows up to {len(MIGRATIONS)}): upgrade the bot "
+            "to use it. The database was left untouched"
+        )
+
+
+# ---- synthetic (demo) databases ---------------------------------------------------------------
+
+
+def synthetic_file(path: Path) -> bool | None:
+    """Whether an existing database file was made by ``demo-data``; None if there is no file.
+
+    Reads only (the file is never migrated, switched to WAL or otherwise changed): demo-data
+    asks this before it touches anything. A file that cannot be used raises StoreError.
+    """
+    check_database_path(path)
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise explain(exc, path) or exc from None
+    try:
+        _refuse_newer(path, int(conn.execute("PRAGMA user_version").fetchone()[0]))
+        return _has_marker(conn)
+    except sqlite3.Error as exc:
+        raise explain(exc, path) or exc from None
+    finally:
+        conn.close()
+
+
+def _has_marker(conn: sqlite3.Connection) -> bool:
+    table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'synthetic'"
+    ).fetchone()
+    return bool(table and conn.execute("SELECT 1 FROM synthetic").fetchone())
 
 
 def _utc(now: dt.datetime) -> str:
@@ -296,12 +371,23 @@ def _migration_transport(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE IF EXISTS updates")
 
 
+def _migration_synthetic(db: sqlite_utils.Database) -> None:
+    # The demo-data fence (issue 13): one row, written by `demo-data` in the same transaction
+    # as its first answers, so a database holding made-up people always says so. A real
+    # database has the table and never a row in it.
+    db.execute(
+        "CREATE TABLE synthetic (id INTEGER PRIMARY KEY CHECK (id = 1), made TEXT NOT NULL, "
+        "seed INTEGER NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_handover,
     _migration_channel,
     _migration_transport,
+    _migration_synthetic,
 ]
 
 
@@ -376,6 +462,8 @@ class Health:
     outbox_oldest_s: float | None
     outbox_failed: int
     pauses_429: int
+    # Rows held for later (not_before in the future): neither behind nor stuck.
+    outbox_scheduled: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as a JSON-ready mapping."""
@@ -427,13 +515,7 @@ class Store:
         self.conn.close()
 
     def _refuse_newer(self) -> None:
-        version = self.schema_version
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} was written by a newer version of the bot (database schema "
-                f"{version}; this version knows up to {len(MIGRATIONS)}): upgrade the bot "
-                "to use it. The database was left untouched"
-            )
+        _refuse_newer(self.path, self.schema_version)
 
     def migrate(self) -> None:
         """Bring the schema up to date (each migration in its own transaction)."""
@@ -465,8 +547,12 @@ class Store:
             try:
                 yield
             except BaseException:
-                self.conn.execute(f"ROLLBACK TO {name}")
-                self.conn.execute(f"RELEASE {name}")
+                # After some errors (a full disk, an I/O error) SQLite has already rolled the
+                # whole transaction back: then there is no savepoint left to undo, and the
+                # error itself goes up to whoever holds the outer transaction.
+                if self.conn.in_transaction:
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
                 raise
             self.conn.execute(f"RELEASE {name}")
             return
@@ -727,6 +813,19 @@ class Store:
         """Whether this person lost something since they last wrote (and forget it)."""
         return bool(self.conn.execute("DELETE FROM reshow WHERE subject = ?", (subject,)).rowcount)
 
+    # ---- the demo-data fence ---------------------------------------------------------------
+
+    def mark_synthetic(self, now: dt.datetime, seed: int) -> None:
+        """Record that this database holds made-up data (inside demo-data's first transaction)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO synthetic (id, made, seed) VALUES (1, ?, ?)", (_utc(now), seed)
+        )
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether ``demo-data`` made this database (its answers are made up)."""
+        return _has_marker(self.conn)
+
     # ---- health ------------------------------------------------------------------------------
 
     def count(self, name: str, now: dt.datetime) -> None:
@@ -738,13 +837,18 @@ class Store:
                 (name, _utc(now)),
             )
 
-    def health(self, now: float | None = None) -> Health:
+    def health(self, now: float | None = None, *, probe: bool = True) -> Health:
         """Whether the store takes writes, and how far behind the inbox and outbox are.
 
-        ``now`` is unix time. Used by the webhook's health endpoint; meant for monitoring too.
+        ``now`` is unix time. Used by ``health``, ``/healthz`` and the metrics. Without
+        ``probe`` nothing is written and ``writable`` is not tested (reported True): for
+        metrics scraped every few seconds, which must not write each time.
         """
         now = time.time() if now is None else now
+        writable = True
         try:
+            if not probe:
+                raise _NoProbe
             with self.transaction():
                 self.conn.execute(
                     "INSERT INTO transport_counters (name, value, updated) VALUES "
@@ -752,24 +856,35 @@ class Store:
                     "value = value + 1, updated = excluded.updated",
                     (_utc(dt.datetime.fromtimestamp(now, dt.UTC)),),
                 )
-            writable = True
+        except _NoProbe:
+            pass
         except sqlite3.Error:
             writable = False
 
-        def oldest(table: str) -> tuple[int, float | None, int]:
-            depth, first = self.conn.execute(
-                f"SELECT count(*), min(created) FROM {table} WHERE status = 'todo'"
-                if table == "outbox"
-                else "SELECT count(*), min(received) FROM inbox WHERE status = 'todo'"
-            ).fetchone()
-            failed = self.conn.execute(
-                f"SELECT count(*) FROM {table} WHERE status = 'failed'"
-            ).fetchone()[0]
-            age = now - dt.datetime.fromisoformat(first).timestamp() if first else None
-            return depth, None if age is None else max(age, 0.0), failed
+        def failed(table: str) -> int:
+            return int(
+                self.conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE status = 'failed'"
+                ).fetchone()[0]
+            )
 
-        inbox = oldest("inbox")
-        outbox = oldest("outbox")
+        def age(since: float | None) -> float | None:
+            return None if since is None else max(now - since, 0.0)
+
+        depth, first = self.conn.execute(
+            "SELECT count(*), min(received) FROM inbox WHERE status = 'todo'"
+        ).fetchone()
+        inbox = (depth, age(dt.datetime.fromisoformat(first).timestamp() if first else None))
+        # A message is behind from when it was due: when made, or when a held row fell due.
+        depth, since = self.conn.execute(
+            "SELECT count(*), min(max(CAST(strftime('%s', created) AS REAL), not_before)) "
+            "FROM outbox WHERE status = 'todo' AND not_before <= ?",
+            (now,),
+        ).fetchone()
+        outbox = (depth, age(since))
+        (scheduled,) = self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE status = 'todo' AND not_before > ?", (now,)
+        ).fetchone()
         pauses = self.conn.execute(
             "SELECT value FROM transport_counters WHERE name = 'pauses_429'"
         ).fetchone()
@@ -777,11 +892,12 @@ class Store:
             writable=writable,
             inbox_depth=inbox[0],
             inbox_oldest_s=inbox[1],
-            inbox_failed=inbox[2],
+            inbox_failed=failed("inbox"),
             outbox_depth=outbox[0],
             outbox_oldest_s=outbox[1],
-            outbox_failed=outbox[2],
+            outbox_failed=failed("outbox"),
             pauses_429=pauses[0] if pauses else 0,
+            outbox_scheduled=scheduled,
         )
 
     # ---- conversations ---------------------------------------------------------------------
@@ -835,11 +951,13 @@ class Store:
         """Remove a conversation (cancelled or erased)."""
         self.conn.execute("DELETE FROM conversations WHERE subject = ?", (subject,))
 
-    def reached(self, run: str, state: str, now: dt.datetime) -> None:
-        """Count that a run reached a step (first time only)."""
-        self.conn.execute(
-            "INSERT OR IGNORE INTO progress (run, state, reached) VALUES (?, ?, ?)",
-            (run, state, _utc(now)),
+    def reached(self, run: str, state: str, now: dt.datetime) -> bool:
+        """Count that a run reached a step (first time only); True if it was the first time."""
+        return bool(
+            self.conn.execute(
+                "INSERT OR IGNORE INTO progress (run, state, reached) VALUES (?, ?, ?)",
+                (run, state, _utc(now)),
+            ).rowcount
         )
 
     # ---- responses -------------------------------------------------------------------------
@@ -947,6 +1065,10 @@ class Store:
                 "DELETE FROM outbox WHERE status = 'failed' AND finished < ?", (updates,)
             )
         return counts
+
+
+class _NoProbe(Exception):
+    """Health figures without the write test."""
 
 
 # ---- one writer thread ------------------------------------------------------------------------

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
+import ipaddress
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,7 +40,7 @@ from .disclosure import Rules
 from .privacy import normalise_code
 from .review import ReviewOptions
 from .settings import Settings
-from .store import Store
+from .store import Store, synthetic_file
 
 
 class Format(StrEnum):
@@ -160,6 +163,7 @@ def report(
         tables = analysis.tables(store, responses, by.value if by else None, period)
         headline = analysis.headline(store, responses, dt.date.today(), period)
         notes = tuple(analysis.split_plan(by.value if by else None).notes)
+        synthetic = store.synthetic
     finally:
         store.close()
     from .disclosure import protect_count
@@ -172,6 +176,7 @@ def report(
         responses=protect_count(len(responses), rules),
         rules=rules,
         notes=notes,
+        synthetic=synthetic,
     )
     if fmt == Format.table:
         if out_file is None:
@@ -181,7 +186,7 @@ def report(
         with out_file.open("w", encoding="utf-8") as handle:
             print_tables(Console(file=handle, width=120, highlight=False), content, meta, tables)
     elif fmt == Format.csv:
-        write_text(out_file, to_csv(content, tables), out)
+        write_text(out_file, to_csv(content, tables, synthetic), out)
     else:
         started = headline["started"]
         head = {
@@ -193,6 +198,13 @@ def report(
         write_text(out_file, to_html(content, meta, tables, head), out)
     if out_file is not None:
         out.print(f"Wrote {out_file}")
+    if synthetic:
+        say_synthetic(content)
+
+
+def say_synthetic(content: Content) -> None:
+    """The demo-data banner on the screen (stderr), whatever was written where."""
+    err.print(Text(content.report.synthetic, style="bold white on red"), soft_wrap=True)
 
 
 def lookup(
@@ -208,6 +220,7 @@ def lookup(
         raise fail(f"{code!r} is not a reference code: they look like MPSP-7KQ3-X9TD")
     try:
         found = _lookup(store, content, wanted)
+        synthetic = store.synthetic
     finally:
         store.close()
     if found is None:
@@ -216,9 +229,18 @@ def lookup(
             "deleted at the person's request (/forget).",
             1,
         )
+    if synthetic:
+        # First, so it is the first thing read in either form.
+        found = {
+            "dataset": content.report.labels.synthetic,
+            "notice": content.report.synthetic,
+            **found,
+        }
     if as_json:
         out.print_json(json.dumps(found, ensure_ascii=False))
         return
+    if synthetic:
+        out.print(Text(content.report.synthetic, style="bold white on red"), soft_wrap=True)
     out.print(
         f"[bold]{found['code']}[/bold]  finished {found['completed']} UTC  "
         f"content version {found['content_version']}"
@@ -300,9 +322,17 @@ def _lookup(store: Store, content: Content, code: str) -> dict[str, Any] | None:
 
 def review(
     ctx: typer.Context,
-    port: Annotated[
-        int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")
-    ] = 8001,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0 picks a free one).")] = (
+        8001
+    ),
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on. The default serves this computer only; in a container "
+            "use 0.0.0.0 (with --protected for anyone but the team).",
+        ),
+    ] = "127.0.0.1",
     protected: Annotated[
         bool,
         typer.Option(
@@ -313,7 +343,7 @@ def review(
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Browse the triage log in Datasette, read-only, on this computer only.
+    """Browse the triage log in Datasette, read-only (on this computer only, by default).
 
     By default a confidential view for the team: a snapshot taken now, without pseudonyms or
     unfinished conversations, with labels, a one-row-per-response view, facets and canned
@@ -322,18 +352,30 @@ def review(
     figures. Stop it with Ctrl-C.
     """
     settings, content, store = _open(ctx, db)
+    synthetic = store.synthetic
     store.close()
-    serve_review(settings, content, ReviewOptions(port=port, protected=protected))
+    serve_review(
+        settings, content, ReviewOptions(port=port, host=host, protected=protected), synthetic
+    )
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def _free_port(host: str) -> int:
-    with socket.socket() as probe:
+    with socket.socket(_family(host)) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
 
 
-def serve_review(settings: Settings, content: Content, options: ReviewOptions) -> None:
-    """Build the view's snapshot and serve it with Datasette until Ctrl-C."""
+def serve_review(
+    settings: Settings, content: Content, options: ReviewOptions, synthetic: bool = False
+) -> None:
+    """Build the view's snapshot and serve it with Datasette until Ctrl-C.
+
+    ``synthetic``: the database was made by demo-data, and every page says so.
+    """
     from .review import (
         build_copy,
         build_protected,
@@ -342,25 +384,42 @@ def serve_review(settings: Settings, content: Content, options: ReviewOptions) -
         write_templates,
     )
 
-    if options.port == 0:
-        options = replace(options, port=_free_port(options.host))
-    else:
-        try:
-            with socket.socket() as probe:
+    try:
+        if options.port == 0:
+            options = replace(options, port=_free_port(options.host))
+        else:
+            with socket.socket(_family(options.host)) as probe:
                 probe.bind((options.host, options.port))
-        except OSError:
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
             raise fail(
                 f"port {options.port} on {options.host} is in use (is a review already "
                 "running?): choose another with --port N, or --port 0 for a free one"
             ) from None
+        raise fail(
+            f"cannot listen on {options.host} ({exc.strerror or exc}): give --host an address "
+            "of this computer, 127.0.0.1 (the default), or 0.0.0.0 for all of them"
+        ) from None
+    if not options.protected and not is_loopback(options.host):
+        err.print(
+            Text("warning: ", style="bold yellow")
+            + Text(
+                f"review is listening on {options.host}, beyond this computer, and its default "
+                "view is confidential (row-level answers): anyone who can reach the port can "
+                "read them. For a wider audience use review --protected"
+            ),
+            soft_wrap=True,
+        )
     with tempfile.TemporaryDirectory(prefix="mpsp-review-") as tmp:
         folder = Path(tmp)
         with progress_bar("Taking a snapshot", err) as bar:
             bar.add_task("snapshot", total=None)
             build = build_protected if options.protected else build_copy
             database = build(settings.db_path, folder / "review.db", content, settings.rules)
-        meta = write_metadata(folder / "metadata.json", content, settings.rules, options.protected)
-        templates = write_templates(folder / "templates", content, options.protected)
+        meta = write_metadata(
+            folder / "metadata.json", content, settings.rules, options.protected, synthetic
+        )
+        templates = write_templates(folder / "templates", content, options.protected, synthetic)
         view = "protected figures only" if options.protected else "confidential"
         out.print(
             f"Reviewing a snapshot of {settings.db_path} ({view}) at "
@@ -369,6 +428,16 @@ def serve_review(settings: Settings, content: Content, options: ReviewOptions) -
         )
         command = datasette_command(database, meta, templates, options, sys.executable)
         _run_until_stopped(command)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on reaches this computer only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def _run_until_stopped(command: list[str]) -> None:
@@ -421,13 +490,20 @@ def export(
     _, content, store = _open(ctx, db)
     try:
         rows = _export_rows(store, content)
+        synthetic = store.synthetic
     finally:
         store.close()
     notice = " ".join(content.report.confidential.split())
+    if synthetic:
+        notice = f"{' '.join(content.report.synthetic.split())} {notice}"
+        # Every row carries the mark, so none can be copied out of the file without it.
+        rows = [{"dataset": content.report.labels.synthetic, **row} for row in rows]
+    fields = ["dataset", *EXPORT_FIELDS] if synthetic else list(EXPORT_FIELDS)
     if fmt == ExportFormat.json:
         text = (
             json.dumps(
                 {
+                    **({"dataset": content.report.labels.synthetic} if synthetic else {}),
                     "notice": notice,
                     "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "rows": rows,
@@ -441,12 +517,14 @@ def export(
         # The first line is the header, so csv.DictReader, pandas and spreadsheets read it as
         # is; the notice goes to the screen (and is in the JSON export).
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(EXPORT_FIELDS), lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
     write_text(out_file, text, out)
-    err.print(Text(notice, style="bold yellow"))
+    if synthetic:
+        say_synthetic(content)
+    err.print(Text(" ".join(content.report.confidential.split()), style="bold yellow"))
     if out_file is not None:
         err.print(f"Wrote {len(rows):,} rows to {out_file}")
 
@@ -494,26 +572,44 @@ def demo_data(
     ctx: typer.Context,
     n: Annotated[int, typer.Option("--n", min=1, help="How many finished checks to make.")] = (500),
     seed: Annotated[int, typer.Option(help="Random seed, for repeatable data.")] = 2018,
-    db: DbOption = None,
+    db: Annotated[
+        Path,
+        typer.Option(
+            "--db",
+            help="The new database file to make (never TRIAGE_DB unless named here; a file "
+            "that demo-data did not make is refused).",
+        ),
+    ] = Path("demo.db"),
 ) -> None:
     """Make a synthetic triage database, so the review tools can be tried before real data.
 
     Drawn from the 2018 survey's proportions (sector mix, partnering experience rising with
     turnover, legal complexity the top barrier, commercial and legal the top needs, about
-    three needs each), with some unfinished conversations for the drop-off figures. Refuses
-    a database that already holds responses.
+    three needs each), with some unfinished conversations for the drop-off figures. The
+    database records that it is synthetic: every team output from it says so, and `run` and
+    `web` refuse it. Writes only a new file: refuses any existing one (a live database above
+    all), and one it made before.
     """
     from .demo import generate
 
     settings = settings_from(ctx, db)
     content = content_or_exit(settings)
+    db_path = settings.db_path
+    # Look before touching anything: an existing database is never opened for writing (that
+    # alone would migrate it), unless demo-data made it.
+    made_before = synthetic_file(db_path)
+    if made_before is False:
+        raise fail(
+            f"{db_path} was not made by demo-data (it may hold real answers), and demo data "
+            f"only goes in a new file: try --db {_unused_name(Path('demo.db'))}"
+        )
     store = open_store(ctx, settings)
     try:
         existing = store.db["responses"].count
         if existing:
             raise fail(
-                f"{settings.db_path} already holds {existing:,} responses, and demo data only "
-                f"goes in a new file: try --db {_unused_name(settings.db_path)}"
+                f"{db_path} already holds {existing:,} synthetic responses, and demo data only "
+                f"goes in a new file: try --db {_unused_name(db_path)}"
             )
         with progress_bar("Making demo data", err) as bar:
             task = bar.add_task("demo", total=n)
@@ -521,9 +617,18 @@ def demo_data(
                 store, content, n, seed=seed, progress=lambda done: bar.update(task, completed=done)
             )
         (code,) = store.conn.execute("SELECT code FROM responses ORDER BY id LIMIT 1").fetchone()
-    finally:
+    except BaseException:
+        try:
+            committed = made_before is not None or store.synthetic
+        except sqlite3.Error:
+            committed = True  # cannot tell: keep the file
         store.close()
-    db_path = settings.db_path
+        if not committed:
+            # Nothing was made: leave no unmarked file behind for the next try to refuse.
+            for leftover in (db_path, *(Path(f"{db_path}{s}") for s in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
+        raise
+    store.close()
     out.print(
         f"Made {made:,} synthetic finished checks in {db_path}. Try `python -m bot report "
         f"--db {db_path}`, `python -m bot review --db {db_path}` or, with one of their "
@@ -533,7 +638,9 @@ def demo_data(
 
 
 def _unused_name(path: Path) -> Path:
-    """A file name beside ``path`` that is not taken yet: demo-2.db, demo-3.db..."""
+    """``path`` if it is free, else a name beside it not taken yet: demo-2.db, demo-3.db..."""
+    if not path.exists():
+        return path
     stem = path.stem.rstrip("0123456789").rstrip("-") or path.stem
     n = 2
     while (candidate := path.with_name(f"{stem}-{n}{path.suffix}")).exists():

@@ -31,6 +31,7 @@ class RunningBot:
         content: Content,
         poll_timeout: int = 1,
         sender_options: dict[str, Any] | None = None,
+        metrics: Any = None,
         **settings: Any,
     ) -> None:
         self.telegram = telegram
@@ -49,6 +50,7 @@ class RunningBot:
             updates_request=telegram.request(),
             poll_timeout=poll_timeout,
             sender_options=options,
+            metrics=metrics,
         )
         self.polling = False
 

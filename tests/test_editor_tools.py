@@ -210,7 +210,7 @@ def test_every_command_that_loads_content_names_its_folder(copy: Path, tmp_path:
     line = f"Content from {copy} (set by TRIAGE_CONTENT_DIR or --content; version "
     env = {"TRIAGE_CONTENT_DIR": str(copy), "TRIAGE_DB": str(db)}
     commands = [
-        ["demo-data", "--n", "20"],
+        ["demo-data", "--n", "20", "--db", str(db)],  # it never takes TRIAGE_DB unnamed
         ["report"],
         ["lookup", "MPSP-2222-2222"],
         ["export"],

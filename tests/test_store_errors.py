@@ -34,7 +34,8 @@ COMMANDS: dict[str, list[str]] = {
     "lookup": ["lookup", "MPSP-2222-2222"],
     "review": ["review", "--port", "0"],
     "export": ["export"],
-    "demo-data": ["demo-data", "--n", "1"],
+    # demo-data never uses TRIAGE_DB unless named: name it, to see the same errors.
+    "demo-data": ["demo-data", "--n", "1", "--db", "{db}"],
     "backup": ["backup", "--out", "{tmp}/copy.db"],
 }
 
@@ -50,7 +51,7 @@ def every_command(db: Path, tmp: Path, **env: str) -> dict[str, object]:
         **env,
     }
     for name, args in COMMANDS.items():
-        args = [a.format(tmp=tmp) for a in args]
+        args = [a.format(tmp=tmp, db=db) for a in args]
         extra = {"TELEGRAM_BOT_TOKEN": TOKEN} if name == "run" else {}
         results[name] = runner.invoke(
             app, args, env={**base, **extra}, input="/quit\n", catch_exceptions=False

@@ -96,7 +96,7 @@ def test_demo_data_follows_the_survey_and_refuses_real_databases(demo_db: Path) 
     assert set(top_needs) == {"commercial", "legal"}
     assert owners == 0 and started > total
     again = invoke("demo-data", "--n", "5", "--db", str(demo_db))
-    assert again.exit_code == 2 and "already holds 600 responses" in again.output
+    assert again.exit_code == 2 and "already holds 600 synthetic responses" in again.output
     # It suggests a file that is free, not the one it just refused.
     suggested = re.search(r"try --db (\S+)", again.output).group(1)
     assert suggested == str(demo_db.with_name("demo-2.db")) and not Path(suggested).exists()
@@ -238,9 +238,10 @@ def test_export_is_anonymised_and_marked_confidential(demo_db: Path, tmp_path: P
     out = tmp_path / "rows.csv"
     assert invoke("export", "--db", str(demo_db), "--out", str(out)).exit_code == 0
     text = out.read_text(encoding="utf-8")
-    # The header comes first, so any CSV reader takes the file as it is.
+    # The header comes first, so any CSV reader takes the file as it is. (A demo database:
+    # every row starts by saying so.)
     reader = csv.DictReader(io.StringIO(text))
-    assert reader.fieldnames == list(EXPORT_FIELDS)
+    assert reader.fieldnames == ["dataset", *EXPORT_FIELDS]
     rows = list(reader)
     assert rows[0]["question"] == "org_type" and rows[0]["response"].isdigit()
     conn = sqlite3.connect(demo_db)
@@ -250,10 +251,11 @@ def test_export_is_anonymised_and_marked_confidential(demo_db: Path, tmp_path: P
     assert "code" not in rows[0] and "subject" not in rows[0]
     assert not any(code in text for code in codes)
     data = json.loads(invoke("export", "--db", str(demo_db), "--format", "json").stdout)
-    assert data["notice"].startswith("CONFIDENTIAL") and len(data["rows"]) == len(rows)
+    assert data["notice"].startswith("SYNTHETIC DEMO DATA") and "CONFIDENTIAL" in data["notice"]
+    assert len(data["rows"]) == len(rows)
     # Printed rather than saved: the CSV alone on stdout, the notice on the screen (stderr).
     printed = invoke("export", "--db", str(demo_db))
-    assert printed.stdout.startswith("response,finished_on,")
+    assert printed.stdout.startswith("dataset,response,finished_on,")
     assert "CONFIDENTIAL" in printed.stderr and "CONFIDENTIAL" not in printed.stdout
 
 

@@ -76,3 +76,5 @@ async def test_webhook_checks_the_secret_and_commits_before_200(hooked, monkeypa
     assert resp.status == 200 and health["writable"] is True
     assert health["inbox_depth"] == 0 and health["outbox_depth"] == 0
     assert health["mode"] == "webhook" and health["pauses_429"] == 0
+    async with session.get(base + "/healthz") as resp:
+        assert resp.status == 200 and (await resp.json())["status"] == "ok"

@@ -52,14 +52,19 @@ class WebApp:
     """The application on a real loopback port, with its own store."""
 
     def __init__(
-        self, content: Content, db: Path, settings: Settings, engine: dict[str, Any] | None = None
+        self,
+        content: Content,
+        db: Path,
+        settings: Settings,
+        engine: dict[str, Any] | None = None,
+        metrics: Any = None,
     ) -> None:
         self.store = Store(db)
         seq = codes()
         self.triage = Triage(
             self.store, Engine(content, **(engine or {})), clock=Clock(), new_code=lambda: next(seq)
         )
-        self.app = create_app(settings, self.triage)
+        self.app = create_app(settings, self.triage, metrics=metrics)
         self.server = TestServer(self.app)
 
     async def start(self) -> WebApp:
@@ -146,11 +151,15 @@ def labels_of(page: str) -> list[str]:
 
 
 async def running(
-    content: Content, tmp_path: Path, engine: dict[str, Any] | None = None, **extra: object
+    content: Content,
+    tmp_path: Path,
+    engine: dict[str, Any] | None = None,
+    metrics: Any = None,
+    **extra: object,
 ) -> WebApp:
     """The web page on a free port; ``engine`` holds Engine options (contact, handover)."""
     settings = make_settings(tmp_path, **extra)
-    return await WebApp(content, tmp_path / "triage.db", settings, engine).start()
+    return await WebApp(content, tmp_path / "triage.db", settings, engine, metrics).start()
 
 
 @dataclass

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,10 +23,12 @@ from aiohttp import web
 from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.request import BaseRequest
 
+from ..health import Thresholds, judge
+from ..metrics import Metrics, listening_port
 from ..sealing import Sealer
 from ..service import Triage, utcnow
 from ..settings import Settings
-from ..store import StoreThread
+from ..store import Health, StoreThread, describe
 from .api import BotApi
 from .backoff import Backoff
 from .convert import ALLOWED_UPDATES, Composer, Reader
@@ -60,8 +63,12 @@ class TelegramBot:
         updates_request: BaseRequest | None = None,
         poll_timeout: int = 30,
         sender_options: dict[str, Any] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         secret = settings.require_secret()
+        self.metrics = metrics
+        if metrics is not None:
+            triage.on_check = metrics.check
         self.settings = settings
         self.triage = triage
         self.store = triage.store
@@ -84,11 +91,14 @@ class TelegramBot:
             rate=settings.send_rate,
             chat_interval=settings.chat_interval,
             on_fatal=self._on_fatal,
+            metrics=metrics,
             **(sender_options or {}),
         )
         # Replies to outbox rows; posts for the team go to its chat, sealed (issue 8).
         self.composer = Composer(self.sealer, secret, settings.team_chat_id)
-        self.worker = Worker(triage, self.store_thread, self.sender, compose=self.composer)
+        self.worker = Worker(
+            triage, self.store_thread, self.sender, compose=self.composer, metrics=metrics
+        )
         self.inbox = InboxWriter(self.store, self.store_thread, self.worker.poke)
         self.webhook: Webhook | None = None
         self.poller: Poller | None = None
@@ -100,6 +110,7 @@ class TelegramBot:
             self.poller = Poller(self.api, self.reader, self.inbox, poll_timeout=poll_timeout)
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
+        self._metrics_runner: web.AppRunner | None = None
         self.me: dict[str, Any] = {}
 
     # ---- starting ------------------------------------------------------------------------
@@ -159,6 +170,7 @@ class TelegramBot:
                 )
             except TelegramError as exc:
                 log.warning("could not set the command menu (%s)", type(exc).__name__)
+        await self._serve_metrics()
         await self.sender.start()
         self._spawn(self.worker.run(self.stop), "worker")
         if self.poller is not None:
@@ -186,6 +198,28 @@ class TelegramBot:
                 f"({exc.strerror or type(exc).__name__}): check TRIAGE_WEBHOOK_LISTEN and "
                 "TRIAGE_WEBHOOK_PORT"
             ) from None
+
+    async def _serve_metrics(self) -> None:
+        """/metrics on TRIAGE_METRICS_PORT, if set (its own port, never the webhook's)."""
+        if self.metrics is None or self.settings.metrics_port is None:
+            return
+
+        async def figures() -> Health:
+            return await self.store_thread.call(partial(self.store.health, probe=False))
+
+        listen, port = self.settings.metrics_listen, self.settings.metrics_port
+        try:
+            self._metrics_runner = await self.metrics.serve(figures, listen, port)
+        except OSError as exc:
+            raise StartupError(
+                f"cannot serve metrics on {listen}:{port} ({exc.strerror or type(exc).__name__}): "
+                "check TRIAGE_METRICS_LISTEN and TRIAGE_METRICS_PORT"
+            ) from None
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The port /metrics is served on, if it is."""
+        return None if self._metrics_runner is None else listening_port(self._metrics_runner)
 
     @property
     def webhook_port(self) -> int | None:
@@ -236,18 +270,25 @@ class TelegramBot:
                 self.store.purge, utcnow(), settings.idle_days, settings.retention_days
             )
         except Exception as exc:
-            log.error("retention purge failed (%s: %s); will try again", type(exc).__name__, exc)
+            log.error("retention purge failed (%s); will try again", describe(exc, self.store.path))
             return None
         if any(counts.values()):
             log.info("retention purge: %s", counts)
         return counts
 
     async def health(self) -> dict[str, Any]:
-        """Health figures: the store's (shared with monitoring) plus this process's sender."""
-        figures = (await self.store_thread.call(self.store.health)).as_dict()
-        figures["mode"] = "webhook" if self.webhook else "polling"
-        figures["sending_paused"] = self.sender.paused
-        return figures
+        """The health verdict and figures (as `health` prints them), plus this process's sender.
+
+        ``status`` is "ok" or "unhealthy"; ``/health`` and ``/healthz`` answer 503 unless ok.
+        """
+        try:
+            figures = await self.store_thread.call(self.store.health)
+        except Exception as exc:  # the store itself failed: say so, never a traceback
+            return {"status": "unhealthy", "problems": [f"database: {type(exc).__name__}"]}
+        verdict = judge(figures, Thresholds.from_settings(self.settings)).as_dict()
+        verdict["mode"] = "webhook" if self.webhook else "polling"
+        verdict["sending_paused"] = self.sender.paused
+        return verdict
 
     # ---- running and stopping ------------------------------------------------------------
 
@@ -266,6 +307,8 @@ class TelegramBot:
         self.stop.set()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=30)
         for task in self._tasks:
@@ -291,6 +334,7 @@ def run_bot(
     webhook: bool = False,
     commands: dict[str, str] | None = None,
     on_reload: Callable[[TelegramBot], Awaitable[object]] | None = None,
+    metrics: Metrics | None = None,
 ) -> int:
     """Run the bot until SIGINT/SIGTERM (SIGHUP calls ``on_reload``); return the exit code.
 
@@ -298,7 +342,7 @@ def run_bot(
     """
 
     async def main() -> int:
-        bot = TelegramBot(settings, triage, webhook=webhook)
+        bot = TelegramBot(settings, triage, webhook=webhook, metrics=metrics)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -16,6 +16,7 @@ from typing import Any
 
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 
+from ..store import describe
 from .api import BotApi, retry_after
 from .backoff import Backoff
 from .convert import ALLOWED_UPDATES, Reader
@@ -121,7 +122,7 @@ class Poller:
                 log.warning(
                     "could not store %d fetched update(s) (%s); retrying in %.1fs",
                     len(entries),
-                    type(exc).__name__,
+                    describe(exc, self.inbox.store.path),
                     delay,
                 )
                 await _sleep(stop, delay)

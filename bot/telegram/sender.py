@@ -42,8 +42,9 @@ from telegram.error import (
     TelegramError,
 )
 
+from ..metrics import Metrics
 from ..sealing import Address, Sealer, SealError
-from ..store import Outgoing, Store, StoreThread
+from ..store import Outgoing, Store, StoreThread, describe
 from .api import BotApi, retry_after
 from .convert import TEAM_POST
 
@@ -95,6 +96,7 @@ class Sender:
         max_backoff: float = MAX_BACKOFF,
         flush_every: float = 0.05,
         on_fatal: Callable[[str], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.api = api
         self.store = store
@@ -113,6 +115,7 @@ class Sender:
         self.max_backoff = max_backoff
         self.flush_every = flush_every
         self.on_fatal = on_fatal
+        self.metrics = metrics
         self.lanes: dict[str, _Lane] = {}
         self.stats = SenderStats()
         self._known: set[int] = set()
@@ -274,6 +277,8 @@ class Sender:
 
     def _settle(self, lane: _Lane, row: Outgoing, result: tuple[str, Any]) -> None:
         kind, detail = result
+        if self.metrics is not None:
+            self._count(kind, row, lane, detail)
         if kind == "sent":
             self.stats.sent += 1
             self._sent.append(row.id)
@@ -345,6 +350,24 @@ class Sender:
                 )
         self._dirty.set()
 
+    def _count(self, kind: str, row: Outgoing, lane: _Lane, detail: Any) -> None:
+        """Count an outcome for the metrics (by kind only: nothing about the chat)."""
+        assert self.metrics is not None
+        if kind == "sent":
+            self.metrics.delivered(row.method)
+        elif kind == "pause":
+            self.metrics.pauses.inc()
+        elif kind == "blocked":
+            for _ in range(1 + len(lane.queue)):
+                self.metrics.failure("blocked")
+        elif kind == "drop":
+            unopened = isinstance(detail, str) and detail.startswith("address cannot be opened")
+            self.metrics.failure("unopenable" if unopened else "rejected")
+        elif kind == "fatal":
+            self.metrics.failure("token")
+        elif kind == "retry":
+            self.metrics.failure("gave_up" if row.attempts + 1 >= self.attempts else "retried")
+
     def _drop(self, row: Outgoing, reason: str, *, lost: bool) -> None:
         self.stats.dropped += 1
         self._retry_at.pop(row.id, None)
@@ -355,8 +378,11 @@ class Sender:
             self._lost.add(row.subject)
 
     def _pause(self, seconds: float) -> None:
-        until = time.monotonic() + seconds + PAUSE_SLACK
+        now = time.monotonic()
+        until = now + seconds + PAUSE_SLACK
         if until > self._paused_until:
+            if self.metrics is not None:
+                self.metrics.paused.inc(until - max(self._paused_until, now))
             self._paused_until = until
             self.stats.pauses += 1
             log.warning(
@@ -420,7 +446,10 @@ class Sender:
             if wipe:
                 await self.store_thread.call(self.store.checkpoint)
         except Exception as exc:
-            log.warning("could not record sent messages (%s); will try again", type(exc).__name__)
+            log.warning(
+                "could not record sent messages (%s); will try again",
+                describe(exc, self.store.path),
+            )
             self._sent[:0] = sent
             self._failed[:0] = failed
             self._lost |= lost

@@ -7,8 +7,8 @@ otherwise), commits the update to the same inbox the poller uses, and only then 
 500, so Telegram delivers the update again. The bot token is never part of the path.
 
 The routes are an ``aiohttp.web`` application that can be mounted beside others (the web
-page, metrics) in one server; ``GET /health`` reports the store and how far behind the
-inbox and outbox are.
+page, metrics) in one server; ``GET /healthz`` (and ``/health``) reports the store and how
+far behind the inbox and outbox are, as ``python -m bot health`` does.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..store import describe
 from .convert import Reader
 from .inbox import InboxWriter
 
@@ -54,6 +55,8 @@ class Webhook:
         """The webhook and health routes, to add to any aiohttp application."""
         routes = [web.post(self.path, self.receive)]
         if self._health is not None:
+            # /healthz is what `health` checks, as JSON; /health is its older name.
+            routes.append(web.get("/healthz", self.health))
             routes.append(web.get("/health", self.health))
         return routes
 
@@ -80,14 +83,14 @@ class Webhook:
         except Exception as exc:
             log.warning(
                 "could not store a webhook update (%s); Telegram will send it again",
-                type(exc).__name__,
+                describe(exc, self.inbox.store.path),
             )
             return web.Response(status=500)
         self.received += 1
         return web.Response(status=200)
 
     async def health(self, request: web.Request) -> web.Response:
-        """The transport's health figures as JSON; 503 if the store does not take writes."""
+        """The health verdict and figures as JSON; 503 unless healthy."""
         assert self._health is not None
         figures = await self._health()
-        return web.json_response(figures, status=200 if figures.get("writable") else 503)
+        return web.json_response(figures, status=200 if figures.get("status") == "ok" else 503)

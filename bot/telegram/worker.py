@@ -13,8 +13,9 @@ import contextlib
 import logging
 import time
 
+from ..metrics import Metrics
 from ..service import Compose, Triage
-from ..store import StoreThread
+from ..store import StoreThread, describe
 from .backoff import Backoff
 from .convert import compose
 from .sender import Sender
@@ -36,12 +37,14 @@ class Worker:
         sender: Sender,
         batch: int = BATCH,
         compose: Compose = compose,
+        metrics: Metrics | None = None,
     ) -> None:
         self.triage = triage
         self.store_thread = store_thread
         self.sender = sender
         self.batch = batch
         self.compose = compose
+        self.metrics = metrics
         self.handled = 0
         self.failed = 0
         self.busy = False
@@ -70,7 +73,7 @@ class Worker:
             delay = self._backoff.next()
             log.warning(
                 "could not work through the inbox (%s); trying again in %.1fs",
-                type(exc).__name__,
+                describe(exc, self.triage.store.path),
                 delay,
             )
             return delay
@@ -83,6 +86,8 @@ class Worker:
             self.sender.answer(callback_id, note)
         self.handled += worked.handled
         self.failed += worked.failed
+        if self.metrics is not None:
+            self.metrics.handled(worked.handled, worked.failed)
         if worked.more:
             return 0
         if worked.next_due is None:

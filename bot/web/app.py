@@ -16,10 +16,12 @@ import logging
 import queue
 import re
 import secrets
+import sqlite3
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,11 +30,13 @@ from multidict import MultiDictProxy
 
 from ..engine import Command, Conversation, Document, Engine, Event, Outcome, Press, Screen, Submit
 from ..flow import DONE, SUMMARY, WELCOME
+from ..health import Thresholds, judge
+from ..metrics import Metrics
 from ..privacy import pseudonym
 from ..result import Result
 from ..service import Triage, utcnow
 from ..settings import Settings
-from ..store import Store
+from ..store import Health, Store, describe, explain
 from .pages import Pages, load_pages
 from .result import plan_file, style_hashes, web_result
 from .security import (
@@ -53,6 +57,7 @@ T = TypeVar("T")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC = "/static"
 CHANNEL = "web"
+HEALTHZ = "/healthz"
 _SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 bits
 
 
@@ -65,9 +70,16 @@ class StoreThread:
     group rather than one per answer.
     """
 
-    def __init__(self, store: Store, max_group: int = 16) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_group: int = 16,
+        committed: Callable[[bool], None] | None = None,
+    ) -> None:
         self.store = store
         self.max_group = max_group
+        # Told after each group: True if it committed, False if it was rolled back.
+        self.committed = committed
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="web-store", daemon=True)
         self._thread.start()
@@ -108,9 +120,15 @@ class StoreThread:
                             with self.store.transaction():  # a savepoint of its own
                                 results.append((True, fn(*args)))
                         except Exception as exc:  # undone alone; the others go on
+                            if not self.store.conn.in_transaction:
+                                raise  # SQLite undid the whole group (a full disk...)
                             results.append((False, exc))
+                ok = True
             except Exception as exc:  # the commit failed: nothing in the group was kept
                 results = [(False, exc)] * len(group)
+                ok = False
+            if self.committed is not None:
+                self.committed(ok)
             for (_fn, _args, future, loop), (ok, value) in zip(group, results, strict=True):
                 loop.call_soon_threadsafe(_settle, future, ok, value)
 
@@ -155,12 +173,15 @@ def screen_url(screen: Screen) -> str:
 class WebCheck:
     """Everything the routes share, for one application (no module-level state)."""
 
-    def __init__(self, settings: Settings, triage: Triage, pages: Pages) -> None:
+    def __init__(
+        self, settings: Settings, triage: Triage, pages: Pages, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
         self.secret = settings.require_secret()
         self.triage = triage
         self.pages = pages
-        self.store_thread = StoreThread(triage.store)
+        self.metrics = metrics
+        self.store_thread = StoreThread(triage.store, committed=self._committed)
         # Pages are read on the event loop, with a connection of their own (WAL lets it read
         # while the store thread writes, and it sees only committed answers) and an engine of
         # their own (one engine's machine must never be used by two threads at once). It has
@@ -175,6 +196,13 @@ class WebCheck:
         self.cookie = "__Host-triage" if settings.web_https else "triage"
         self.session_limit = RateLimiter(self.secret, settings.web_session_rate)
         self.address_limit = RateLimiter(self.secret, settings.web_address_rate)
+
+    def _committed(self, ok: bool) -> None:
+        """A store-thread group ended: count the checks it started and finished, if it kept them."""
+        if ok:
+            self.triage.checks_committed()
+        else:
+            self.triage.checks_rolled_back()
 
     # ---- sessions -------------------------------------------------------------------------
 
@@ -290,24 +318,39 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return response
     except asyncio.CancelledError:
         raise
+    except sqlite3.Error as exc:
+        # The database file cannot take the answer (a full disk, a read-only mount...): one
+        # line for the operator saying what to do, and "try again soon" for the person.
+        problem = explain(exc, check.triage.store.path, writing=True)
+        if problem is None:
+            return _crashed(request, exc)
+        log.error("web page could not save an answer: %s", problem)
+        response = check.error_page(request, 503)
+        response.headers["Retry-After"] = "60"
+        return response
     except Exception as exc:
-        log.error(
-            "web page %s %s failed: %s: %s",
-            request.method,
-            request.match_info.route.resource.canonical
-            if request.match_info.route.resource
-            else "?",
-            type(exc).__name__,
-            str(exc).splitlines()[0] if str(exc) else "",
-        )
-        return check.error_page(request, 500)
+        return _crashed(request, exc)
+
+
+def _crashed(request: web.Request, exc: Exception) -> web.Response:
+    """A bug: one log line (route template and exception, never an address), a 500 page."""
+    resource = request.match_info.route.resource
+    log.error(
+        "web page %s %s failed: %s: %s",
+        request.method,
+        resource.canonical if resource else "?",
+        type(exc).__name__,
+        str(exc).splitlines()[0] if str(exc) else "",
+    )
+    return request.app[KEY].error_page(request, 500)
 
 
 @web.middleware
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Sessions, rate limits, and for every POST: origin, size and CSRF checks."""
     check = request.app[KEY]
-    if request.path.startswith(STATIC + "/"):
+    if request.path.startswith(STATIC + "/") or request.path == HEALTHZ:
+        # No session, cookie or rate limit: files, and the health check's monitor.
         return await handler(request)
     raw = request.cookies.get(check.cookie, "")
     request[NEW_SESSION] = not _SESSION_RE.match(raw)
@@ -340,6 +383,13 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Security headers on every response, static files and error pages included."""
     response.headers.update(SECURITY_HEADERS)
+    metrics = request.app[KEY].metrics
+    if metrics is not None:
+        # By the route's template (/question/{question}), never the address asked for.
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "(no route)"
+        if not route.startswith(STATIC) and route != HEALTHZ:
+            metrics.page(route, response.status)
     hashes = response.get(STYLE_HASHES) if isinstance(response, web.Response) else None
     if hashes:
         response.headers["Content-Security-Policy"] = content_security_policy(hashes)
@@ -537,6 +587,19 @@ async def forget(request: web.Request) -> web.Response:
     return _see_other("/deleted")
 
 
+async def healthz(request: web.Request) -> web.Response:
+    """The health verdict and figures as JSON (as `python -m bot health`); 503 unless ok."""
+    check = request.app[KEY]
+    try:
+        figures = await check.store_thread.call(check.triage.store.health)
+        verdict = judge(figures, Thresholds.from_settings(check.settings)).as_dict()
+    except Exception as exc:  # the store itself failed: say so, never a traceback
+        verdict = {"status": "unhealthy", "problems": [f"database: {type(exc).__name__}"]}
+    response = web.json_response(verdict, status=200 if verdict["status"] == "ok" else 503)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 async def privacy(request: web.Request) -> web.Response:
     """The privacy notice (no session needed, nothing stored)."""
     check = request.app[KEY]
@@ -571,18 +634,22 @@ def create_app(
     *,
     pages: Pages | None = None,
     housekeeping: bool = False,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """Build the web page's application around a Triage (engine + store).
 
     The store must not be used by anything else while the application runs: every call goes
     through the application's own store thread. With ``housekeeping`` it applies the retention
-    rules at start and every six hours, as the Telegram bot does.
+    rules at start and every six hours, as the Telegram bot does. With ``metrics`` it counts
+    pages and checks, and serves them on ``settings.metrics_port`` if that is set.
     """
     app = web.Application(
         middlewares=[errors_middleware, guard_middleware], client_max_size=MAX_BODY
     )
-    check = WebCheck(settings, triage, pages or load_pages(triage.engine.content))
+    check = WebCheck(settings, triage, pages or load_pages(triage.engine.content), metrics)
     app[KEY] = check
+    if metrics is not None:
+        triage.on_check = metrics.check
     app.router.add_get("/", start_page)
     app.router.add_post("/start", start)
     app.router.add_post("/restart", restart)
@@ -596,10 +663,13 @@ def create_app(
     app.router.add_post("/forget", forget)
     app.router.add_get("/deleted", deleted)
     app.router.add_get("/privacy", privacy)
+    app.router.add_get(HEALTHZ, healthz)
     app.router.add_static(STATIC, STATIC_DIR)
     app.on_response_prepare.append(_on_prepare)
     if housekeeping:
         app.cleanup_ctx.append(_housekeeping)
+    if metrics is not None and settings.metrics_port is not None:
+        app.cleanup_ctx.append(_metrics_server)
 
     async def close(app: web.Application) -> None:
         app[KEY].store_thread.close()
@@ -609,17 +679,41 @@ def create_app(
     return app
 
 
+METRICS_RUNNER = web.AppKey("metrics_runner", web.AppRunner)
+
+
+async def _metrics_server(app: web.Application) -> AsyncIterator[None]:
+    """/metrics on its own port, beside the page (never on the page's port)."""
+    check = app[KEY]
+    settings = check.settings
+    assert check.metrics is not None and settings.metrics_port is not None
+
+    async def figures() -> Health:
+        return await check.store_thread.call(partial(check.triage.store.health, probe=False))
+
+    app[METRICS_RUNNER] = await check.metrics.serve(
+        figures, settings.metrics_listen, settings.metrics_port
+    )
+    yield
+    await app[METRICS_RUNNER].cleanup()
+
+
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     check = app[KEY]
     settings = check.settings
 
     async def loop() -> None:
         while True:
-            counts = await check.store_thread.call(
-                check.triage.store.purge, utcnow(), settings.idle_days, settings.retention_days
-            )
-            if any(counts.values()):
-                log.info("retention purge: %s", counts)
+            try:
+                counts = await check.store_thread.call(
+                    check.triage.store.purge, utcnow(), settings.idle_days, settings.retention_days
+                )
+            except Exception as exc:  # a full disk, say: say so, and try again next time
+                problem = describe(exc, check.triage.store.path)
+                log.error("retention purge failed (%s); will try again", problem)
+            else:
+                if any(counts.values()):
+                    log.info("retention purge: %s", counts)
             await asyncio.sleep(6 * 3600)
 
     task = asyncio.create_task(loop())
@@ -629,7 +723,9 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def serve(settings: Settings, triage: Triage, host: str, port: int) -> None:
+def serve(
+    settings: Settings, triage: Triage, host: str, port: int, metrics: Metrics | None = None
+) -> None:
     """Run the web page until SIGTERM or Ctrl-C.
 
     aiohttp's access log, which records addresses and user agents, stays off.
@@ -637,7 +733,7 @@ def serve(settings: Settings, triage: Triage, host: str, port: int) -> None:
     # Two busy threads (the event loop and the store thread) hand the interpreter lock to
     # each other; the default 5 ms turn would add up to 5 ms to every page under load.
     sys.setswitchinterval(0.0005)
-    app = create_app(settings, triage, housekeeping=True)
+    app = create_app(settings, triage, housekeeping=True, metrics=metrics)
     # Everything loaded so far (content, templates, libraries) lives as long as the process:
     # keep it out of the garbage collector's full scans, which otherwise stall every page.
     gc.collect()

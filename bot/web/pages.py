@@ -60,6 +60,7 @@ class WebTitles(_Strict):
     status_413: str
     status_429: str
     status_500: str
+    status_503: str = Field(description="the page when an answer could not be saved (disk full)")
 
     def for_status(self, status: int) -> str:
         """The title of an error page."""
@@ -400,7 +401,7 @@ def check_pages(
             ),
         )
     attempt("the deleted page", lambda: pages.render("deleted.j2", common))
-    for status in (403, 404, 405, 413, 429, 500):
+    for status in (403, 404, 405, 413, 429, 500, 503):
         attempt(
             f"the {status} page",
             lambda s=status: pages.render(

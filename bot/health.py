@@ -1,0 +1,90 @@
+"""Is the bot well? One verdict from the store's figures, for `health`, `/healthz` and metrics.
+
+The figures come from :meth:`bot.store.Store.health`: whether the database takes writes, and
+how many updates (inbox) and messages (outbox) wait and since when. The verdict compares the
+ages with the thresholds in the settings: an inbox row waits for the engine, which takes
+milliseconds, so a minute means the worker is stuck; an outbox row waits for Telegram's
+limits and any 429 pause, so it is given longer. Failed rows (a person who blocked the bot,
+an update nobody could read) are counted, never a reason to call the bot unwell: they are
+history, and an unhealthy container would be restarted for nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .settings import Settings
+from .store import Health
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How long (seconds) a row may wait before the bot counts as behind."""
+
+    inbox_age: float = 60.0
+    outbox_age: float = 300.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        """TRIAGE_HEALTH_INBOX_AGE and TRIAGE_HEALTH_OUTBOX_AGE."""
+        return cls(settings.health_inbox_age, settings.health_outbox_age)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The figures, the thresholds and what is wrong (nothing, when healthy)."""
+
+    figures: Health
+    thresholds: Thresholds
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is wrong."""
+        return not self.problems
+
+    def line(self) -> str:
+        """One line for people and logs: the verdict, then every figure."""
+        f, t = self.figures, self.thresholds
+        head = "healthy" if self.ok else f"unhealthy ({'; '.join(self.problems)})"
+        return (
+            f"{head}: database {'writable' if f.writable else 'NOT writable'}; "
+            f"inbox {f.inbox_depth} waiting, oldest {_age(f.inbox_oldest_s)} "
+            f"(limit {t.inbox_age:g}s); outbox {f.outbox_depth} waiting, oldest "
+            f"{_age(f.outbox_oldest_s)} (limit {t.outbox_age:g}s), {f.outbox_scheduled} "
+            f"scheduled; failed in the last 48 h: {f.inbox_failed} updates, "
+            f"{f.outbox_failed} messages; 429 pauses: {f.pauses_429}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON for /healthz: status, problems, the figures and the thresholds."""
+        return {
+            "status": "ok" if self.ok else "unhealthy",
+            "problems": list(self.problems),
+            **self.figures.as_dict(),
+            "inbox_age_limit_s": self.thresholds.inbox_age,
+            "outbox_age_limit_s": self.thresholds.outbox_age,
+        }
+
+
+def judge(figures: Health, thresholds: Thresholds) -> Verdict:
+    """What is wrong with these figures, if anything."""
+    problems = []
+    if not figures.writable:
+        problems.append("the database does not take writes")
+    if figures.inbox_oldest_s is not None and figures.inbox_oldest_s > thresholds.inbox_age:
+        problems.append(
+            f"an update has waited {_age(figures.inbox_oldest_s)} to be handled "
+            f"(limit {thresholds.inbox_age:g}s)"
+        )
+    if figures.outbox_oldest_s is not None and figures.outbox_oldest_s > thresholds.outbox_age:
+        problems.append(
+            f"a message has waited {_age(figures.outbox_oldest_s)} to be sent "
+            f"(limit {thresholds.outbox_age:g}s)"
+        )
+    return Verdict(figures, thresholds, tuple(problems))
+
+
+def _age(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.0f}s"
