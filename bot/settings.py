@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from .contacts import Contact, contact_problem
 from .disclosure import Rules
+from .later import DEFAULT_QUIET, QuietHours, QuietHoursError
 
 DEFAULT_DB = "triage.db"
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -73,6 +74,9 @@ class Settings:
     web_proxy: bool = False
     web_session_rate: int = 120
     web_address_rate: int = 6000
+    # ---- coming back (issue 9): messages sent later, on Telegram only ----
+    quiet_hours: QuietHours = field(default_factory=lambda: QuietHours.parse(DEFAULT_QUIET))
+    follow_up_months: int = 3  # 0: the result does not offer a follow-up check
 
     def missing_contacts(self) -> list[str]:
         """Contact settings (and the team chat) left unset, by name, for the start-up log."""
@@ -275,6 +279,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
 
     return Settings(
+        **_later(env),  # type: ignore[arg-type]
         contact=contact,
         team_chat_id=team_chat_id,
         web_url=web_url,
@@ -297,6 +302,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         min_denominator=_int(env, "TRIAGE_MIN_DENOMINATOR", 10, 1, 100_000),
         **_webhook(env),  # type: ignore[arg-type]
     )
+
+
+def _later(env: Mapping[str, str]) -> dict[str, object]:
+    """Quiet hours (UK time) and the follow-up interval: when messages sent later may go."""
+    raw = env.get("TRIAGE_QUIET_HOURS", "").strip() or DEFAULT_QUIET
+    try:
+        quiet = QuietHours.parse(raw)
+    except QuietHoursError as exc:
+        raise SettingsError(f"TRIAGE_QUIET_HOURS={raw!r} {exc}") from None
+    return {
+        "quiet_hours": quiet,
+        "follow_up_months": _int(env, "TRIAGE_FOLLOWUP_MONTHS", 3, 0, 24),
+    }
 
 
 def _contact_settings(env: Mapping[str, str]) -> tuple[Contact, int | None]:
