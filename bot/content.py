@@ -72,6 +72,11 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "retention_days": "days completed answers' free text is kept",
             "idle_days": "days an unfinished conversation is kept",
             "contact": CONTACT_HELP,
+            "reminders": "true where the bot can send a reminder later (Telegram only)",
+            "reminder_after": "how long after someone stops the reminder comes, in words "
+            "(content/reminders.yaml), e.g. '2 days'",
+            "follow_up": "the follow-up interval in words (e.g. '3 months') where a follow-up "
+            "check is offered (Telegram, TRIAGE_FOLLOWUP_MONTHS above 0); otherwise none",
         },
     ),
     "help.j2": TemplateSpec(
@@ -144,6 +149,36 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "date": "today, in words",
         },
     ),
+    # ---- coming back (issue 9): sent later, on Telegram only ----
+    "reminder.j2": TemplateSpec(
+        "The one reminder, sent some days (content/reminders.yaml) after someone stops "
+        "part-way, never at night. Its buttons: Carry on, Stop reminders.",
+        {
+            "number": "the question they stopped at (none if they stopped at the summary)",
+            "total": "questions on their path (none at the summary)",
+            "label": "the short label of that question (none at the summary)",
+            "idle_days": "days an unfinished conversation is kept",
+        },
+    ),
+    "reminders_stopped.j2": TemplateSpec(
+        "After 'Stop reminders'.", {"idle_days": "days an unfinished conversation is kept"}
+    ),
+    "follow_up_booked.j2": TemplateSpec(
+        "After 'Remind me in ... to check again' on the result; its button cancels it.",
+        {
+            "date": "roughly when the follow-up will come, in words",
+            "interval": "the follow-up interval in words, e.g. '3 months'",
+        },
+    ),
+    "follow_up_off.j2": TemplateSpec("After cancelling the follow-up.", {}),
+    "follow_up.j2": TemplateSpec(
+        "The follow-up message, sent after the interval; its button starts a new check with "
+        "the earlier answers already ticked.",
+        {
+            "asked_on": "the date they asked for it, in words",
+            "interval": "the follow-up interval in words, e.g. '3 months'",
+        },
+    ),
     "done.j2": TemplateSpec(
         "Shown to someone who has finished, when they come back.",
         {"code": "their reference code"},
@@ -206,6 +241,12 @@ class Buttons(BaseModel):
     handover_named: str
     handover_anonymous: str
     handover_cancel: str
+    stop_reminders: str = Field(description="on the reminder (its other button is `resume`)")
+    follow_up: str = Field(
+        description="on the result: '{interval}' is replaced by the interval, e.g. 3 months"
+    )
+    follow_up_off: str = Field(description="cancels the follow-up asked for")
+    check_again: str = Field(description="on the follow-up message: starts the new check")
 
 
 class Marks(BaseModel):
@@ -228,6 +269,19 @@ class Notices(BaseModel):
     expired: str
     handover_cancelled: str
     handover_already: str
+    follow_up_already: str
+    follow_up_gone: str = Field(description="a check-again button whose follow-up has ended")
+
+
+class Durations(BaseModel):
+    """How lengths of time read; ``{n}`` is replaced by the number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    day: str
+    days: str
+    month: str
+    months: str
 
 
 class Removed(BaseModel):
@@ -251,6 +305,7 @@ class UiText(BaseModel):
     marks: Marks
     notices: Notices
     scale_answer: str = Field(description="'{value}' and '{max}' are replaced")
+    durations: Durations
     skipped_answer: str
     removed: Removed
     commands: dict[str, str] = Field(description="command -> description for Telegram's menu")
@@ -259,6 +314,24 @@ class UiText(BaseModel):
         description="words before the person's Telegram name in the team's post (added only "
         "with their consent)"
     )
+
+
+class ReminderTiming(BaseModel):
+    """When the one reminder for a check left part-way comes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_days: int = Field(
+        ge=1, le=14, description="days after someone's last tap or message (1 to 14)"
+    )
+
+
+class RemindersText(BaseModel):
+    """``content/reminders.yaml``: the editors' part of messages sent later (issue 9)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reminder: ReminderTiming
 
 
 class ReportLabels(BaseModel):
@@ -317,6 +390,7 @@ class Content:
     templates: dict[str, Template]
     question_templates: dict[str, Template]
     digest: str
+    reminders: RemindersText
     glossary: tuple[Term, ...] = ()
 
     def render(self, name: str, **context: Any) -> str:
@@ -348,6 +422,13 @@ class Content:
                 (question, option, word) for option, word in zip(options, words, strict=True)
             )
         return out
+
+    def duration(self, n: int, unit: Literal["day", "month"]) -> str:
+        """A length of time in words, e.g. "2 days", "1 month" (content/ui.yaml)."""
+        words = self.ui.durations
+        if unit == "day":
+            return words.day if n == 1 else words.days.format(n=n)
+        return words.month if n == 1 else words.months.format(n=n)
 
     def words(self, question: Question, codes: list[str]) -> list[str]:
         """The words the person saw for these answer codes."""
@@ -405,6 +486,8 @@ def load_content(root: Path) -> Content:
     glossary = attempt(gloss_doc.validate, GlossaryFile) if gloss_doc else None
     report_doc = attempt(YamlDoc, root / "content/report.yaml", "content/report.yaml")
     report = attempt(report_doc.validate, ReportText) if report_doc else None
+    later_doc = attempt(YamlDoc, root / "content/reminders.yaml", "content/reminders.yaml")
+    reminders = attempt(later_doc.validate, RemindersText) if later_doc else None
 
     env = make_environment(root / "templates")
     templates: dict[str, Template] = {}
@@ -442,8 +525,9 @@ def load_content(root: Path) -> Content:
 
     if problems:
         raise ContentError(problems)
-    assert flow and ui and catalogue and report and glossary
+    assert flow and ui and catalogue and report and glossary and reminders
     return Content(
+        reminders=reminders,
         glossary=glossary.terms,
         report=report,
         root=root,
