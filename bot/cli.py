@@ -78,7 +78,7 @@ def make_engine(
         contact=settings.contact,
         handover=handover,
         reminders=reminders,
-        follow_up_months=settings.follow_up_months,
+        follow_up_months=settings.follow_up_months if reminders else 0,
     )
 
 

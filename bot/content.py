@@ -93,6 +93,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "scale": "for a scale: min, max, low and high; otherwise none",
             "optional": "true if the question can be skipped",
             "max_length": "longest typed answer accepted, in characters",
+            "earlier": "true in a follow-up check when the answer given last time is shown ticked",
         },
     ),
     "answered.j2": TemplateSpec(

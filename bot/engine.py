@@ -365,8 +365,9 @@ class Engine:
         ``contact`` holds the deployment's contact settings; ``handover`` is True when a
         programme team chat is set, so that "Ask the team to contact me" can be offered.
         ``reminders`` is True where the transport can write to people later (Telegram): a
-        conversation left part-way then asks for one reminder, and with ``follow_up_months``
-        above 0 the result offers a follow-up check after that many months.
+        conversation left part-way then asks for one reminder. With ``follow_up_months``
+        above 0 the result offers a follow-up check after that many months (give it only
+        where messages can be sent later, as ``bot.cli.make_engine`` does).
         """
         self.content = content
         self.flow = content.flow
@@ -377,7 +378,7 @@ class Engine:
         self.contact = replace(contact or Contact(), name=content.catalogue.programme)
         self.handover = handover
         self.reminders = reminders
-        self.follow_up_months = follow_up_months if reminders else 0
+        self.follow_up_months = follow_up_months
         # Results are pure functions of the answers: keep the last few (every button on a
         # result's messages needs it again). lru_cache is safe across threads.
         self._build = lru_cache(maxsize=256)(self._build_result)
@@ -988,6 +989,15 @@ class Engine:
             answers[question.id] = list(codes) if question.kind == "multi" else codes[0]
         return self.flow.clean(answers)
 
+    def _shows_earlier(self, conv: Conversation, question: Question) -> bool:
+        """Whether a question is shown with last time's answer ticked, as it was then."""
+        if not conv.defaults or question.id in conv.answers:
+            return False
+        default = self._default(conv, question)
+        if question.kind == "multi":
+            return default is not None and list(conv.draft or ()) == default
+        return default is not None
+
     def _default(self, conv: Conversation, question: Question) -> Answer | None:
         """Last time's answer to a question, if it can still be given now."""
         value = (conv.defaults or {}).get(question.id)
@@ -1205,6 +1215,7 @@ class Engine:
             scale=screen.scale,
             optional=screen.optional,
             max_length=screen.max_length,
+            earlier=self._shows_earlier(conv, q),
         )
         buttons: list[Button] = []
         for choice in screen.choices:

@@ -167,9 +167,14 @@ class Sender:
         self.enqueue(rows)
 
     def enqueue(self, rows: list[Outgoing]) -> None:
-        """Queue committed rows for sending (rows already known are ignored)."""
+        """Queue committed rows for sending (rows already known are ignored).
+
+        Rows held for later (a reminder, a follow-up) stay in the outbox until they are due:
+        :meth:`load_scheduled` picks them up then.
+        """
+        now = self.wall()
         for row in rows:
-            if row.id in self._known:
+            if row.id in self._known or row.not_before > now:
                 continue
             self._known.add(row.id)
             lane = self.lanes.get(row.lane)
