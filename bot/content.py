@@ -349,6 +349,15 @@ class ReportLabels(BaseModel):
     finished: str
     continued: str = Field(description="after a table's title when it goes on in another part")
     handover: str = Field(description="the row of people who asked the team to contact them")
+    # The progress section (issue 9): first and follow-up checks of the same Mutuals.
+    pairs: str = Field(description="the row of pairs (a first check and its follow-up)")
+    moved_up: str
+    same_stage: str
+    moved_down: str
+    named_first: str = Field(description="column: named in the first check")
+    gone: str = Field(description="column: no longer named at the follow-up")
+    reminders: str = Field(description="review's count of reminders (Telegram only)")
+    follow_ups: str = Field(description="review's count of follow-up checks")
 
 
 class ReportText(BaseModel):
@@ -364,7 +373,19 @@ class ReportText(BaseModel):
     )
     labels: ReportLabels
     dimensions: dict[Literal["sector", "size", "region", "readiness"], str]
-    tables: dict[Literal["over_time", "funnel", "biggest_barrier", "channel", "handover"], str]
+    tables: dict[
+        Literal[
+            "over_time",
+            "funnel",
+            "biggest_barrier",
+            "channel",
+            "handover",
+            "progress_stage",
+            "progress_barriers",
+            "progress_needs",
+        ],
+        str,
+    ]
     notes: dict[str, str]
     channels: dict[Literal["telegram", "web"], str] = Field(
         description="how each channel (where people answered) is named in reports"
@@ -373,7 +394,16 @@ class ReportText(BaseModel):
     @field_validator("tables")
     @classmethod
     def _every_table(cls, value: dict[str, str]) -> dict[str, str]:
-        missing = {"over_time", "funnel", "biggest_barrier", "channel", "handover"} - set(value)
+        missing = {
+            "over_time",
+            "funnel",
+            "biggest_barrier",
+            "channel",
+            "handover",
+            "progress_stage",
+            "progress_barriers",
+            "progress_needs",
+        } - set(value)
         if missing:
             raise ValueError(f"add a title for {', '.join(sorted(missing))}")
         return value
