@@ -744,13 +744,7 @@ class Store:
         with self.transaction():
             for subject in lost:
                 self.reshow_flag(subject, now)
-            for purpose, n in (counted or {}).items():
-                self.conn.execute(
-                    "INSERT INTO transport_counters (name, value, updated) VALUES (?, ?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value, "
-                    "updated = excluded.updated",
-                    (f"sent_{purpose}", n, finished),
-                )
+            self.add_sent(counted or {}, now)
             for subject in blocked:
                 self.later_cancel(subject, REMINDER)
                 self.follow_up_cancel(subject)
@@ -874,6 +868,16 @@ class Store:
                 )
             self.conn.execute("UPDATE outbox SET claimed = ? WHERE id = ?", (_utc(now), row_id))
             return "send"
+
+    def add_sent(self, counted: Mapping[str, int], now: dt.datetime) -> None:
+        """Add delivered reminders and follow-ups (by purpose) to the counters."""
+        for purpose, n in counted.items():
+            self.conn.execute(
+                "INSERT INTO transport_counters (name, value, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value, "
+                "updated = excluded.updated",
+                (f"sent_{purpose}", n, _utc(now)),
+            )
 
     def later_counts(self) -> dict[str, int]:
         """How many reminders and follow-ups wait and went (counts only, for review)."""
