@@ -34,7 +34,7 @@ class RunningBot:
         poll_timeout: int = 1,
         sender_options: dict[str, Any] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
-        reminders: bool = False,
+        reminders: bool = True,
         **settings: Any,
     ) -> None:
         self.telegram = telegram
