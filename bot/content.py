@@ -165,7 +165,8 @@ TEMPLATES: dict[str, TemplateSpec] = {
         "After 'Stop reminders'.", {"idle_days": "days an unfinished conversation is kept"}
     ),
     "follow_up_booked.j2": TemplateSpec(
-        "After 'Remind me in ... to check again' on the result; its button cancels it.",
+        "After 'Remind me in ... to check again' on the result (whose button then turns into "
+        "'Don't remind me').",
         {
             "date": "roughly when the follow-up will come, in words",
             "interval": "the follow-up interval in words, e.g. '3 months'",

@@ -804,11 +804,13 @@ class Engine:
         if handover:
             rows.append(handover)
         if self.follow_up_months:
+            # The section shown rides along, so the keyboard can be redrawn as it was.
+            where = showing or ""
             if conv.follow_up:
-                rows.append((Button(b.follow_up_off, f"fx|{s}"),))
+                rows.append((Button(b.follow_up_off, f"fx|{s}|{where}"),))
             else:
                 label = b.follow_up.format(interval=self._interval())
-                rows.append((Button(label, f"fw|{s}"),))
+                rows.append((Button(label, f"fw|{s}|{where}"),))
         if self.contact.website:
             rows.append((Button(b.contact, url=self.contact.website),))
         rows.append((Button(b.new_triage, f"nt|{s}"),))
@@ -928,29 +930,34 @@ class Engine:
             interval=self._interval(),
         )
 
+    def _redrawn(self, conv: Conversation, showing: str) -> Reply:
+        """The pressed result message's keyboard again, as it now stands."""
+        result = self.result(conv)
+        shown = showing if result.section(showing) is not None else None
+        return Reply("", self._result_buttons(conv, result, showing=shown), edit=True)
+
     def _on_follow_up(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
         if conv.state != DONE or not self.follow_up_months or conv.code is None:
             return None
         if conv.follow_up:
-            return Outcome(conv, notice=self.ui.notices.follow_up_already)
+            return Outcome(conv, [self._redrawn(conv, arg)], self.ui.notices.follow_up_already)
         link = ctx.new_link()
         when = add_months(ctx.now, self.follow_up_months)
-        booked = self._msg(
-            "follow_up_booked.j2",
-            ((Button(self.ui.buttons.follow_up_off, f"fx|{conv.step}"),),),
-            date=long_date(when.date()),
-            interval=self._interval(),
+        booked = replace(conv, follow_up=True)
+        note = self._msg(
+            "follow_up_booked.j2", date=long_date(when.date()), interval=self._interval()
         )
         later = Later(FOLLOW_UP, self.follow_up_message(link, ctx.now.date()), link=link)
-        return Outcome(replace(conv, follow_up=True), [booked], later=[later])
+        return Outcome(booked, [self._redrawn(booked, arg), note], later=[later])
 
     def _on_follow_up_off(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:
         if conv.state != DONE or not self.follow_up_months:
             return None
         if not conv.follow_up:
-            return Outcome(conv, [self._closed()])
-        off = self._msg("follow_up_off.j2")
-        return Outcome(replace(conv, follow_up=False), [self._closed(), off], follow_up_off=True)
+            return Outcome(conv, [self._redrawn(conv, arg)])
+        off = replace(conv, follow_up=False)
+        note = self._msg("follow_up_off.j2")
+        return Outcome(off, [self._redrawn(off, arg), note], follow_up_off=True)
 
     def _follow_up_start(
         self, conv: Conversation | None, event: FollowUpStart, ctx: Context
