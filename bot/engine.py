@@ -383,6 +383,7 @@ class Engine:
         # result's messages needs it again). lru_cache is safe across threads.
         self._build = lru_cache(maxsize=256)(self._build_result)
         self._pieces = lru_cache(maxsize=64)(self._render_pieces)
+        self._reminder_text = lru_cache(maxsize=256)(self._render_reminder)
 
     # ---- entry point ---------------------------------------------------------------------
 
@@ -901,13 +902,17 @@ class Engine:
         b, s = self.ui.buttons, conv.step
         pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
         buttons = ((Button(b.resume, f"ct|{s}"),), (Button(b.stop_reminders, f"rm|{s}"),))
-        return self._msg(
-            "reminder.j2",
-            buttons,
-            number=pos.number if pos else None,
-            total=pos.total if pos else None,
-            label=self.flow.by_id[conv.state].label if pos else None,
-            idle_days=self.idle_days,
+        if pos is None:
+            text = self._reminder_text(None, None, None)
+        else:
+            text = self._reminder_text(pos.number, pos.total, self.flow.by_id[conv.state].label)
+        return Reply(text, buttons, source="reminder.j2")
+
+    def _render_reminder(self, number: int | None, total: int | None, label: str | None) -> str:
+        # Every event on Telegram asks for the reminder anew (only its buttons' step changes):
+        # the words are rendered once per place in the flow (cached in __init__).
+        return self.content.render(
+            "reminder.j2", number=number, total=total, label=label, idle_days=self.idle_days
         )
 
     def _on_stop_reminders(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:

@@ -248,14 +248,15 @@ class Triage:
     def _schedule(self, subject: str, outcome: Outcome, now: dt.datetime) -> None:
         """Inside the event's savepoint: end the waiting reminder, time what the outcome asks.
 
-        Any event from the person ends a reminder still waiting (it is replaced if the
-        conversation still wants one, counted from now). A follow-up asked for replaces any
+        Any event from the person ends a reminder still waiting (it is replaced, in place, if
+        the conversation still wants one, counted from now). A follow-up asked for replaces any
         earlier one, and puts its link on the finished response. The outbox rows themselves
         come from ``compose``, with the times set here, in the same transaction.
         """
         if outcome.forget:
             return  # Store.forget has cancelled everything
-        self.store.later_cancel(subject, REMINDER)
+        if not any(later.kind == REMINDER for later in outcome.later):
+            self.store.later_cancel(subject, REMINDER)  # else the new one replaces it
         if outcome.follow_up_off:
             self.store.follow_up_cancel(subject)
         timed = []

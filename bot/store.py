@@ -648,9 +648,18 @@ class Store:
     # ---- outbox ------------------------------------------------------------------------------
 
     def outbox_add(self, rows: list[Outgoing], now: dt.datetime) -> list[Outgoing]:
-        """Add Bot API calls to make (inside the caller's transaction); set and return ids."""
+        """Add Bot API calls to make (inside the caller's transaction); set and return ids.
+
+        A reminder or follow-up takes the place of the one of its kind already waiting for
+        that person, if any (issue 9).
+        """
+        given = rows
+        later = [row for row in rows if row.purpose in LATER and row.subject is not None]
+        if later:
+            self._later_put(later, now)
+            rows = [row for row in rows if row.purpose not in LATER or row.subject is None]
         if not rows:
-            return rows
+            return given
         created = _utc(now)
         values: list[Any] = []
         for row in rows:
@@ -678,7 +687,7 @@ class Store:
         ).fetchall()
         for row, new_id in zip(rows, sorted(r[0] for r in ids), strict=True):
             row.id = int(new_id)
-        return rows
+        return given
 
     def reshow_subjects(self) -> set[str]:
         """Everyone waiting to be shown their question (usually no one)."""
@@ -767,6 +776,30 @@ class Store:
     # each waits per person (a unique partial index). Just before it goes, the sender claims
     # it in its own transaction: a row cancelled meanwhile is not sent, and a claimed row left
     # by a crash is never sent again (so a reminder arrives at most once).
+
+    def _later_put(self, rows: list[Outgoing], now: dt.datetime) -> None:
+        # Nearly every event on Telegram moves a person's reminder on: rewrite it in place
+        # (cheaper than deleting it and adding another; the unique index keeps it one).
+        for row in rows:
+            (row.id,) = self.conn.execute(
+                "INSERT INTO outbox (lane, subject, purpose, method, params, merge_key, address, "
+                "not_before, created) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?) "
+                "ON CONFLICT (subject, purpose) WHERE status = 'todo' "
+                "AND purpose IN ('reminder', 'follow_up') DO UPDATE SET lane = excluded.lane, "
+                "method = excluded.method, params = excluded.params, address = excluded.address, "
+                "not_before = excluded.not_before, created = excluded.created, claimed = NULL "
+                "RETURNING id",
+                (
+                    row.lane,
+                    row.subject,
+                    row.purpose,
+                    row.method,
+                    json.dumps(row.params, ensure_ascii=False, separators=(",", ":")),
+                    row.address,
+                    row.not_before,
+                    _utc(now),
+                ),
+            ).fetchone()
 
     def later_cancel(self, subject: str, purpose: str) -> int:
         """Cancel a person's waiting reminder (or follow-up message); return how many."""

@@ -529,25 +529,36 @@ def test_the_telegram_privacy_notice_says_what_is_kept_for_coming_back(content) 
 
 
 def test_one_reminder_and_one_follow_up_wait_per_person(store: Store) -> None:
-    """The unique partial index: a second waiting reminder for one person cannot be added."""
+    """A second reminder for one person takes the first one's place; the index forbids two."""
     import sqlite3
 
     from bot.store import Outgoing
 
     now = dt.datetime(2026, 11, 24, tzinfo=UTC)
 
-    def add(purpose: str, subject: str = "a" * 64) -> None:
-        row = Outgoing("lane", "sendMessage", {}, b"x", subject, purpose, not_before=1e10)
+    def add(purpose: str, subject: str = "a" * 64, text: str = "") -> int:
+        row = Outgoing("lane", "sendMessage", {"text": text}, b"x", subject, purpose, 1e10)
         with store.transaction():
-            store.outbox_add([row], now)
+            (added,) = store.outbox_add([row], now)
+        return added.id
 
-    add("reminder")
+    first = add("reminder", text="first")
     add("follow_up")
     add("reminder", "b" * 64)
-    with pytest.raises(sqlite3.IntegrityError):
-        add("reminder")
+    assert add("reminder", text="second") == first  # in place
+    params = store.conn.execute(
+        "SELECT params FROM outbox WHERE subject = ? AND purpose = 'reminder'", ("a" * 64,)
+    ).fetchall()
+    assert [p[0] for p in params] == ['{"text":"second"}']
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.conn.execute(
+            "INSERT INTO outbox (lane, subject, purpose, method, params, created) "
+            "VALUES ('lane', ?, 'reminder', 'sendMessage', '{}', 'now')",
+            ("a" * 64,),
+        )
     add("reply")
     add("reply")  # replies are not limited
+    assert store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 5
 
 
 def test_later_items_say_what_never_when(content) -> None:
