@@ -994,15 +994,23 @@ class Store:
             writable = False
 
         def oldest(table: str) -> tuple[int, float | None, int]:
-            depth, first = self.conn.execute(
-                f"SELECT count(*), min(created) FROM {table} WHERE status = 'todo'"
-                if table == "outbox"
-                else "SELECT count(*), min(received) FROM inbox WHERE status = 'todo'"
-            ).fetchone()
+            if table == "outbox":
+                # Only rows due by now: a reminder waiting for its day is not a backlog
+                # (issue 9), and a due one has waited since it fell due, not since made.
+                depth, first = self.conn.execute(
+                    "SELECT count(*), min(max(CAST(strftime('%s', created) AS REAL), "
+                    "not_before)) FROM outbox WHERE status = 'todo' AND not_before <= ?",
+                    (now,),
+                ).fetchone()
+            else:
+                depth, received = self.conn.execute(
+                    "SELECT count(*), min(received) FROM inbox WHERE status = 'todo'"
+                ).fetchone()
+                first = dt.datetime.fromisoformat(received).timestamp() if received else None
             failed = self.conn.execute(
                 f"SELECT count(*) FROM {table} WHERE status = 'failed'"
             ).fetchone()[0]
-            age = now - dt.datetime.fromisoformat(first).timestamp() if first else None
+            age = now - first if first is not None else None
             return depth, None if age is None else max(age, 0.0), failed
 
         inbox = oldest("inbox")

@@ -236,6 +236,10 @@ async def test_coming_back_before_the_reminder_cancels_it(telegram, tmp_path, co
         await tap(telegram, bot, KIRI, *TO_QUESTION_6)
         first_due = dt.datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
         assert waiting(bot) == [("reminder", first_due)]
+        # Not a backlog for monitoring until it is due (then its wait counts from then).
+        assert bot.store.health(clock.now.timestamp()).outbox_depth == 0
+        late = bot.store.health(first_due.timestamp() + 60)
+        assert late.outbox_depth == 1 and late.outbox_oldest_s == pytest.approx(60, abs=1)
         # A day later they write something (not even an answer): the timer starts again.
         clock.now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
         await say(telegram, bot, KIRI, "hello?")
