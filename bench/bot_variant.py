@@ -47,7 +47,7 @@ def main() -> None:
     configure_logging(settings.log_level, (settings.token or "",))
     content = load_content(settings.content_dir)
     store = Store(settings.db_path)
-    triage = make_triage(settings, content, store)
+    triage = make_triage(settings, content, store, reminders=True)  # as `run` builds it
     request, updates = requests(args.client)
 
     async def run() -> None:

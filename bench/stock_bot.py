@@ -72,6 +72,7 @@ def question(
         scale=q.scale.model_dump() if q.scale else None,
         optional=q.optional,
         max_length=q.max_length,
+        earlier=False,  # no follow-up checks in the stock bot
     )
     buttons = []
     for option in FLOW.choices(q, answers):

@@ -395,6 +395,8 @@ class Analysis:
             raw.append(self.choice_table(responses, qid, by, keep=keep))
         raw.append(self.choice_table(responses, CHANNEL, by))
         raw.append(self.handovers(responses, by))
+        if by is None:  # issue 9: first and follow-up checks of the same Mutuals
+            raw += Progress(self).tables(load_pairs(store, period))
         return [protect(t, self.rules) for t in raw]
 
     def headline(
@@ -450,3 +452,136 @@ class Analysis:
             "barriers": top("barriers"),
             "urgent": urgent_cell,
         }
+
+
+# ---- progress: first and follow-up checks of the same Mutuals (issue 9) -----------------------
+# A pair is a finished check and the follow-up check the same person asked for on its result,
+# joined by a random link id stored on both responses (never by who they are). Pairs are
+# counted when their follow-up finished (so --since/--until pick follow-ups). The section is
+# in the report without a split only, like the funnel: pairs are few, and split by one more
+# dimension they would nearly all be hidden.
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A first check and its follow-up check, as two responses."""
+
+    first: Response
+    then: Response
+
+
+def load_pairs(store: Store, period: Period = Period()) -> list[Pair]:
+    """Every pair whose follow-up check finished in the period."""
+    where, params = period.sql("b.completed")
+    ids = store.conn.execute(
+        "SELECT a.id, b.id FROM responses b JOIN responses a ON a.followup_link = b.follows_link "
+        f"WHERE b.follows_link IS NOT NULL AND {where} ORDER BY b.id",
+        params,
+    ).fetchall()
+    wanted = {i for pair in ids for i in pair}
+    if not wanted:
+        return []
+    rows = store.conn.execute(
+        "SELECT r.id, r.completed, r.readiness, r.channel, r.handover IS NOT NULL "
+        f"FROM responses r WHERE r.id IN ({', '.join('?' * len(wanted))})",
+        sorted(wanted),
+    ).fetchall()
+    answers: dict[int, dict[str, list[str]]] = defaultdict(dict)
+    for response_id, question, option in store.conn.execute(
+        "SELECT response_id, question, option FROM answers "
+        f"WHERE response_id IN ({', '.join('?' * len(wanted))}) ORDER BY rowid",
+        sorted(wanted),
+    ):
+        answers[response_id].setdefault(question, []).append(option)
+    by_id = {
+        r[0]: Response(r[0], r[1], r[2], answers.get(r[0], {}), r[3], bool(r[4])) for r in rows
+    }
+    return [Pair(by_id[a], by_id[b]) for a, b in ids]
+
+
+class Progress:
+    """The report's progress section: stage moves, barriers gone, needs met (true counts)."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        self.text = analysis.text
+        self.flow = analysis.flow
+        self.stages = [s.id for s in analysis.content.catalogue.readiness.spec.stages]
+
+    def tables(self, pairs: list[Pair]) -> list[Table]:
+        """The section's tables, before protection."""
+        return [
+            self.stage_moves(pairs),
+            self.gone(pairs, "barriers", "progress_barriers"),
+            self.gone(pairs, "support", "progress_needs"),
+        ]
+
+    def _note(self, key: str) -> str:
+        notes = self.text.notes
+        # The section's own note opens it, on its first table.
+        first = notes.get("progress", "") if key == "progress_stage" else ""
+        return " ".join(n for n in (first, notes.get(key, "")) if n)
+
+    def stage_moves(self, pairs: list[Pair]) -> Table:
+        """Readiness stage at the follow-up against the first check: up, same or down."""
+        order = {stage: i for i, stage in enumerate(self.stages)}
+        moves = [0, 0, 0]  # up, same, down
+        for pair in pairs:
+            before, after = pair.first.readiness, pair.then.readiness
+            if before not in order or after not in order:
+                continue  # not a Mutual both times (stages are worked out for Mutuals only)
+            step = order[after] - order[before]
+            moves[0 if step > 0 else 1 if step == 0 else 2] += 1
+        labels = self.text.labels
+        return Table(
+            id="progress_stage",
+            title=self.text.tables["progress_stage"],
+            rows=[labels.moved_up, labels.same_stage, labels.moved_down],
+            columns=[labels.all],
+            counts=[[m] for m in moves],
+            bases=[sum(moves)],
+            row_totals=moves,
+            base_total=sum(moves),
+            additive=True,
+            note=self._note("progress_stage"),
+            extra={"base": "pairs"},
+        )
+
+    def gone(self, pairs: list[Pair], qid: str, table_id: str) -> Table:
+        """Options of a multi-select named in the first check, and how many went by the next.
+
+        Each row's percentage is of the pairs that named it first (as the funnel's are of
+        those who reached a step). Only pairs asked the question both times count.
+        """
+        question = self.flow.by_id.get(qid)
+        options = [] if question is None else self.analysis._options(question)
+        options = [(c, w) for c, w in options if question and c not in question.exclusive_codes]
+        named = [0] * len(options)
+        went = [0] * len(options)
+        asked = 0
+        for pair in pairs:
+            before, after = pair.first.answers.get(qid), pair.then.answers.get(qid)
+            if not before or not after:
+                continue
+            asked += 1
+            for i, (code, _) in enumerate(options):
+                if code in before:
+                    named[i] += 1
+                    went[i] += code not in after
+        labels = self.text.labels
+        return Table(
+            id=table_id,
+            title=self.text.tables[table_id],
+            rows=[word for _, word in options],
+            columns=[labels.named_first, labels.gone],
+            counts=[[n, g] for n, g in zip(named, went, strict=True)],
+            bases=[asked, asked],
+            row_totals=named,
+            base_total=asked,
+            additive=False,
+            kind="count",
+            partition=False,
+            percent_of_first=True,
+            note=self._note(table_id),
+            extra={"base": "pairs"},
+        )

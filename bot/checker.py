@@ -34,7 +34,7 @@ from .profiles import (
     sample_files,
 )
 from .render import MESSAGE_LIMIT, tag_problems, telegram_length
-from .simulate import Step, tour, walk
+from .simulate import Step, later_tour, tour, walk
 from .yamlfile import ContentError, Problem, YamlDoc
 
 BUTTON_WARN = 40
@@ -132,6 +132,10 @@ def check_content(
     report.profiles = len(profiles)
     tick = progress(len(profiles) + 1) if progress else None
     engine = check_engine(content)
+    # Reminders (issue 9) depend only on the question and its position: the routes and the
+    # samples render them for every question; the pairwise profiles need not again.
+    lighter = check_engine(content, reminders=False)
+    routes = len(samples) + len(paths)
     # Problems in a message depend only on the message: check each distinct one once, and
     # note them again for every path that shows it, so each problem can say how many paths
     # it breaks.
@@ -143,6 +147,9 @@ def check_content(
     try:
         steps = tour(content, paths[0].answers)
         report.messages += _check_steps(content, TOUR, steps, report, cache)
+        # Coming back (issue 9): the reminder and the follow-up check's own screens.
+        steps = later_tour(content, paths[0].answers, engine)
+        report.messages += _check_steps(content, TOUR, steps, report, cache)
     except Exception as exc:
         report.problems.append(_render_problem(content, exc, TOUR))
     if tick:
@@ -150,7 +157,7 @@ def check_content(
     for n, profile in enumerate(profiles, start=2):
         sample = n - 2 < len(samples)
         try:
-            steps = walk(content, profile.answers, engine=engine)
+            steps = walk(content, profile.answers, engine=engine if n - 2 < routes else lighter)
         except Exception as exc:
             report.problems.append(_render_problem(content, exc, profile, sample))
         else:
@@ -301,7 +308,9 @@ def _check_steps(
 ) -> int:
     count = 0
     for step in steps:
-        for reply in step.outcome.replies:
+        # What is sent at once, and what would be sent later (issue 9: a reminder, a follow-up).
+        later = [message.reply for message in step.outcome.later]
+        for reply in [*step.outcome.replies, *later]:
             count += 1
             key = f"{reply.text}|{reply.buttons}"
             found = cache.get(key)

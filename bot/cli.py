@@ -65,11 +65,15 @@ def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
     _configure_logging(level, secrets)
 
 
-def make_engine(settings: Settings, bundle: Content, *, handover: bool = False) -> Engine:
+def make_engine(
+    settings: Settings, bundle: Content, *, handover: bool = False, reminders: bool = False
+) -> Engine:
     """The engine for a content bundle, with the retention periods the privacy notice quotes.
 
     ``handover``: offer "Ask the team to contact me" (only where the team's chat can be
-    reached: the Telegram bot with TRIAGE_TEAM_CHAT_ID set).
+    reached: the Telegram bot with TRIAGE_TEAM_CHAT_ID set). ``reminders``: the transport can
+    write to people later (Telegram only): one reminder, and the follow-up check offered
+    after TRIAGE_FOLLOWUP_MONTHS (issue 9).
     """
     return Engine(
         bundle,
@@ -77,14 +81,26 @@ def make_engine(settings: Settings, bundle: Content, *, handover: bool = False) 
         idle_days=settings.idle_days,
         contact=settings.contact,
         handover=handover,
+        reminders=reminders,
+        follow_up_months=settings.follow_up_months if reminders else 0,
     )
 
 
 def make_triage(
-    settings: Settings, bundle: Content, store: Store, *, handover: bool = False
+    settings: Settings,
+    bundle: Content,
+    store: Store,
+    *,
+    handover: bool = False,
+    reminders: bool = False,
 ) -> Triage:
-    """The engine and the store together, as both adapters use them."""
-    return Triage(store, make_engine(settings, bundle, handover=handover), rules=settings.rules)
+    """The engine and the store together, as every adapter uses them."""
+    return Triage(
+        store,
+        make_engine(settings, bundle, handover=handover, reminders=reminders),
+        rules=settings.rules,
+        quiet=settings.quiet_hours,
+    )
 
 
 @app.callback(invoke_without_command=True)
@@ -163,7 +179,10 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
     bundle = content_or_exit(settings, log)
     store = open_store(ctx, settings)
     refuse_synthetic(store, "run")
-    triage = make_triage(settings, bundle, store, handover=settings.team_chat_id is not None)
+    # Only Telegram can reach people later: reminders and follow-ups are on here alone.
+    triage = make_triage(
+        settings, bundle, store, handover=settings.team_chat_id is not None, reminders=True
+    )
     log_missing_contacts(settings, log)
 
     async def reload(bot: TelegramBot) -> bool:
@@ -246,7 +265,9 @@ async def reload_content(
     except ContentError as exc:  # changed again since the check
         log.error("content reload refused, keeping version %s: %s", current, exc.problems[0])
         return False
-    engine = make_engine(settings, bundle, handover=triage.engine.handover)
+    engine = make_engine(
+        settings, bundle, handover=triage.engine.handover, reminders=triage.engine.reminders
+    )
     # Swap on the store thread, between two events, never during one.
     await store_thread.call(setattr, triage, "engine", engine)
     log.info("content reloaded: version %s (was %s)", bundle.digest, current)

@@ -72,6 +72,11 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "retention_days": "days completed answers' free text is kept",
             "idle_days": "days an unfinished conversation is kept",
             "contact": CONTACT_HELP,
+            "reminders": "true where the bot can send a reminder later (Telegram only)",
+            "reminder_after": "how long after someone stops the reminder comes, in words "
+            "(content/reminders.yaml), e.g. '2 days'",
+            "follow_up": "the follow-up interval in words (e.g. '3 months') where a follow-up "
+            "check is offered (Telegram, TRIAGE_FOLLOWUP_MONTHS above 0); otherwise none",
         },
     ),
     "help.j2": TemplateSpec(
@@ -88,6 +93,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "scale": "for a scale: min, max, low and high; otherwise none",
             "optional": "true if the question can be skipped",
             "max_length": "longest typed answer accepted, in characters",
+            "earlier": "true in a follow-up check when the answer given last time is shown ticked",
         },
     ),
     "answered.j2": TemplateSpec(
@@ -142,6 +148,37 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "result": "the whole result",
             "named": "true if their name is added",
             "date": "today, in words",
+        },
+    ),
+    # ---- coming back (issue 9): sent later, on Telegram only ----
+    "reminder.j2": TemplateSpec(
+        "The one reminder, sent some days (content/reminders.yaml) after someone stops "
+        "part-way, never at night. Its buttons: Carry on, Stop reminders.",
+        {
+            "number": "the question they stopped at (none if they stopped at the summary)",
+            "total": "questions on their path (none at the summary)",
+            "label": "the short label of that question (none at the summary)",
+            "idle_days": "days an unfinished conversation is kept",
+        },
+    ),
+    "reminders_stopped.j2": TemplateSpec(
+        "After 'Stop reminders'.", {"idle_days": "days an unfinished conversation is kept"}
+    ),
+    "follow_up_booked.j2": TemplateSpec(
+        "After 'Remind me in ... to check again' on the result (whose button then turns into "
+        "'Don't remind me').",
+        {
+            "date": "roughly when the follow-up will come, in words",
+            "interval": "the follow-up interval in words, e.g. '3 months'",
+        },
+    ),
+    "follow_up_off.j2": TemplateSpec("After cancelling the follow-up.", {}),
+    "follow_up.j2": TemplateSpec(
+        "The follow-up message, sent after the interval; its button starts a new check with "
+        "the earlier answers already ticked.",
+        {
+            "asked_on": "the date they asked for it, in words",
+            "interval": "the follow-up interval in words, e.g. '3 months'",
         },
     ),
     "done.j2": TemplateSpec(
@@ -206,6 +243,12 @@ class Buttons(BaseModel):
     handover_named: str
     handover_anonymous: str
     handover_cancel: str
+    stop_reminders: str = Field(description="on the reminder (its other button is `resume`)")
+    follow_up: str = Field(
+        description="on the result: '{interval}' is replaced by the interval, e.g. 3 months"
+    )
+    follow_up_off: str = Field(description="cancels the follow-up asked for")
+    check_again: str = Field(description="on the follow-up message: starts the new check")
 
 
 class Marks(BaseModel):
@@ -228,6 +271,19 @@ class Notices(BaseModel):
     expired: str
     handover_cancelled: str
     handover_already: str
+    follow_up_already: str
+    follow_up_gone: str = Field(description="a check-again button whose follow-up has ended")
+
+
+class Durations(BaseModel):
+    """How lengths of time read; ``{n}`` is replaced by the number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    day: str
+    days: str
+    month: str
+    months: str
 
 
 class Removed(BaseModel):
@@ -251,6 +307,7 @@ class UiText(BaseModel):
     marks: Marks
     notices: Notices
     scale_answer: str = Field(description="'{value}' and '{max}' are replaced")
+    durations: Durations
     skipped_answer: str
     removed: Removed
     commands: dict[str, str] = Field(description="command -> description for Telegram's menu")
@@ -259,6 +316,24 @@ class UiText(BaseModel):
         description="words before the person's Telegram name in the team's post (added only "
         "with their consent)"
     )
+
+
+class ReminderTiming(BaseModel):
+    """When the one reminder for a check left part-way comes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_days: int = Field(
+        ge=1, le=14, description="days after someone's last tap or message (1 to 14)"
+    )
+
+
+class RemindersText(BaseModel):
+    """``content/reminders.yaml``: the editors' part of messages sent later (issue 9)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reminder: ReminderTiming
 
 
 class ReportLabels(BaseModel):
@@ -278,6 +353,15 @@ class ReportLabels(BaseModel):
     synthetic: str = Field(
         description="each CSV row's first column, and JSON's dataset, from a demo database"
     )
+    # The progress section (issue 9): first and follow-up checks of the same Mutuals.
+    pairs: str = Field(description="the row of pairs (a first check and its follow-up)")
+    moved_up: str
+    same_stage: str
+    moved_down: str
+    named_first: str = Field(description="column: named in the first check")
+    gone: str = Field(description="column: no longer named at the follow-up")
+    reminders: str = Field(description="review's count of reminders (Telegram only)")
+    follow_ups: str = Field(description="review's count of follow-up checks")
 
 
 class ReportText(BaseModel):
@@ -296,7 +380,19 @@ class ReportText(BaseModel):
     )
     labels: ReportLabels
     dimensions: dict[Literal["sector", "size", "region", "readiness"], str]
-    tables: dict[Literal["over_time", "funnel", "biggest_barrier", "channel", "handover"], str]
+    tables: dict[
+        Literal[
+            "over_time",
+            "funnel",
+            "biggest_barrier",
+            "channel",
+            "handover",
+            "progress_stage",
+            "progress_barriers",
+            "progress_needs",
+        ],
+        str,
+    ]
     notes: dict[str, str]
     channels: dict[Literal["telegram", "web"], str] = Field(
         description="how each channel (where people answered) is named in reports"
@@ -305,7 +401,16 @@ class ReportText(BaseModel):
     @field_validator("tables")
     @classmethod
     def _every_table(cls, value: dict[str, str]) -> dict[str, str]:
-        missing = {"over_time", "funnel", "biggest_barrier", "channel", "handover"} - set(value)
+        missing = {
+            "over_time",
+            "funnel",
+            "biggest_barrier",
+            "channel",
+            "handover",
+            "progress_stage",
+            "progress_barriers",
+            "progress_needs",
+        } - set(value)
         if missing:
             raise ValueError(f"add a title for {', '.join(sorted(missing))}")
         return value
@@ -323,6 +428,7 @@ class Content:
     templates: dict[str, Template]
     question_templates: dict[str, Template]
     digest: str
+    reminders: RemindersText
     glossary: tuple[Term, ...] = ()
 
     def render(self, name: str, **context: Any) -> str:
@@ -354,6 +460,13 @@ class Content:
                 (question, option, word) for option, word in zip(options, words, strict=True)
             )
         return out
+
+    def duration(self, n: int, unit: Literal["day", "month"]) -> str:
+        """A length of time in words, e.g. "2 days", "1 month" (content/ui.yaml)."""
+        words = self.ui.durations
+        if unit == "day":
+            return words.day if n == 1 else words.days.format(n=n)
+        return words.month if n == 1 else words.months.format(n=n)
 
     def words(self, question: Question, codes: list[str]) -> list[str]:
         """The words the person saw for these answer codes."""
@@ -428,6 +541,7 @@ def load_content(root: Path) -> Content:
     res_doc, resources = validated("content/resources.yaml", ResourcesFile)
     _, glossary = validated("content/glossary.yaml", GlossaryFile)
     _, report = validated("content/report.yaml", ReportText)
+    _, reminders = validated("content/reminders.yaml", RemindersText)
 
     env = make_environment(root / "templates")
     templates = compile_templates(env, root, "templates", TEMPLATES, problems)
@@ -452,8 +566,9 @@ def load_content(root: Path) -> Content:
 
     if problems:
         raise ContentError(problems)
-    assert flow and ui and catalogue and report and glossary
+    assert flow and ui and catalogue and report and glossary and reminders
     return Content(
+        reminders=reminders,
         glossary=glossary.terms,
         report=report,
         root=root,

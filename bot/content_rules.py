@@ -58,16 +58,35 @@ CHECK_CONTACT = Contact(
 )
 # Templates whose words are part of the result, checked like signposts.
 RESULT_TEMPLATES = ("result.j2", "section.j2", "plan.html.j2", "web/result.j2")
+# Messages sent later (issue 9), whose own words are checked the same way.
+LATER_TEMPLATES = (
+    "reminder.j2",
+    "reminders_stopped.j2",
+    "follow_up_booked.j2",
+    "follow_up_off.j2",
+    "follow_up.j2",
+)
+# The follow-up interval `content check` renders with (the setting's default).
+CHECK_FOLLOW_UP_MONTHS = 3
 _TEMPLATE_SYNTAX = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
 _WORDS = re.compile(r"[A-Za-z]{2}")
 
 
-def check_engine(content: Content) -> Engine:
-    """The engine `content check` walks: contacts set and the handover offered.
+def check_engine(content: Content, reminders: bool = True) -> Engine:
+    """The engine `content check` walks: contacts set, the handover, reminders and follow-ups.
 
-    So every message is rendered, and the first message at its longest.
+    So every message is rendered, and the first message at its longest. With ``reminders``
+    every step also renders the reminder it would leave (the checker does that on the
+    flow's routes, which between them ask every question, and leaves it out of the many
+    pairwise profiles, where it would add nothing new).
     """
-    return Engine(content, contact=CHECK_CONTACT, handover=True)
+    return Engine(
+        content,
+        contact=CHECK_CONTACT,
+        handover=True,
+        reminders=reminders,
+        follow_up_months=CHECK_FOLLOW_UP_MONTHS,
+    )
 
 
 # ---- the editors' files, once ---------------------------------------------------------------
@@ -178,7 +197,7 @@ def _body(sp: Signpost) -> str:
 
 
 def _template_units(content: Content) -> Iterator[_Unit]:
-    for name in RESULT_TEMPLATES:
+    for name in (*RESULT_TEMPLATES, *LATER_TEMPLATES):
         path = content.root / "templates" / name
         source = path.read_text(encoding="utf-8")
         if name.endswith(".html.j2"):
@@ -355,6 +374,9 @@ def result_tour(
         session.press("tap Ask the team to contact me", "ho")
         session.press("tap Send, with my Telegram name", "hs", "name")
         session.press("tap Send again", "hs", "anon")
+    if engine.follow_up_months:  # issue 9: the follow-up offered, asked for, cancelled
+        session.press("tap Remind me to check again", "fw")
+        session.press("tap Don't remind me", "fx")
     session.press("tap My next steps", "rs")
     if cache is not None:
         cache[key] = session.steps

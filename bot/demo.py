@@ -18,7 +18,8 @@ from .conditions import Answer
 from .content import Content
 from .engine import Engine
 from .flow import DONE, SUMMARY, Flow
-from .privacy import new_reference_code
+from .later import FOLLOW_UP, REMINDER, add_months
+from .privacy import new_link_id, new_reference_code
 from .store import Store
 
 Weights = dict[str, float]
@@ -204,10 +205,15 @@ def generate(
     today: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Fill an empty database with ``n`` finished triages and some abandoned ones."""
+    """Fill an empty database with ``n`` finished triages and some abandoned ones.
+
+    Some of the ``n`` are follow-up checks of earlier ones (issue 9), linked as the bot
+    links them; see :class:`_FollowUps`.
+    """
     rng = random.Random(seed)
     # Handovers draw from their own generator, so the answers stay those of earlier versions.
     asks = random.Random(seed + 1)
+    follow_ups = _FollowUps(store, content, random.Random(seed + 2))
     flow = content.flow
     engine = Engine(content)
     end = dt.datetime.combine(today or dt.date.today(), dt.time(17, 0), tzinfo=dt.UTC)
@@ -232,24 +238,33 @@ def generate(
                     code = new_reference_code()
                 codes.add(code)
                 run = f"demo{made:07d}"
+                subject = f"demo-subject-{made}"
+                # Some slots are a follow-up of an earlier check instead (their own draws).
+                follow = follow_ups.take(made, end, subject)
+                if follow is not None:
+                    answers, started, completed, link = follow
                 completion = engine.completion(
                     answers,
                     code=code,
                     run=run,
                     started=_iso(started),
                     completed=_iso(completed),
+                    follows=link if follow is not None else None,
                 )
                 # Every fifth check came through the web page (no draw: the mix stays as it was).
                 channel = "web" if made % 5 == 0 else "telegram"
-                store.add_response(f"demo-subject-{made}", completion, channel)
+                store.add_response(subject, completion, channel)
+                follow_ups.offer(subject, code, answers, completion.readiness, completed, end)
                 if asks.random() < HANDOVER.get(str(answers.get("live_bid")), HANDOVER["other"]):
                     store.record_handover(code, completed + dt.timedelta(minutes=2))
                 for state in [*(q.id for q in flow.path(answers)), SUMMARY, DONE]:
                     store.reached(run, state, started)
                 if rng.random() < abandon_share / (1 - abandon_share):
                     _abandoned(store, flow, rng, f"demo-gone{made:07d}", started)
+                    follow_ups.abandoned += 1
         if progress:
             progress(made)
+    follow_ups.finish(end)
     # Demo owner links are not real pseudonyms; drop them so the data looks purged.
     with store.transaction():
         store.conn.execute("DELETE FROM response_owners WHERE subject LIKE 'demo-subject-%'")
@@ -271,3 +286,120 @@ def _abandoned(
 
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+# ---- follow-up checks (issue 9) ------------------------------------------------------------------
+# No survey measured change over time: these shares are a guess, only to give the report's
+# progress section and review's counts something to show. They draw from their own generator,
+# so every other demo answer stays as before.
+
+FOLLOW_UP_EVERY = 8  # every eighth check is a follow-up, where an earlier one is old enough
+OPT_IN = 0.2  # of recent Mutuals' checks, asking for a follow-up still to come
+REMINDED = 0.6  # of unfinished checks, sent their one reminder
+
+
+class _FollowUps:
+    """Pairs a share of the demo's checks with earlier ones, as the bot would link them."""
+
+    def __init__(self, store: Store, content: Content, rng: random.Random) -> None:
+        self.store = store
+        self.flow = content.flow
+        self.rng = rng
+        self.earlier: list[tuple[str, dict[str, Answer], dt.datetime]] = []
+        self.taken_up = 0
+        self.abandoned = 0
+
+    def offer(
+        self,
+        subject: str,
+        code: str,
+        answers: dict[str, Answer],
+        readiness: str | None,
+        completed: dt.datetime,
+        end: dt.datetime,
+    ) -> None:
+        """Note a finished Mutual's check as one a later slot may follow up; or opt it in."""
+        if readiness is None:
+            return
+        if add_months(completed, 3) <= end - dt.timedelta(days=25):
+            self.earlier.append((code, answers, completed))
+        elif self.rng.random() < OPT_IN:
+            # Asked for a follow-up that is still to come (demo subjects are not people).
+            due = add_months(completed, 3)
+            self.store.follow_up_add(subject, code, new_link_id(), due, completed)
+
+    def take(
+        self, made: int, end: dt.datetime, subject: str
+    ) -> tuple[dict[str, Answer], dt.datetime, dt.datetime, str] | None:
+        """For a follow-up slot: (its answers, started, finished, the link); else None.
+
+        Most of it is confirming last time's answers, so it takes a minute or two.
+        """
+        if made % FOLLOW_UP_EVERY != FOLLOW_UP_EVERY // 2 or not self.earlier:
+            return None
+        code, answers, completed = self.earlier.pop(self.rng.randrange(len(self.earlier)))
+        finished = add_months(completed, 3) + dt.timedelta(days=self.rng.randint(0, 20))
+        if finished > end:
+            return None
+        link = new_link_id()
+        self.store.follow_up_add(subject, code, link, add_months(completed, 3), completed)
+        self.taken_up += 1
+        started = finished - dt.timedelta(seconds=self.rng.randint(50, 150))
+        return follow_up_answers(self.flow, answers, self.rng), started, finished, link
+
+    def finish(self, end: dt.datetime) -> None:
+        """Counters for review: reminders and follow-ups sent (synthetic, like the rest)."""
+        sent = {
+            REMINDER: round(self.abandoned * REMINDED),
+            FOLLOW_UP: self.taken_up + round(self.taken_up * 0.4),
+        }
+        with self.store.transaction():
+            self.store.add_sent({k: v for k, v in sent.items() if v}, end)
+
+
+def follow_up_answers(
+    flow: Flow, earlier: dict[str, Answer], rng: random.Random
+) -> dict[str, Answer]:
+    """A Mutual's answers some months on: a little more experience, fewer barriers and needs."""
+    answers = dict(earlier)
+
+    def ordered(qid: str, codes: set[str]) -> list[str]:
+        return [o.code for o in flow.by_id[qid].options if o.code in codes]
+
+    if answers.get("years") == "under_1" and rng.random() < 0.25:
+        answers["years"] = "y1_3"
+    confidence = int(str(answers.get("confidence", "v3"))[1:])
+    r = rng.random()
+    confidence += 1 if r < 0.35 and confidence < 5 else -1 if r > 0.9 and confidence > 1 else 0
+    answers["confidence"] = f"v{confidence}"
+    experience = set(answers.get("experience", ["none"])) - {"none"}
+    if rng.random() < 0.35:  # a partnership formed since, often with the programme's help
+        experience.add(rng.choice(["informal", "sub_partner", "sub_lead", "jv_alliance"]))
+        answers["success"] = _pick(rng, SUCCESS)
+    elif experience and rng.random() < 0.15:  # one that went badly
+        answers["success"] = rng.choice(["v1", "v2"])
+    answers["experience"] = ordered("experience", experience) or ["none"]
+    appetite = answers.get("appetite")
+    if appetite == "not_now" and rng.random() < 0.4:
+        appetite = "might"
+    elif appetite == "might" and rng.random() < 0.25:
+        appetite = "definitely"
+    elif appetite == "definitely" and rng.random() < 0.1:
+        appetite = "might"
+    answers["appetite"] = appetite or "might"
+    if answers["appetite"] != "not_now" and "motivations" not in answers:
+        answers["motivations"] = _tick(rng, MOTIVATIONS)
+    barriers = {b for b in answers.get("barriers", []) if b != "none" and rng.random() > 0.35}
+    if rng.random() < 0.12:
+        barriers.add(rng.choice(list(BARRIERS)))
+    answers["barriers"] = ordered("barriers", barriers) or ["none"]
+    answers.pop("top_barrier", None)
+    if len(barriers) > 1:
+        answers["top_barrier"] = rng.choice(answers["barriers"])
+    support = {c for c in answers.get("support", []) if c != "nothing" and rng.random() > 0.4}
+    if rng.random() < 0.12:
+        support.add(rng.choice(list(SUPPORT)))
+    answers["support"] = ordered("support", support) or ["nothing"]
+    answers["live_bid"] = _pick(rng, LIVE_BID)
+    answers["comments"] = ""
+    return flow.final_answers(answers)

@@ -175,7 +175,14 @@ def preview(
         for problem in exc.problems:
             err.print(f"[bold red]error[/bold red] {escape(str(problem))}", soft_wrap=True)
         raise typer.Exit(1) from None
-    engine = Engine(bundle, contact=settings.contact, handover=settings.team_chat_id is not None)
+    # As on Telegram: reminders on, and the follow-up offered (TRIAGE_FOLLOWUP_MONTHS).
+    engine = Engine(
+        bundle,
+        contact=settings.contact,
+        handover=settings.team_chat_id is not None,
+        reminders=True,
+        follow_up_months=settings.follow_up_months,
+    )
     steps = walk(bundle, profile.answers, engine=engine)
     if result_only:
         steps = steps[-1:]
@@ -184,6 +191,8 @@ def preview(
         skip = ("tap Send again", "tap My next steps")  # the checker's extra presses
         steps += [s for s in result_tour(bundle, engine, done) if s.action not in skip]
     out.print(f"[dim]Preview of {escape(profile.name)} with content version {bundle.digest}[/dim]")
+    reminded = result_only  # the reminder is shown once, at the first question
+    after = bundle.duration(bundle.reminders.reminder.after_days, "day")
     for step in steps:
         if not result_only:
             out.print(f"\n[bold cyan]you ▸[/bold cyan] {escape(step.action)}")
@@ -191,13 +200,27 @@ def preview(
             out.print(f"  [yellow]pop-up: {escape(step.outcome.notice)}[/yellow]")
         for reply in step.outcome.replies:
             _show(reply)
+        for later in step.outcome.later:
+            if later.kind == "reminder" and not reminded:
+                reminded = True
+                _show(later.reply, f"sent {after} later if they stop here (once, never at night)")
+            elif later.kind == "follow_up":
+                interval = bundle.duration(settings.follow_up_months, "month")
+                _show(later.reply, f"sent {interval} later (the follow-up they asked for)")
 
 
-def _show(reply: Reply) -> None:
+def _show(reply: Reply, later: str | None = None) -> None:
     if reply.edit and not reply.text:
-        out.print("  [dim]✎ the message you tapped loses its buttons[/dim]")
+        if reply.buttons:
+            out.print("  [dim]✎ the message you tapped now has these buttons:[/dim]")
+            for row in reply.buttons:
+                out.print("  " + "  ".join(f"[ {escape(b.label)} ]" for b in row))
+        else:
+            out.print("  [dim]✎ the message you tapped loses its buttons[/dim]")
         return
     title = "✎ the message you tapped now reads" if reply.edit else "bot"
+    if later is not None:
+        title = f"bot, {later}"
     if reply.audience == "team":
         title = "posted in the programme team's chat"
         if reply.name_label:

@@ -23,7 +23,8 @@ from .conditions import Answer
 from .contacts import Contact
 from .content import Content
 from .flow import DONE, SUMMARY, WELCOME, Question, build_machine
-from .privacy import scrub
+from .later import FOLLOW_UP, REMINDER, add_months
+from .privacy import new_link_id, scrub
 from .render import BREAK, pack
 from .result import HandoverState, Result, build_result
 
@@ -43,6 +44,11 @@ class Conversation:
     draft: tuple[str, ...] | None = None
     code: str | None = None
     handover: bool = False  # they asked the programme team to contact them
+    # ---- coming back (issue 9) ----
+    reminded: bool = False  # the one reminder went, or they stopped reminders: no more
+    follow_up: bool = False  # (finished) they asked to be reminded to check again
+    link: str | None = None  # a follow-up check: the random id joining it to the earlier one
+    defaults: dict[str, Answer] | None = None  # a follow-up check: earlier answers, pre-ticked
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,21 @@ class Submit:
     text: str | None = None
 
 
-Event = Command | Press | Text | Unsupported | Resume | NotPrivate | Stats | Submit
+@dataclass(frozen=True)
+class FollowUpStart:
+    """A tap on "Check again" in a follow-up message (callback data ``fu|step|link``).
+
+    The service fills in ``earlier``, the earlier response's answers as option codes by
+    question, if that follow-up is this person's and still open; None means it has ended
+    (forgotten, finished, cancelled or expired). See :func:`follow_up_press`.
+    """
+
+    link: str
+    step: int = 0
+    earlier: dict[str, list[str]] | None = None
+
+
+Event = Command | Press | Text | Unsupported | Resume | NotPrivate | Stats | Submit | FollowUpStart
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,21 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Later:
+    """A message to send some time after this event: what it is, never when (issue 9).
+
+    ``kind`` is "reminder" (for a conversation left part-way) or "follow_up" (asked for on
+    the result; ``link`` is the random id that will join the two responses). The service sets
+    ``at`` (unix time) from the settings and the clock; only the Telegram transport sends them.
+    """
+
+    kind: str
+    reply: Reply
+    link: str | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True)
 class Completion:
     """A finished triage, ready to be stored as an anonymous response."""
 
@@ -159,6 +194,7 @@ class Completion:
     texts: dict[str, str]
     recommendations: tuple[tuple[str, str, str], ...]
     readiness: str | None = None
+    follows: str | None = None  # a follow-up check: the link id of the check it follows
 
 
 @dataclass
@@ -174,6 +210,10 @@ class Outcome:
     # Why a submitted answer was refused (see Submit): "required", "exclusive", "too_long".
     invalid: str | None = None
     handover: bool = False  # a request to be contacted was posted: the store counts it
+    # Messages to send later (Telegram only). Every event from the person ends a reminder
+    # still waiting; one here takes its place.
+    later: list[Later] = field(default_factory=list)
+    follow_up_off: bool = False  # the person cancelled the follow-up they had asked for
 
 
 @dataclass(frozen=True)
@@ -183,6 +223,7 @@ class Context:
     now: dt.datetime
     new_code: Callable[[], str]
     new_run: Callable[[], str]
+    new_link: Callable[[], str] = new_link_id
 
 
 def _frozen(answers: dict[str, Answer]) -> tuple[tuple[str, Any], ...]:
@@ -262,6 +303,18 @@ COMMANDS = frozenset({"start", "restart", "cancel", "help", "privacy", "forget",
 NAMED_HANDOVER = ("hs", "name")
 
 
+def follow_up_press(data: str) -> tuple[int, str] | None:
+    """(step, link) of a "Check again" press (``fu|step|link``); None for any other press."""
+    verb, _, rest = data.partition("|")
+    step, _, link = rest.partition("|")
+    if verb != "fu" or not link:
+        return None
+    try:
+        return int(step), link
+    except ValueError:
+        return None
+
+
 def shares_name(data: str) -> bool:
     """Whether a press's callback data is the person agreeing to share their Telegram name.
 
@@ -304,11 +357,17 @@ class Engine:
         idle_days: int = 30,
         contact: Contact | None = None,
         handover: bool = False,
+        reminders: bool = False,
+        follow_up_months: int = 0,
     ) -> None:
         """Build the engine for one content bundle.
 
         ``contact`` holds the deployment's contact settings; ``handover`` is True when a
         programme team chat is set, so that "Ask the team to contact me" can be offered.
+        ``reminders`` is True where the transport can write to people later (Telegram): a
+        conversation left part-way then asks for one reminder. With ``follow_up_months``
+        above 0 the result offers a follow-up check after that many months (give it only
+        where messages can be sent later, as ``bot.cli.make_engine`` does).
         """
         self.content = content
         self.flow = content.flow
@@ -318,17 +377,36 @@ class Engine:
         self.idle_days = idle_days
         self.contact = replace(contact or Contact(), name=content.catalogue.programme)
         self.handover = handover
+        self.reminders = reminders
+        self.follow_up_months = follow_up_months
         # Results are pure functions of the answers: keep the last few (every button on a
         # result's messages needs it again). lru_cache is safe across threads.
         self._build = lru_cache(maxsize=256)(self._build_result)
         self._pieces = lru_cache(maxsize=64)(self._render_pieces)
+        self._reminder_text = lru_cache(maxsize=256)(self._render_reminder)
 
     # ---- entry point ---------------------------------------------------------------------
 
     def handle(self, conv: Conversation | None, event: Event, ctx: Context) -> Outcome:
-        """Handle one event. Never raises for anything a person can send."""
+        """Handle one event. Never raises for anything a person can send.
+
+        Where reminders are on, the outcome also says whether the conversation, as it now
+        stands, wants its one reminder (:attr:`Outcome.later`).
+        """
+        outcome = self._handle(conv, event, ctx)
+        if self.reminders and not outcome.forget:
+            reminder = self._reminder_for(outcome.conversation)
+            if reminder is not None:
+                outcome.later.append(Later(REMINDER, reminder))
+        return outcome
+
+    def _handle(self, conv: Conversation | None, event: Event, ctx: Context) -> Outcome:
         if conv is not None:
             conv = self._repair(conv)
+        if isinstance(event, Press) and (press := follow_up_press(event.data)) is not None:
+            event = FollowUpStart(press[1], press[0])  # not looked up: treated as ended
+        if isinstance(event, FollowUpStart):
+            return self._follow_up_start(conv, event, ctx)
         if isinstance(event, Press):
             return self._press(conv, event.data, ctx)
         if isinstance(event, Command):
@@ -370,7 +448,7 @@ class Engine:
         if name == "restart":
             if conv is None:
                 return Outcome(None, [self._view(None)])
-            return self._begin(ctx, [])
+            return self._begin(ctx, [], again=conv)
         if name == "cancel":
             kept = conv if conv is not None and conv.state == DONE else None
             cancelled = self._msg(
@@ -498,6 +576,9 @@ class Engine:
             "ho": self._on_handover,
             "hs": self._on_handover_send,
             "hx": self._on_handover_cancel,
+            "rm": self._on_stop_reminders,
+            "fw": self._on_follow_up,
+            "fx": self._on_follow_up_off,
         }.get(verb)
         if handler is None:
             return self._stale(conv, self.ui.notices.unknown)
@@ -521,7 +602,7 @@ class Engine:
         return Outcome(conv, [self._closed(), self._view(conv)])
 
     def _on_again(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
-        return self._begin(ctx, [self._closed()])
+        return self._begin(ctx, [self._closed()], again=conv)
 
     def _on_answer(
         self, conv: Conversation, q: Question | None, arg: str, ctx: Any
@@ -596,14 +677,30 @@ class Engine:
             run=conv.run,
             started=conv.started,
             completed=ctx.now.isoformat(timespec="seconds"),
+            follows=conv.link,
         )
-        done = replace(conv, state=DONE, answers=answers, step=conv.step + 1, code=code, draft=None)
+        done = replace(
+            conv,
+            state=DONE,
+            answers=answers,
+            step=conv.step + 1,
+            code=code,
+            draft=None,
+            defaults=None,  # a follow-up check's earlier answers are not kept once it is done
+        )
         return Outcome(
             done, [self._closed(), *self._result(done)], completion=completion, reached=DONE
         )
 
     def completion(
-        self, answers: dict[str, Answer], *, code: str, run: str, started: str, completed: str
+        self,
+        answers: dict[str, Answer],
+        *,
+        code: str,
+        run: str,
+        started: str,
+        completed: str,
+        follows: str | None = None,
     ) -> Completion:
         """A finished set of answers as a storable response, with its recommendations."""
         recs = self.content.catalogue.recommend(self.flow, answers, self.content.words)
@@ -625,6 +722,7 @@ class Engine:
                 (r.signpost.id, r.section.id, " | ".join(r.reasons)) for r in recs
             ),
             readiness=assessed.stage.id if assessed else None,
+            follows=follows,
         )
 
     def _rows(self, answers: dict[str, Answer]) -> tuple[tuple[str, str, int | None], ...]:
@@ -706,6 +804,14 @@ class Engine:
         rows.append((Button(b.next_steps, f"rs|{s}"), plan) if showing else (plan,))
         if handover:
             rows.append(handover)
+        if self.follow_up_months:
+            # The section shown rides along, so the keyboard can be redrawn as it was.
+            where = showing or ""
+            if conv.follow_up:
+                rows.append((Button(b.follow_up_off, f"fx|{s}|{where}"),))
+            else:
+                label = b.follow_up.format(interval=self._interval())
+                rows.append((Button(label, f"fw|{s}|{where}"),))
         if self.contact.website:
             rows.append((Button(b.contact, url=self.contact.website),))
         rows.append((Button(b.new_triage, f"nt|{s}"),))
@@ -773,14 +879,168 @@ class Engine:
             return None
         return Outcome(conv, [self._closed()], notice=self.ui.notices.handover_cancelled)
 
+    # ---- coming back: one reminder, a follow-up check (issue 9) -------------------------------
+    # The engine says what to send later (Outcome.later) and what the person chose; when it
+    # goes is the service's (settings and clock), and only the Telegram transport sends it.
+
+    def _reminder_for(self, conv: Conversation | None) -> Reply | None:
+        """The reminder a conversation left as it now stands would get; None if none is due.
+
+        Only for a check part-way (a question or the summary), and only once per conversation:
+        after the reminder went, or after "Stop reminders", there is no other.
+        """
+        if conv is None or conv.reminded or conv.state in (WELCOME, DONE):
+            return None
+        return self.reminder(conv)
+
+    def reminder(self, conv: Conversation) -> Reply:
+        """The reminder message for a conversation part-way: where they stopped, two buttons.
+
+        Its buttons carry the conversation's step, so once the person has done anything else
+        they are stale like any old button.
+        """
+        b, s = self.ui.buttons, conv.step
+        pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
+        buttons = ((Button(b.resume, f"ct|{s}"),), (Button(b.stop_reminders, f"rm|{s}"),))
+        if pos is None:
+            text = self._reminder_text(None, None, None)
+        else:
+            text = self._reminder_text(pos.number, pos.total, self.flow.by_id[conv.state].label)
+        return Reply(text, buttons, source="reminder.j2")
+
+    def _render_reminder(self, number: int | None, total: int | None, label: str | None) -> str:
+        # Every event on Telegram asks for the reminder anew (only its buttons' step changes):
+        # the words are rendered once per place in the flow (cached in __init__).
+        return self.content.render(
+            "reminder.j2", number=number, total=total, label=label, idle_days=self.idle_days
+        )
+
+    def _on_stop_reminders(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:
+        if conv.state in (WELCOME, DONE):
+            return None
+        stopped = replace(conv, reminded=True)
+        note = self._msg("reminders_stopped.j2", idle_days=self.idle_days)
+        return Outcome(stopped, [self._closed(), note])
+
+    def _interval(self) -> str:
+        return self.content.duration(self.follow_up_months, "month")
+
+    def follow_up_message(self, link: str, asked_on: dt.date) -> Reply:
+        """The message sent after the interval, with the button that starts the new check."""
+        button = Button(self.ui.buttons.check_again, f"fu|0|{link}")
+        return self._msg(
+            "follow_up.j2",
+            ((button,),),
+            asked_on=long_date(asked_on),
+            interval=self._interval(),
+        )
+
+    def _redrawn(self, conv: Conversation, showing: str) -> Reply:
+        """The pressed result message's keyboard again, as it now stands."""
+        result = self.result(conv)
+        shown = showing if result.section(showing) is not None else None
+        return Reply("", self._result_buttons(conv, result, showing=shown), edit=True)
+
+    def _on_follow_up(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        if conv.state != DONE or not self.follow_up_months or conv.code is None:
+            return None
+        if conv.follow_up:
+            return Outcome(conv, [self._redrawn(conv, arg)], self.ui.notices.follow_up_already)
+        link = ctx.new_link()
+        when = add_months(ctx.now, self.follow_up_months)
+        booked = replace(conv, follow_up=True)
+        note = self._msg(
+            "follow_up_booked.j2", date=long_date(when.date()), interval=self._interval()
+        )
+        later = Later(FOLLOW_UP, self.follow_up_message(link, ctx.now.date()), link=link)
+        return Outcome(booked, [self._redrawn(booked, arg), note], later=[later])
+
+    def _on_follow_up_off(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:
+        if conv.state != DONE or not self.follow_up_months:
+            return None
+        if not conv.follow_up:
+            return Outcome(conv, [self._redrawn(conv, arg)])
+        off = replace(conv, follow_up=False)
+        note = self._msg("follow_up_off.j2")
+        return Outcome(off, [self._redrawn(off, arg), note], follow_up_off=True)
+
+    def _follow_up_start(
+        self, conv: Conversation | None, event: FollowUpStart, ctx: Context
+    ) -> Outcome:
+        """Start the follow-up check, with the earlier answers ticked where they still fit."""
+        if event.earlier is None:
+            return self._stale(conv, self.ui.notices.follow_up_gone)
+        if conv is not None and conv.link == event.link and conv.state != DONE:
+            return Outcome(conv, [self._closed(), self._view(conv)])  # already under way
+        if conv is not None and conv.state not in (WELCOME, DONE) and event.step != conv.step:
+            # Another check is part-way: carry on with it, or start the follow-up instead.
+            pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
+            b = self.ui.buttons
+            buttons = (
+                (Button(b.resume, f"ct|{conv.step}"),),
+                (Button(b.check_again, f"fu|{conv.step}|{event.link}"),),
+            )
+            ask = self._msg(
+                "resume.j2",
+                buttons,
+                number=pos.number if pos else None,
+                total=pos.total if pos else None,
+                label=self.flow.by_id[conv.state].label if pos else None,
+            )
+            return Outcome(conv, [ask])
+        defaults = self._earlier(event.earlier)
+        return self._begin(ctx, [self._closed()], link=event.link, defaults=defaults)
+
+    def _earlier(self, earlier: dict[str, list[str]]) -> dict[str, Answer]:
+        """Stored option codes as answers (typed text is never among them)."""
+        answers: dict[str, Answer] = {}
+        for question in self.flow.questions:
+            codes = earlier.get(question.id)
+            if not codes or question.kind == "text":
+                continue
+            answers[question.id] = list(codes) if question.kind == "multi" else codes[0]
+        return self.flow.clean(answers)
+
+    def _shows_earlier(self, conv: Conversation, question: Question) -> bool:
+        """Whether a question is shown with last time's answer ticked, as it was then."""
+        if not conv.defaults or question.id in conv.answers:
+            return False
+        default = self._default(conv, question)
+        if question.kind == "multi":
+            return default is not None and list(conv.draft or ()) == default
+        return default is not None
+
+    def _default(self, conv: Conversation, question: Question) -> Answer | None:
+        """Last time's answer to a question, if it can still be given now."""
+        value = (conv.defaults or {}).get(question.id)
+        if value is None:
+            return None
+        codes = {o.code for o in self.flow.choices(question, conv.answers)}
+        if isinstance(value, list):
+            kept = [c for c in value if c in codes]
+            return kept or None
+        return value if value in codes else None
+
     # ---- moving ----------------------------------------------------------------------------
 
-    def _begin(self, ctx: Context, before: list[Reply]) -> Outcome:
+    def _begin(
+        self,
+        ctx: Context,
+        before: list[Reply],
+        again: Conversation | None = None,
+        link: str | None = None,
+        defaults: dict[str, Answer] | None = None,
+    ) -> Outcome:
+        if again is not None and again.link is not None and again.state != DONE:
+            # Starting a follow-up check over: it is still the follow-up check.
+            link, defaults = again.link, again.defaults
         conv = Conversation(
             state=WELCOME,
             answers={},
             run=ctx.new_run(),
             started=ctx.now.isoformat(timespec="seconds"),
+            link=link,
+            defaults=defaults,
         )
         out = self._move(conv, "advance", close=False)
         out.replies[:0] = before
@@ -811,6 +1071,8 @@ class Engine:
         question = self.flow.by_id.get(state)
         if question is not None and question.kind == "multi":
             current = conv.answers.get(state)
+            if current is None and conv.defaults:
+                current = self._default(conv, question)
             draft = tuple(current) if isinstance(current, list) else ()
         new = replace(conv, state=state, step=conv.step + 1, reviewing=reviewing, draft=draft)
         replies = [self._closed()] if close else []
@@ -850,11 +1112,15 @@ class Engine:
         return said
 
     def _privacy(self) -> Reply:
+        after = self.content.reminders.reminder.after_days
         return self._msg(
             "privacy.j2",
             retention_days=self.retention_days,
             idle_days=self.idle_days,
             contact=self.contact,
+            reminders=self.reminders,
+            reminder_after=self.content.duration(after, "day"),
+            follow_up=self._interval() if self.follow_up_months else None,
         )
 
     def _msg(
@@ -925,6 +1191,8 @@ class Engine:
         q = self.flow.by_id[conv.state]
         pos = self.flow.position(q.id, conv.answers)
         current = conv.answers.get(q.id)
+        if current is None and conv.defaults and q.kind != "multi":
+            current = self._default(conv, q)  # a follow-up check: last time's answer, ticked
         chosen = set(conv.draft or ()) if q.kind == "multi" else {current}
         choices = tuple(
             Choice(o.code, o.label, o.exclusive, o.code in chosen)
@@ -959,6 +1227,7 @@ class Engine:
             scale=screen.scale,
             optional=screen.optional,
             max_length=screen.max_length,
+            earlier=self._shows_earlier(conv, q),
         )
         buttons: list[Button] = []
         for choice in screen.choices:

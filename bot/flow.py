@@ -237,6 +237,14 @@ class Flow:
         example), each of its options is tried and the longest outcome counted; alternative
         branches are never added together.
         """
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(answers.items()))
+        return self._longest(key)
+
+    @lru_cache(maxsize=512)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
+    def _longest(self, key: tuple[tuple[str, Any], ...]) -> int:
+        # Worked out for every question shown (and every reminder): the same few answer
+        # sets come back again and again.
+        answers = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
         path = self.path(answers)
         for question in path:
             if (

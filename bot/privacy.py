@@ -60,3 +60,11 @@ def _phone_or_keep(match: re.Match[str], mark: str) -> str:
     digits = re.sub(r"\D", "", match.group())
     # Years, sums of money and counts are short; phone numbers have 9 to 15 digits.
     return mark if 9 <= len(digits) <= 15 else match.group()
+
+
+def new_link_id() -> str:
+    """A random id joining a check to the follow-up check the person asked for (issue 9).
+
+    It is stored on both responses, never with anything about the person.
+    """
+    return secrets.token_urlsafe(12)

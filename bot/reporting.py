@@ -58,12 +58,16 @@ def disclosure_note(content: Content, rules: Rules) -> str:
 
 
 def _has_total_column(table: SafeTable) -> bool:
-    return len(table.columns) > 1 and table.id != "funnel"
+    # Only where the columns split people up (not the funnel, nor the progress section's
+    # "named first" and "gone by the follow-up", which count the same pairs twice).
+    return len(table.columns) > 1 and table.partition
 
 
 def _base_label(table: SafeTable, labels: ReportLabels) -> str:
     if table.extra.get("base") == "finished":  # out of everyone who finished, not one question
         return labels.finished
+    if table.extra.get("base") == "pairs":  # the progress section (issue 9)
+        return labels.pairs
     return labels.people_asked if table.kind == "share" else labels.total
 
 
@@ -273,8 +277,9 @@ def to_csv(content: Content, tables: list[SafeTable], synthetic: bool = False) -
 
 def _chart(table: SafeTable) -> list[dict[str, Any]]:
     """Bars for the table's overall figures: percentages for shares, counts otherwise."""
-    if table.id == "funnel":
-        # Where people drop out: the share of those reaching a step who stopped there.
+    if table.percent_of_first:
+        # The funnel: the share of those reaching a step who stopped there. The progress
+        # section: the share of pairs naming something first for whom it went.
         cells, use_percent = [row[1] for row in table.cells], True
     else:
         cells = table.row_totals if _has_total_column(table) else [row[0] for row in table.cells]
@@ -334,7 +339,7 @@ def to_html(
                 "bases": [cell_text(c, labels, percent=False) for c in table.bases],
                 "base_total": cell_text(table.base_total, labels, percent=False),
                 "chart": _chart(table),
-                "chart_is_percent": table.kind == "share" or table.id == "funnel",
+                "chart_is_percent": table.kind == "share" or table.percent_of_first,
             }
         )
     return env.get_template("report.html.j2").render(

@@ -36,6 +36,8 @@ PRIVATE_TABLES = (
     "outbox",
     "reshow",
     "transport_counters",
+    # Follow-ups people asked for, by pseudonym (issue 9): counted in `reminders` instead.
+    "follow_ups",
 )
 DATABASE = "review"  # the snapshot's file name, and so its name in Datasette's URLs
 # The report's splits, each stored in the figures table: everyone, then one dimension each.
@@ -110,6 +112,41 @@ def _add_figures(out: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     out.execute("CREATE INDEX figures_lookup ON figures (split, table_id)")
 
 
+def later_figures(
+    path: Path, content: Content, rules: Rules, protected: bool
+) -> list[tuple[str, Any, Any]]:
+    """Reminders and follow-ups waiting and sent (issue 9): counts only, nothing about anyone.
+
+    In the protected view each count follows the 10/5 rule (they stand alone: no total is
+    shown beside them to work a hidden one out from).
+    """
+    from .disclosure import protect_count
+    from .store import Store
+
+    store = Store(path)
+    try:
+        counts = store.later_counts()
+    finally:
+        store.close()
+    labels = content.report.labels
+
+    def shown(count: int) -> Any:
+        if not protected:
+            return count
+        cell = protect_count(count, rules)
+        return labels.suppressed if cell.count is None else cell.count
+
+    return [
+        (labels.reminders, shown(counts["reminders_waiting"]), shown(counts["reminders_sent"])),
+        (labels.follow_ups, shown(counts["follow_ups_waiting"]), shown(counts["follow_ups_sent"])),
+    ]
+
+
+def _add_later(out: sqlite3.Connection, rows: list[tuple[str, Any, Any]]) -> None:
+    out.execute("CREATE TABLE reminders (message TEXT PRIMARY KEY, waiting, sent)")
+    out.executemany("INSERT INTO reminders VALUES (?, ?, ?)", rows)
+
+
 def _add_labels(out: sqlite3.Connection, content: Content) -> None:
     out.execute(
         "CREATE TABLE options (question TEXT, option TEXT, question_label TEXT, "
@@ -137,11 +174,13 @@ def build_protected(source: Path, dest: Path, content: Content, rules: Rules) ->
     with tempfile.TemporaryDirectory(prefix="mpsp-snapshot-") as tmp:
         full = snapshot(source, Path(tmp) / "full.db")
         figures = protected_figures(full, content, rules)
+        later = later_figures(full, content, rules, protected=True)
     if dest.exists():
         dest.unlink()
     out = sqlite3.connect(dest)
     try:
         _add_figures(out, figures)
+        _add_later(out, later)
         _add_labels(out, content)
         out.commit()
     finally:
@@ -153,6 +192,7 @@ def build_copy(source: Path, dest: Path, content: Content, rules: Rules | None =
     """Copy the database without pseudonyms, adding labels, views and the protected figures."""
     snapshot(source, dest)
     figures = protected_figures(dest, content, rules or Rules())
+    later = later_figures(dest, content, rules or Rules(), protected=False)
     out = sqlite3.connect(dest)
     out.execute("PRAGMA journal_mode=DELETE")
     for table in PRIVATE_TABLES:
@@ -160,6 +200,7 @@ def build_copy(source: Path, dest: Path, content: Content, rules: Rules | None =
     flow = content.flow
     _add_labels(out, content)
     _add_figures(out, figures)
+    _add_later(out, later)
     out.execute("CREATE TABLE steps (step TEXT PRIMARY KEY, label TEXT, position INTEGER)")
     steps = [(q.id, q.label, i) for i, q in enumerate(flow.questions)]
     steps += [
@@ -311,6 +352,16 @@ def _home(intro: str, queries: dict[str, dict[str, Any]]) -> str:
     return f"<p>{escape(intro)}</p><ul>{links}</ul>"
 
 
+def _reminders_table(protected: bool) -> dict[str, Any]:
+    rule = " Counts under the disclosure threshold are hidden, others rounded." if protected else ""
+    return {
+        "title": "Reminders and follow-ups (counts only)",
+        "description": "Telegram only: the one reminder for a check left part-way, and the "
+        "follow-up checks people asked for on their results. `waiting`: due to be sent later; "
+        "`sent`: delivered so far. Nothing about who they are for." + rule,
+    }
+
+
 _FIGURES_TABLE = {
     "title": "Report figures (protected)",
     "description": "Every figure of `python -m bot report`, for everyone (split = none) and "
@@ -356,6 +407,7 @@ def _metadata(content: Content, rules: Rules, protected: bool) -> dict[str, Any]
                     "queries": queries,
                     "tables": {
                         "figures": _FIGURES_TABLE,
+                        "reminders": _reminders_table(protected=True),
                         "options": {"description": "Labels for every question and option."},
                     },
                 }
@@ -377,6 +429,7 @@ def _metadata(content: Content, rules: Rules, protected: bool) -> dict[str, Any]
                 "queries": queries,
                 "tables": {
                     "figures": _FIGURES_TABLE,
+                    "reminders": _reminders_table(protected=False),
                     "response_profile": {
                         "title": "Responses, one row each",
                         "description": "Each finished triage with its single-choice answers "
@@ -416,6 +469,11 @@ def _metadata(content: Content, rules: Rules, protected: bool) -> dict[str, Any]
                             "progress; not linked to any person.",
                             "handover": "When they asked the team to contact them (UTC); "
                             "empty if they did not. Never who they are.",
+                            "followup_link": "A random id, set when this check's person asked "
+                            "for a follow-up check; the follow-up's response has it as "
+                            "follows_link. Links two checks, never a person.",
+                            "follows_link": "For a follow-up check: the followup_link of the "
+                            "check it follows.",
                         },
                     },
                     "answers": {"description": "One row per option chosen, as codes."},

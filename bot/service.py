@@ -18,7 +18,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .disclosure import Rules
 from .engine import (
@@ -27,6 +27,7 @@ from .engine import (
     Conversation,
     Engine,
     Event,
+    FollowUpStart,
     NotPrivate,
     Outcome,
     Press,
@@ -34,7 +35,9 @@ from .engine import (
     Stats,
     Text,
     Unsupported,
+    follow_up_press,
 )
+from .later import DEFAULT_QUIET, FOLLOW_UP, REMINDER, QuietHours, follow_up_at, reminder_at
 from .privacy import new_reference_code, new_run_id
 from .store import CodeTaken, InboxItem, Outgoing, Store, explain
 
@@ -120,7 +123,9 @@ class Triage:
         new_code: Callable[[], str] = new_reference_code,
         rules: Rules | None = None,
         on_check: Callable[[str, str], None] | None = None,
+        quiet: QuietHours | None = None,
     ) -> None:
+        """``quiet``: the hours (UK time) in which nothing is sent later (issue 9)."""
         self.store = store
         self.engine = engine
         self.clock = clock
@@ -129,6 +134,7 @@ class Triage:
         # Told ("started" or "finished", channel) once the change is committed (metrics).
         self.on_check = on_check
         self._checks: list[tuple[str, str]] = []
+        self.quiet = quiet if quiet is not None else QuietHours.parse(DEFAULT_QUIET)
 
     # ---- the direct path ---------------------------------------------------------------------
 
@@ -136,6 +142,8 @@ class Triage:
         """Apply one event for one pseudonym and commit it; return what to show.
 
         ``channel`` ("telegram" or "web") is recorded with a response the event completes.
+        Nothing is ever sent later on this path (the terminal and the web page cannot reach
+        anyone later): messages an outcome would send later are dropped here.
         """
         for _attempt in range(CODE_DRAWS):
             told = len(self._checks)
@@ -154,6 +162,7 @@ class Triage:
                 self.checks_committed()
             if outcome.forget:
                 self.store.checkpoint()
+            outcome.later = []
             return outcome
         raise RuntimeError("could not draw an unused reference code")
 
@@ -233,6 +242,7 @@ class Triage:
             try:
                 with self.store.savepoint():
                     outcome = self._decide(item.subject, event, now)
+                    self._schedule(item.subject, outcome, now)
                     lost = flagged and self.store.reshow_take(item.subject)
                     if lost and not _shows_a_message(outcome):
                         # Something of theirs was lost: show where they are as well.
@@ -269,6 +279,38 @@ class Triage:
             kind,
         )
 
+    # ---- messages sent later (issue 9): the engine says what, this says when ------------------
+
+    def _schedule(self, subject: str, outcome: Outcome, now: dt.datetime) -> None:
+        """Inside the event's savepoint: end the waiting reminder, time what the outcome asks.
+
+        Any event from the person ends a reminder still waiting (it is replaced, in place, if
+        the conversation still wants one, counted from now). A follow-up asked for replaces any
+        earlier one, and puts its link on the finished response. The outbox rows themselves
+        come from ``compose``, with the times set here, in the same transaction.
+        """
+        if outcome.forget:
+            return  # Store.forget has cancelled everything
+        if not any(later.kind == REMINDER for later in outcome.later):
+            self.store.later_cancel(subject, REMINDER)  # else the new one replaces it
+        if outcome.follow_up_off:
+            self.store.follow_up_cancel(subject)
+        timed = []
+        for later in outcome.later:
+            if later.kind == REMINDER:
+                days = self.engine.content.reminders.reminder.after_days
+                at = reminder_at(now, days, self.quiet)
+            elif later.kind == FOLLOW_UP and later.link is not None:
+                conv = outcome.conversation
+                if conv is None or conv.code is None:
+                    continue
+                at = follow_up_at(now, self.engine.follow_up_months, self.quiet)
+                self.store.follow_up_add(subject, conv.code, later.link, at, now)
+            else:
+                continue
+            timed.append(replace(later, at=at.timestamp()))
+        outcome.later = timed
+
     # ---- shared ------------------------------------------------------------------------------
 
     def _context(self, now: dt.datetime) -> Context:
@@ -281,6 +323,10 @@ class Triage:
         conv = self.store.load(subject)
         if isinstance(event, Stats) and event.figures is None:
             event = Stats(self.stats_figures(now))
+        if isinstance(event, Press) and (press := follow_up_press(event.data)) is not None:
+            # "Check again": the earlier answers, if this person's follow-up is still open.
+            step, link = press
+            event = FollowUpStart(link, step, self.store.follow_up_answers(subject, link))
         outcome = self.engine.handle(conv, event, self._context(now))
         self._apply(subject, conv, outcome, now, channel)
         return outcome

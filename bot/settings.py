@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from .contacts import Contact, contact_problem
 from .disclosure import Rules
+from .later import DEFAULT_QUIET, QuietHours, QuietHoursError
 
 DEFAULT_DB = "triage.db"
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -78,6 +79,9 @@ class Settings:
     health_outbox_age: float = 300.0
     metrics_port: int | None = None
     metrics_listen: str = "127.0.0.1"
+    # ---- coming back (issue 9): messages sent later, on Telegram only ----
+    quiet_hours: QuietHours = field(default_factory=lambda: QuietHours.parse(DEFAULT_QUIET))
+    follow_up_months: int = 3  # 0: the result does not offer a follow-up check
 
     def missing_contacts(self) -> list[str]:
         """Contact settings (and the team chat) left unset, by name, for the start-up log."""
@@ -281,6 +285,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     return Settings(
         **_operations(env),  # type: ignore[arg-type]
+        **_later(env),  # type: ignore[arg-type]
         contact=contact,
         team_chat_id=team_chat_id,
         web_url=web_url,
@@ -313,6 +318,19 @@ def _operations(env: Mapping[str, str]) -> dict[str, object]:
         "health_outbox_age": _float(env, "TRIAGE_HEALTH_OUTBOX_AGE", 300.0, 86400.0),
         "metrics_port": _int(env, "TRIAGE_METRICS_PORT", 0, 1, 65535) if raw_port else None,
         "metrics_listen": env.get("TRIAGE_METRICS_LISTEN", "").strip() or "127.0.0.1",
+    }
+
+
+def _later(env: Mapping[str, str]) -> dict[str, object]:
+    """Quiet hours (UK time) and the follow-up interval: when messages sent later may go."""
+    raw = env.get("TRIAGE_QUIET_HOURS", "").strip() or DEFAULT_QUIET
+    try:
+        quiet = QuietHours.parse(raw)
+    except QuietHoursError as exc:
+        raise SettingsError(f"TRIAGE_QUIET_HOURS={raw!r} {exc}") from None
+    return {
+        "quiet_hours": quiet,
+        "follow_up_months": _int(env, "TRIAGE_FOLLOWUP_MONTHS", 3, 0, 24),
     }
 
 

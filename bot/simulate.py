@@ -17,6 +17,7 @@ from .engine import (
     Conversation,
     Engine,
     Event,
+    FollowUpStart,
     NotPrivate,
     Outcome,
     Press,
@@ -27,6 +28,7 @@ from .engine import (
 from .flow import DONE, SUMMARY
 
 PREVIEW_CODE = "MPSP-7KQ3-X9TD"
+PREVIEW_LINK = "preview-link-0001"
 PREVIEW_TIME = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)
 
 
@@ -46,7 +48,12 @@ class Session:
     ) -> None:
         self.content = content
         self.engine = engine or Engine(content)
-        self.ctx = Context(now=PREVIEW_TIME, new_code=lambda: code, new_run=lambda: "preview")
+        self.ctx = Context(
+            now=PREVIEW_TIME,
+            new_code=lambda: code,
+            new_run=lambda: "preview",
+            new_link=lambda: PREVIEW_LINK,
+        )
         self.conv: Conversation | None = None
         self.steps: list[Step] = []
 
@@ -79,7 +86,13 @@ class Session:
                     self.press("tap Skip", "s")
             elif question.kind == "multi":
                 codes = [value] if isinstance(value, str) else value
-                for code, word in zip(codes, self.content.words(question, codes), strict=True):
+                # Only what differs from the ticks shown (a follow-up check shows last time's).
+                ticked = list(self.conv.draft or ())
+                for code in [c for c in ticked if c not in codes]:
+                    (word,) = self.content.words(question, [code])
+                    self.press(f"untick {word}", "t", code)
+                for code in [c for c in codes if c not in ticked]:
+                    (word,) = self.content.words(question, [code])
                     self.press(f"tick {word}", "t", code)
                 self.press("tap Done", "d")
             else:
@@ -160,4 +173,34 @@ def tour(content: Content, answers: dict[str, Answer]) -> list[Step]:
             }
         ),
     )
+    return s.steps
+
+
+def later_tour(content: Content, answers: dict[str, Answer], engine: Engine) -> list[Step]:
+    """The screens of coming back (issue 9), with an engine that has reminders on.
+
+    Stops part-way (the reminder, at a question and at the summary), taps Stop reminders,
+    asks for the follow-up on the result and cancels it, then taps Check again: while
+    another check is part-way, for real (the earlier answers ticked), and after it ended.
+    """
+    s = Session(content, engine=engine)
+    s.do("send /start", Command("start"))
+    s.press("tap Start", "go")
+    s.press("tap Stop reminders", "rm")
+    s.press("tap Carry on", "ct")
+    s.answer_all(answers)
+    s.do("send /help at the summary", Command("help"))
+    s.press("tap Confirm", "ok")
+    s.press("tap Remind me to check again", "fw")
+    s.press("tap Remind me again", "fw")
+    s.press("tap Don't remind me", "fx")
+    s.press("tap Remind me to check again", "fw")
+    earlier = {q: [v] if isinstance(v, str) else list(v) for q, v in answers.items()}
+    s.press("tap Start a new check", "nt")
+    s.do("tap Check again, part-way", FollowUpStart(PREVIEW_LINK, 0, earlier))
+    step = s.conv.step if s.conv is not None else 0
+    s.do("tap Check again, for real", FollowUpStart(PREVIEW_LINK, step, earlier))
+    s.answer_all(answers)
+    s.press("tap Confirm", "ok")
+    s.do("tap Check again when it has ended", FollowUpStart(PREVIEW_LINK, 0, None))
     return s.steps

@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from .engine import Completion, Conversation
+from .later import FOLLOW_UP, LATER, REMINDER, QuietHours
 
 T = TypeVar("T")
 
@@ -381,6 +382,42 @@ def _migration_synthetic(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_later(db: sqlite_utils.Database) -> None:
+    # Coming back (issue 9). On the live conversation: whether its one reminder went (or was
+    # stopped), whether a finished one asked for a follow-up, and for a follow-up check the
+    # link id and the earlier answers shown ticked (deleted with the conversation).
+    db["conversations"].add_column("reminded", int, not_null_default=0)
+    db["conversations"].add_column("follow_up", int, not_null_default=0)
+    db["conversations"].add_column("link", str)
+    db["conversations"].add_column("defaults", str)
+    # A random link id on both responses of a pair: the earlier one (followup_link) and the
+    # follow-up check (follows_link). Never anything about the person.
+    db["responses"].add_column("followup_link", str)
+    db["responses"].add_column("follows_link", str)
+    db.execute(
+        "CREATE UNIQUE INDEX responses_followup_link ON responses (followup_link) "
+        "WHERE followup_link IS NOT NULL"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX responses_follows_link ON responses (follows_link) "
+        "WHERE follows_link IS NOT NULL"
+    )
+    # The follow-up a person asked for, by pseudonym, until its check is finished (or it is
+    # cancelled, forgotten, refused by Telegram, or left unused past the idle period): what
+    # lets /forget find the link. One per person.
+    db.execute(
+        "CREATE TABLE follow_ups (link TEXT PRIMARY KEY, subject TEXT NOT NULL UNIQUE, "
+        "due TEXT NOT NULL, created TEXT NOT NULL, sent TEXT)"
+    )
+    # A message sent later is claimed (committed) just before it goes: after a crash a claimed
+    # row is never sent again. One of each kind may wait per person.
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed TEXT")
+    db.execute(
+        "CREATE UNIQUE INDEX outbox_one_later ON outbox (subject, purpose) "
+        "WHERE status = 'todo' AND purpose IN ('reminder', 'follow_up')"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -388,6 +425,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_channel,
     _migration_transport,
     _migration_synthetic,
+    _migration_later,
 ]
 
 
@@ -696,9 +734,18 @@ class Store:
     # ---- outbox ------------------------------------------------------------------------------
 
     def outbox_add(self, rows: list[Outgoing], now: dt.datetime) -> list[Outgoing]:
-        """Add Bot API calls to make (inside the caller's transaction); set and return ids."""
+        """Add Bot API calls to make (inside the caller's transaction); set and return ids.
+
+        A reminder or follow-up takes the place of the one of its kind already waiting for
+        that person, if any (issue 9).
+        """
+        given = rows
+        later = [row for row in rows if row.purpose in LATER and row.subject is not None]
+        if later:
+            self._later_put(later, now)
+            rows = [row for row in rows if row.purpose not in LATER or row.subject is None]
         if not rows:
-            return rows
+            return given
         created = _utc(now)
         values: list[Any] = []
         for row in rows:
@@ -726,7 +773,7 @@ class Store:
         ).fetchall()
         for row, new_id in zip(rows, sorted(r[0] for r in ids), strict=True):
             row.id = int(new_id)
-        return rows
+        return given
 
     def reshow_subjects(self) -> set[str]:
         """Everyone waiting to be shown their question (usually no one)."""
@@ -776,18 +823,26 @@ class Store:
         attempts: Iterable[tuple[int, int]] = (),
         lost: Iterable[str] = (),
         now: dt.datetime | None = None,
+        counted: Mapping[str, int] | None = None,
+        blocked: Iterable[str] = (),
     ) -> None:
         """Record what the sender did, in one transaction.
 
         Delivered rows are deleted; dropped rows keep only their method and error (address,
         parameters and file are deleted); ``attempts`` records tries of rows still pending;
         the people in ``lost`` missed a reply and are shown their question when they next write.
+        ``counted`` adds delivered reminders and follow-ups (by purpose) to the counters; the
+        people in ``blocked`` refused the bot (403): nothing more waits for them.
         """
         now = now or dt.datetime.now(dt.UTC)
         finished = _utc(now)
         with self.transaction():
             for subject in lost:
                 self.reshow_flag(subject, now)
+            self.add_sent(counted or {}, now)
+            for subject in blocked:
+                self.later_cancel(subject, REMINDER)
+                self.follow_up_cancel(subject)
             self.conn.executemany(
                 "DELETE FROM outbox WHERE id = ? AND status = 'todo'", [(i,) for i in sent]
             )
@@ -800,6 +855,188 @@ class Store:
                 "UPDATE outbox SET attempts = ? WHERE id = ? AND status = 'todo'",
                 [(n, i) for i, n in attempts],
             )
+
+    # ---- messages sent later (issue 9) --------------------------------------------------------
+    # A reminder or a follow-up is an outbox row with a future ``not_before``, added and
+    # cancelled in the same transaction as the state change that causes it. At most one of
+    # each waits per person (a unique partial index). Just before it goes, the sender claims
+    # it in its own transaction: a row cancelled meanwhile is not sent, and a claimed row left
+    # by a crash is never sent again (so a reminder arrives at most once).
+
+    def _later_put(self, rows: list[Outgoing], now: dt.datetime) -> None:
+        # Nearly every event on Telegram moves a person's reminder on: rewrite it in place
+        # (cheaper than deleting it and adding another; the unique index keeps it one).
+        for row in rows:
+            (row.id,) = self.conn.execute(
+                "INSERT INTO outbox (lane, subject, purpose, method, params, merge_key, address, "
+                "not_before, created) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?) "
+                "ON CONFLICT (subject, purpose) WHERE status = 'todo' "
+                "AND purpose IN ('reminder', 'follow_up') DO UPDATE SET lane = excluded.lane, "
+                "method = excluded.method, params = excluded.params, address = excluded.address, "
+                "not_before = excluded.not_before, created = excluded.created, claimed = NULL "
+                "RETURNING id",
+                (
+                    row.lane,
+                    row.subject,
+                    row.purpose,
+                    row.method,
+                    json.dumps(row.params, ensure_ascii=False, separators=(",", ":")),
+                    row.address,
+                    row.not_before,
+                    _utc(now),
+                ),
+            ).fetchone()
+
+    def later_cancel(self, subject: str, purpose: str) -> int:
+        """Cancel a person's waiting reminder (or follow-up message); return how many."""
+        return self.conn.execute(
+            "DELETE FROM outbox WHERE subject = ? AND purpose = ? AND status = 'todo'",
+            (subject, purpose),
+        ).rowcount
+
+    def follow_up_add(
+        self, subject: str, code: str, link: str, due: dt.datetime, now: dt.datetime
+    ) -> None:
+        """Record a follow-up asked for on the response ``code`` (any earlier one is replaced).
+
+        The outbox row carrying the message is added by the caller, in the same transaction.
+        """
+        self.follow_up_cancel(subject)
+        self.conn.execute("UPDATE responses SET followup_link = ? WHERE code = ?", (link, code))
+        self.conn.execute(
+            "INSERT INTO follow_ups (link, subject, due, created) VALUES (?, ?, ?, ?)",
+            (link, subject, _utc(due), _utc(now)),
+        )
+
+    def follow_up_cancel(self, subject: str) -> int:
+        """Cancel a person's follow-up: its waiting message, and the link it would have made."""
+        links = [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT link FROM follow_ups WHERE subject = ?", (subject,)
+            )
+        ]
+        self.conn.executemany(
+            "UPDATE responses SET followup_link = NULL WHERE followup_link = ? "
+            "AND NOT EXISTS (SELECT 1 FROM responses AS r WHERE r.follows_link = ?)",
+            [(link, link) for link in links],
+        )
+        self.conn.execute("DELETE FROM follow_ups WHERE subject = ?", (subject,))
+        self.later_cancel(subject, FOLLOW_UP)
+        return len(links)
+
+    def follow_up_answers(self, subject: str, link: str) -> dict[str, list[str]] | None:
+        """The earlier answers (option codes) of this person's open follow-up; None if none.
+
+        Read from the earlier response's countable rows: no other copy is kept while the
+        follow-up waits.
+        """
+        if not self.conn.execute(
+            "SELECT 1 FROM follow_ups WHERE link = ? AND subject = ?", (link, subject)
+        ).fetchone():
+            return None
+        row = self.conn.execute(
+            "SELECT id FROM responses WHERE followup_link = ?", (link,)
+        ).fetchone()
+        if row is None:
+            return None
+        answers: dict[str, list[str]] = {}
+        for question, option in self.conn.execute(
+            "SELECT question, option FROM answers WHERE response_id = ? ORDER BY rowid", (row[0],)
+        ):
+            answers.setdefault(question, []).append(option)
+        return answers
+
+    def later_claim(self, row_id: int, now: dt.datetime, quiet: QuietHours) -> str:
+        """Claim a waiting reminder or follow-up message just before it is sent.
+
+        Returns "send"; "gone" if it was cancelled, no longer applies, or was claimed before a
+        crash (it may have gone out: never twice); or "later" if ``now`` is in the quiet hours
+        (it then waits for the morning).
+        """
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT subject, purpose, claimed FROM outbox WHERE id = ? AND status = 'todo'",
+                (row_id,),
+            ).fetchone()
+            if row is None:
+                return "gone"
+            subject, purpose = row["subject"], row["purpose"]
+            if row["claimed"] is not None:
+                self.conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                return "gone"
+            if quiet.quiet(now):
+                morning = quiet.next_allowed(now).timestamp()
+                self.conn.execute(
+                    "UPDATE outbox SET not_before = ? WHERE id = ?", (morning, row_id)
+                )
+                return "later"
+            if purpose == REMINDER:
+                changed = self.conn.execute(
+                    "UPDATE conversations SET reminded = 1 WHERE subject = ? AND reminded = 0 "
+                    "AND state NOT IN ('welcome', 'done')",
+                    (subject,),
+                ).rowcount
+                if not changed:  # the conversation ended or moved on without cancelling it
+                    self.conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                    return "gone"
+            elif purpose == FOLLOW_UP:
+                self.conn.execute(
+                    "UPDATE follow_ups SET sent = ? WHERE subject = ? AND sent IS NULL",
+                    (_utc(now), subject),
+                )
+            self.conn.execute("UPDATE outbox SET claimed = ? WHERE id = ?", (_utc(now), row_id))
+            return "send"
+
+    def add_sent(self, counted: Mapping[str, int], now: dt.datetime) -> None:
+        """Add delivered reminders and follow-ups (by purpose) to the counters."""
+        for purpose, n in counted.items():
+            self.conn.execute(
+                "INSERT INTO transport_counters (name, value, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value, "
+                "updated = excluded.updated",
+                (f"sent_{purpose}", n, _utc(now)),
+            )
+
+    def later_counts(self) -> dict[str, int]:
+        """How many reminders and follow-ups wait and went (counts only, for review)."""
+        waiting = dict(
+            self.conn.execute(
+                "SELECT purpose, count(*) FROM outbox WHERE status = 'todo' AND purpose IN "
+                f"({', '.join('?' * len(LATER))}) GROUP BY purpose",
+                LATER,
+            ).fetchall()
+        )
+        sent = dict(
+            self.conn.execute(
+                "SELECT name, value FROM transport_counters WHERE name LIKE 'sent_%'"
+            ).fetchall()
+        )
+        return {
+            "reminders_waiting": waiting.get(REMINDER, 0),
+            "reminders_sent": sent.get(f"sent_{REMINDER}", 0),
+            "follow_ups_waiting": self.conn.execute(
+                "SELECT count(*) FROM follow_ups WHERE sent IS NULL"
+            ).fetchone()[0],
+            "follow_ups_sent": sent.get(f"sent_{FOLLOW_UP}", 0),
+        }
+
+    def _purge_later(self, idle: str) -> dict[str, int]:
+        """Reminders whose conversation is gone; follow-ups sent but unused past the idle time."""
+        self.conn.execute(
+            "DELETE FROM outbox WHERE purpose = ? AND status = 'todo' AND subject NOT IN "
+            "(SELECT subject FROM conversations)",
+            (REMINDER,),
+        )
+        stale = [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT subject FROM follow_ups WHERE sent IS NOT NULL AND sent < ?", (idle,)
+            )
+        ]
+        for subject in stale:
+            self.follow_up_cancel(subject)
+        return {"follow_ups": len(stale)}
 
     # ---- people to re-show their question ------------------------------------------------
 
@@ -919,6 +1156,10 @@ class Store:
             draft=tuple(json.loads(row["draft"])) if row["draft"] is not None else None,
             code=row["code"],
             handover=bool(row["handover"]),
+            reminded=bool(row["reminded"]),
+            follow_up=bool(row["follow_up"]),
+            link=row["link"],
+            defaults=json.loads(row["defaults"]) if row["defaults"] else None,
         )
 
     def save(self, subject: str, conv: Conversation, now: dt.datetime) -> None:
@@ -927,11 +1168,14 @@ class Store:
         # schema each time.
         self.conn.execute(
             "INSERT INTO conversations (subject, state, answers, draft, step, reviewing, run, "
-            "started, updated, code, handover) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "started, updated, code, handover, reminded, follow_up, link, defaults) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (subject) DO UPDATE SET state = excluded.state, "
             "answers = excluded.answers, draft = excluded.draft, step = excluded.step, "
             "reviewing = excluded.reviewing, run = excluded.run, started = excluded.started, "
-            "updated = excluded.updated, code = excluded.code, handover = excluded.handover",
+            "updated = excluded.updated, code = excluded.code, handover = excluded.handover, "
+            "reminded = excluded.reminded, follow_up = excluded.follow_up, "
+            "link = excluded.link, defaults = excluded.defaults",
             (
                 subject,
                 conv.state,
@@ -944,6 +1188,12 @@ class Store:
                 _utc(now),
                 conv.code,
                 int(conv.handover),
+                int(conv.reminded),
+                int(conv.follow_up),
+                conv.link,
+                json.dumps(conv.defaults, ensure_ascii=False, sort_keys=True)
+                if conv.defaults
+                else None,
             ),
         )
 
@@ -969,6 +1219,16 @@ class Store:
         """
         if self.conn.execute("SELECT 1 FROM responses WHERE code = ?", (done.code,)).fetchone():
             raise CodeTaken(done.code)
+        # A follow-up check is paired with the earlier one only while this person's follow-up
+        # is still open; the pair needs nothing more about them, so it is closed now.
+        follows = None
+        if (
+            done.follows is not None
+            and self.conn.execute(
+                "DELETE FROM follow_ups WHERE link = ? AND subject = ?", (done.follows, subject)
+            ).rowcount
+        ):
+            follows = done.follows
         table = self.db["responses"]
         table.insert(
             {
@@ -980,6 +1240,7 @@ class Store:
                 "content_version": done.content_version,
                 "readiness": done.readiness,
                 "channel": channel,
+                "follows_link": follows,
             }
         )
         response_id = int(table.last_pk)
@@ -1033,6 +1294,9 @@ class Store:
         self.conn.executemany("DELETE FROM responses WHERE id = ?", [(i,) for i in ids])
         self.delete(subject)
         self.conn.execute("DELETE FROM reshow WHERE subject = ?", (subject,))
+        # Issue 9: the waiting reminder, and the follow-up with the link it would make.
+        self.later_cancel(subject, REMINDER)
+        self.follow_up_cancel(subject)
         return len(ids)
 
     def purge(self, now: dt.datetime, idle_days: int, retention_days: int) -> dict[str, int]:
@@ -1064,6 +1328,7 @@ class Store:
             self.conn.execute(
                 "DELETE FROM outbox WHERE status = 'failed' AND finished < ?", (updates,)
             )
+            counts.update(self._purge_later(idle))
         return counts
 
 

@@ -114,6 +114,8 @@ class FakeTelegram:
         self.fail_chats: dict[int, int] = {}  # chat id -> HTTP status for every message to it
         self.blocked: set[int] = set()  # chats that blocked the bot (403)
         self.hang_sends = False  # messages are received but never answered
+        # Messages are delivered (the person sees them) but the answer never comes back.
+        self.hang_after_delivery = False
         self.reject_token = False
         self.limits: tuple[float, float] | None = None  # (messages/s overall, s between per chat)
         self.too_many = 0
@@ -326,7 +328,10 @@ class FakeTelegram:
         limited = self._flood(chat_id)
         if limited is not None:
             return 429, limited
-        return self._message_call(method, chat_id, params, files)
+        answer = self._message_call(method, chat_id, params, files)
+        if self.hang_after_delivery:
+            await asyncio.Event().wait()
+        return answer
 
     def _flood(self, chat_id: int) -> dict[str, Any] | None:
         """Telegram's limits: ``rate`` messages in any second, one per chat per interval."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bot.content import Content
 from bot.engine import Engine
-from bot.service import Triage
+from bot.service import Triage, utcnow
 from bot.settings import Settings
 from bot.store import Store
 from bot.telegram import TelegramBot
@@ -32,6 +34,8 @@ class RunningBot:
         poll_timeout: int = 1,
         sender_options: dict[str, Any] | None = None,
         metrics: Any = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        reminders: bool = True,
         **settings: Any,
     ) -> None:
         self.telegram = telegram
@@ -40,7 +44,16 @@ class RunningBot:
         self.settings = Settings(token=TOKEN, secret=SECRET, db_path=db_path, **settings)
         self.store = Store(db_path)
         handover = self.settings.team_chat_id is not None
-        self.triage = Triage(self.store, Engine(content, handover=handover))
+        # As `python -m bot run` builds it when ``reminders`` is on (issue 9).
+        engine = Engine(
+            content,
+            handover=handover,
+            reminders=reminders,
+            follow_up_months=self.settings.follow_up_months,
+        )
+        self.triage = Triage(
+            self.store, engine, clock=clock or utcnow, quiet=self.settings.quiet_hours
+        )
         options = {"backoff": 0.01, "flush_every": 0.005, **(sender_options or {})}
         self.bot = TelegramBot(
             self.settings,

@@ -406,3 +406,16 @@ def test_web_result_misspelt_and_a_plan_the_page_policy_blocks(copy: Path) -> No
     plan = [p for p in found if p.startswith("templates/plan.html.j2")]
     assert any("<script>" in p and "Content-Security-Policy" in p for p in plan), found
     assert any('style="..."' in p for p in plan), found
+
+
+def test_both_messages_sent_later_are_rendered_and_checked(copy: Path) -> None:
+    """Issue 9: the reminder and the follow-up message are rendered like every message."""
+    for name in ("templates/reminder.j2", "templates/follow_up.j2"):
+        edit(copy, name, lambda t: t.replace("<b>", "<div>", 1).replace("</b>", "</div>", 1))
+    found = errors(copy)
+    for name in ("templates/reminder.j2", "templates/follow_up.j2"):
+        assert any(p.startswith(name) and "<div> is not a tag" in p for p in found), found
+    edit(copy, "content/reminders.yaml", lambda t: t.replace("after_days: 2", "after_days: 30"))
+    (problem,) = errors(copy)
+    line = line_of(copy, "content/reminders.yaml", "after_days: 30")
+    assert problem.startswith(f"content/reminders.yaml:{line}:") and "14" in problem

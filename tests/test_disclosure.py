@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.analytics import Analysis, Period, load_responses
+from bot.analytics import Analysis, Pair, Period, Progress, Response, load_pairs, load_responses
 from bot.content import load_content
 from bot.demo import generate
 from bot.disclosure import Cell, Rules, Table, check_safe, hidden_lines, protect, protect_count
@@ -184,3 +184,81 @@ def test_breakdowns_are_one_dimension_at_a_time(tmp_path: Path, by: str) -> None
     labels = {o.label for o in CONTENT.flow.by_id[dimension_questions[by]].options}
     for safe in tables:
         assert set(safe.columns) <= labels  # never two dimensions crossed
+
+
+# ---- the progress section (issue 9): pairs of a first check and its follow-up --------------
+
+STAGES = [s.id for s in CONTENT.catalogue.readiness.spec.stages]
+BARRIERS = [o.code for o in CONTENT.flow.by_id["barriers"].options if not o.exclusive]
+NEEDS = [o.code for o in CONTENT.flow.by_id["support"].options if not o.exclusive]
+
+
+@st.composite
+def check(draw: st.DrawFn, n: int) -> Response:
+    stage = draw(st.sampled_from([*STAGES, None]))
+    answers = {
+        "barriers": draw(st.lists(st.sampled_from(BARRIERS), unique=True)) or ["none"],
+        "support": draw(st.lists(st.sampled_from(NEEDS), unique=True)) or ["nothing"],
+    }
+    return Response(n, "2026-11-01T10:00:00+00:00", stage, answers)
+
+
+@st.composite
+def pairs(draw: st.DrawFn) -> list[Pair]:
+    # Few distinct shapes, repeated, so that some figures pass ten and some do not.
+    shapes = draw(st.lists(st.tuples(check(0), check(1)), min_size=1, max_size=6))
+    counts = draw(st.lists(st.integers(0, 60), min_size=len(shapes), max_size=len(shapes)))
+    return [Pair(a, b) for (a, b), k in zip(shapes, counts, strict=True) for _ in range(k)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    made=pairs(),
+    rules=st.sampled_from([Rules(), Rules(min_count=5, round_to=3, min_denominator=20)]),
+)
+def test_the_progress_section_never_breaks_the_rule(made, rules) -> None:
+    analysis = Analysis(CONTENT, rules)
+    tables = [protect(t, rules) for t in Progress(analysis).tables(made)]
+    assert [t.id for t in tables] == ["progress_stage", "progress_barriers", "progress_needs"]
+    for safe in tables:
+        assert check_safe(safe, rules) == [], safe.id
+    # Fewer pairs than the threshold: every figure is hidden.
+    if len(made) < rules.min_count:
+        for safe in tables:
+            assert all(c.count is None for row in safe.cells for c in row)
+            assert all(c.count is None for c in safe.bases)
+    rows = list(csv.DictReader(io.StringIO(to_csv(CONTENT, tables))))
+    assert rendered_numbers_obey([r["count"] for r in rows], rules) == []
+    for r in rows:
+        if r["percent"]:
+            assert r["count"] != SUPPRESSED
+    meta = ReportMeta(
+        generated=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        since=None,
+        until=None,
+        by=None,
+        responses=protect_count(len(made), rules),
+        rules=rules,
+    )
+    headline = {"started": None, "completion_rate": None, "needs": [], "barriers": []}
+    html = to_html(CONTENT, meta, tables, headline)
+    cells = re.findall(r"<td(?: class=\"[a-z]+\")?>([^<]*)</td>", html)
+    assert rendered_numbers_obey([c for c in cells if re.match(r"^[\d,]", c)], rules) == []
+
+
+def test_the_report_pairs_follow_ups_and_shows_them_once_there_are_enough(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.db")
+    generate(store, CONTENT, 400, seed=11, today=dt.date(2026, 11, 1))
+    try:
+        made = load_pairs(store)
+        tables = Analysis(CONTENT, Rules()).tables(store, load_responses(store), None)
+        split = Analysis(CONTENT, Rules()).tables(store, load_responses(store), "sector")
+    finally:
+        store.close()
+    assert len(made) >= 30
+    assert all(p.then.completed > p.first.completed for p in made)
+    stage = next(t for t in tables if t.id == "progress_stage")
+    # Every demo pair is a Mutual both times, so every pair has a stage to compare.
+    assert stage.base_total.count == Rules().rounded(len(made))
+    assert any(c.count for row in stage.cells for c in row)
+    assert not [t for t in split if t.id.startswith("progress_")]  # the unsplit report only

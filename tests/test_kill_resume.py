@@ -307,3 +307,77 @@ def test_plan_file_and_team_post_survive_kill_minus_nine_and_leave_no_name(
         assert raw.find(needle.encode()) < 0, needle
     for needle in needles[:4]:
         assert needle not in err, needle
+
+
+def test_kill_minus_nine_around_a_reminders_due_time_sends_it_exactly_once(
+    tmp_path: Path,
+) -> None:
+    """Issue 9. Killed while the reminder waits: it goes after the restart. Killed after it
+    reached the person but before the bot knew: it is not sent again. Carry on resumes where
+    they stopped, and nothing more is ever sent."""
+    import sqlite3
+
+    server = FakeBotApiServer()
+    db = tmp_path / "triage.db"
+    # Quiet hours off: this test runs at any hour.
+    bot = BotProcess(server, db, TRIAGE_QUIET_HOURS="off")
+
+    def reminders_shown() -> list[str]:
+        return server.call(
+            lambda: [
+                m.text
+                for m in server.telegram.messages(PERSON)
+                if "check is waiting for you" in m.text
+            ]
+        )
+
+    def wait_until(test, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if test():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"never: {what}")
+
+    try:
+        server.call(lambda: server.telegram.send_text(PERSON, "/start"))
+        bot.start()
+        wait_for(server, "partnerships check", after=0)
+        for label, expect in STEPS[:6]:  # Start, then five answers: at question 6
+            last = server.call(lambda: max(server.telegram.shown, default=0))
+            server.call(lambda label=label: server.telegram.tap(PERSON, label))
+            wait_for(server, expect, after=last)
+        wait_until(
+            lambda: outbox(db, "purpose = 'reminder'") == 1 and outbox(db) == 1,
+            "every reply is sent and the reminder is scheduled",
+        )
+        bot.kill()  # while it waits (two days, in real life)
+        # Two days pass: the reminder is due.
+        conn = sqlite3.connect(db)
+        with conn:
+            conn.execute(
+                "UPDATE outbox SET not_before = ? WHERE purpose = 'reminder'", (time.time() - 1,)
+            )
+        conn.close()
+        server.call(lambda: setattr(server.telegram, "hang_after_delivery", True))
+        bot.start()
+        wait_until(lambda: len(reminders_shown()) == 1, "the reminder arrives after the restart")
+        bot.kill()  # it reached the person; the bot never heard back
+        server.call(lambda: setattr(server.telegram, "hang_after_delivery", False))
+        bot.start()
+        wait_until(lambda: outbox(db, "purpose = 'reminder'") == 0, "the claimed row is settled")
+        time.sleep(0.5)
+        assert len(reminders_shown()) == 1  # never twice
+        assert "question 6 of 17 (Annual turnover)" in reminders_shown()[0]
+        last = server.call(lambda: max(server.telegram.shown, default=0))
+        server.call(lambda: server.telegram.tap(PERSON, "Carry on"))
+        wait_for(server, "annual turnover", after=last)
+        time.sleep(0.5)
+        assert outbox(db, "purpose = 'reminder'") == 0  # and no other is ever scheduled
+        err = bot.stop()
+        assert "Traceback" not in err, err
+        assert len(reminders_shown()) == 1
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.kill()
+        server.close()

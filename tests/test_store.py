@@ -92,6 +92,7 @@ def test_retention_purge(triage) -> None:
         "free_text": 0,
         "owner_links": 0,
         "update_ids": 0,
+        "follow_ups": 0,
     }
     later = triage.clock() + dt.timedelta(days=100)
     counts = store.purge(later, idle_days=30, retention_days=90)

@@ -322,7 +322,13 @@ def test_protected_view_holds_only_the_reports_protected_figures(
     names = {
         r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
     }
-    assert names == {"figures", "options"}  # no row-level table, not even hidden
+    # No row-level table, not even hidden; reminders and follow-ups as counts (issue 9).
+    assert names == {"figures", "options", "reminders"}
+    later = {m: (w, s) for m, w, s in conn.execute("SELECT message, waiting, sent FROM reminders")}
+    assert set(later) == {"Reminders", "Follow-up checks"}
+    for count in [c for pair in later.values() for c in pair]:
+        assert count == "[c]" or (count >= 10 and count % 5 == 0)
+    assert later["Follow-up checks"][1] != "[c]"  # the demo sent some
     blob = db.read_bytes()
     assert _a_code(demo_db).encode() not in blob
     for (count,) in conn.execute("SELECT count FROM figures"):

@@ -169,7 +169,8 @@ async def test_waiting_edits_of_one_message_are_merged(telegram, tmp_path, conte
         assert bot.sender.stats.merged == 2
         assert "✅ Subcontracting as the lead" in " ".join(question.labels())
         assert "✅ Informal" not in " ".join(question.labels())
-        assert bot.store.db["outbox"].count == 0  # merged rows are deleted with the edit
+        # Merged rows are deleted with the edit; only the reminder waits, for later.
+        assert _outbox(bot) == [("reminder", "todo")]
     finally:
         await bot.close()
 
@@ -195,7 +196,7 @@ async def test_a_blocked_chat_drops_its_queue_and_not_modified_counts_as_sent(
         rows = await bot.bot.store_thread.call(lambda: _committed(bot.store, [again]))
         bot.sender.enqueue(rows)
         await bot.settle()
-        assert bot.store.db["outbox"].count == 0 and bot.sender.stats.dropped == 0
+        assert _outbox(bot) == [("reminder", "todo")] and bot.sender.stats.dropped == 0
         telegram.blocked.add(ALICE.chat_id)
         calls_before = len(telegram.calls)
         telegram.send_text(ALICE, "/help")  # help and where they are: two messages
@@ -208,8 +209,14 @@ async def test_a_blocked_chat_drops_its_queue_and_not_modified_counts_as_sent(
         assert bot.sender.stats.retried == 0
         tried = [m for m, _ in telegram.calls[calls_before:] if m == "sendMessage"]
         assert tried == ["sendMessage"]  # one refusal dropped the whole queue
+        # Nothing waits to be sent to them later either (issue 9: a 403 ends the reminder).
+        assert [p for p, status in _outbox(bot) if status == "todo"] == []
     finally:
         await bot.close()
+
+
+def _outbox(bot) -> list[tuple[str, str]]:
+    return [tuple(r) for r in bot.store.conn.execute("SELECT purpose, status FROM outbox")]
 
 
 def _address(person: Person):

@@ -92,6 +92,9 @@ class TelegramBot:
             chat_interval=settings.chat_interval,
             on_fatal=self._on_fatal,
             metrics=metrics,
+            # Issue 9: reminders and follow-ups keep out of the night, by the service's clock.
+            quiet=settings.quiet_hours,
+            wall=lambda: triage.clock().timestamp(),
             **(sender_options or {}),
         )
         # Replies to outbox rows; posts for the team go to its chat, sealed (issue 8).

@@ -25,6 +25,7 @@ from ..engine import (
     Button,
     Command,
     Event,
+    Later,
     NotPrivate,
     Outcome,
     Press,
@@ -282,6 +283,7 @@ class Composer:
             elif (post := self._team_post(reply, who)) is not None:
                 rows.append(post)
         rows.extend(_person_rows(item, address, person, outcome.forget))
+        rows.extend(_later_rows(item, address, outcome.later))
         return rows
 
     def _team_post(self, reply: Reply, who: Who | None) -> Outgoing | None:
@@ -313,9 +315,37 @@ def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
 
     :class:`Composer` is the full version; this one suits tests and tools without a team chat.
     """
-    return _person_rows(
-        item, item.address, [r for r in outcome.replies if r.audience != "team"], outcome.forget
-    )
+    replies = [r for r in outcome.replies if r.audience != "team"]
+    rows = _person_rows(item, item.address, replies, outcome.forget)
+    return rows + _later_rows(item, item.address, outcome.later)
+
+
+def _later_rows(item: InboxItem, address: bytes | None, later: list[Later]) -> list[Outgoing]:
+    """Messages to send later (issue 9): held in the outbox until ``at``, sealed like any.
+
+    Their purpose ("reminder" or "follow_up") lets the store keep one of each per person,
+    cancel them, and have the sender claim them before they go.
+    """
+    rows = []
+    for message in later:
+        if message.at is None:
+            continue  # never timed by the service: not to be sent
+        params: dict[str, Any] = {"text": message.reply.text, **HTML}
+        markup = keyboard(message.reply.buttons)
+        if markup is not None:
+            params["reply_markup"] = markup
+        rows.append(
+            Outgoing(
+                item.lane,
+                "sendMessage",
+                params,
+                address,
+                subject=item.subject,
+                purpose=message.kind,
+                not_before=message.at,
+            )
+        )
+    return rows
 
 
 def _person_rows(

@@ -18,6 +18,11 @@ whole queue; a message too old to edit is sent anew if it carries buttons; other
 the row; 5xx, timeouts and network errors back off and give up after a bounded number of
 tries. A timed-out send may still have arrived, so a rare duplicate is accepted. Dropped
 rows lose their sealed address and text at once. Nothing identifying is logged.
+
+Messages sent later (a reminder, a follow-up: issue 9) are claimed in the store just before
+their first try: one cancelled meanwhile is not sent, one falling in the quiet hours waits for
+the morning, and one claimed before a crash is never sent again, so it arrives at most once.
+A 403 also cancels whatever else waits for that person.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -42,6 +48,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from ..later import LATER, QuietHours
 from ..metrics import Metrics
 from ..sealing import Address, Sealer, SealError
 from ..store import Outgoing, Store, StoreThread, describe
@@ -97,7 +104,14 @@ class Sender:
         flush_every: float = 0.05,
         on_fatal: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
+        quiet: QuietHours | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        """Set up the sender; nothing is sent before :meth:`start`.
+
+        ``quiet`` holds messages sent later out of the night; ``wall`` is unix time (the
+        service's clock, so tests can move it).
+        """
         self.api = api
         self.store = store
         self.store_thread = store_thread
@@ -116,6 +130,11 @@ class Sender:
         self.flush_every = flush_every
         self.on_fatal = on_fatal
         self.metrics = metrics
+        self.quiet = quiet if quiet is not None else QuietHours(None, None)
+        self.wall = wall
+        self._claimed: set[int] = set()
+        self._later_sent: Counter[str] = Counter()
+        self._blocked: set[str] = set()
         self.lanes: dict[str, _Lane] = {}
         self.stats = SenderStats()
         self._known: set[int] = set()
@@ -143,17 +162,22 @@ class Sender:
     async def start(self) -> None:
         """Load what the outbox still holds (a reply committed before a crash goes out now)."""
         self._flusher = asyncio.create_task(self._flush_loop())
-        self.enqueue(await self.store_thread.call(self.store.outbox_pending, time.time()))
+        self.enqueue(await self.store_thread.call(self.store.outbox_pending, self.wall()))
 
     async def load_scheduled(self) -> None:
         """Pick up rows held for later (``not_before``) that are now due."""
-        rows = await self.store_thread.call(self.store.outbox_pending, time.time(), True)
+        rows = await self.store_thread.call(self.store.outbox_pending, self.wall(), True)
         self.enqueue(rows)
 
     def enqueue(self, rows: list[Outgoing]) -> None:
-        """Queue committed rows for sending (rows already known are ignored)."""
+        """Queue committed rows for sending (rows already known are ignored).
+
+        Rows held for later (a reminder, a follow-up) stay in the outbox until they are due:
+        :meth:`load_scheduled` picks them up then.
+        """
+        now = self.wall()
         for row in rows:
-            if row.id in self._known:
+            if row.id in self._known or row.not_before > now:
                 continue
             self._known.add(row.id)
             lane = self.lanes.get(row.lane)
@@ -192,6 +216,9 @@ class Sender:
         try:
             while lane.queue:
                 head = _next(lane.queue)
+                unclaimed = head.purpose in LATER and head.id not in self._claimed
+                if unclaimed and not await self._claim(lane, head):
+                    continue
                 free = self._chat_free.get(lane.key, 0.0)
                 wait = max(free, self._retry_at.get(head.id, 0.0)) - time.monotonic()
                 if wait > 0:
@@ -216,6 +243,24 @@ class Sender:
                 del self.lanes[lane.key]
             if not self.lanes:
                 self._check_idle()
+
+    async def _claim(self, lane: _Lane, row: Outgoing) -> bool:
+        """Claim a message sent later just before its first try; False if it is not to go now."""
+        now = dt.datetime.fromtimestamp(self.wall(), dt.UTC)
+        try:
+            verdict = await self.store_thread.call(self.store.later_claim, row.id, now, self.quiet)
+        except Exception as exc:  # the database is busy or full: the next look tries again
+            log.warning("could not claim a %s to send (%s)", row.purpose, type(exc).__name__)
+            verdict = "error"
+        if verdict == "send":
+            self._claimed.add(row.id)
+            return True
+        with contextlib.suppress(ValueError):
+            lane.queue.remove(row)
+        self._known.discard(row.id)  # "later": looked at again once due
+        if verdict == "later":
+            log.info("a %s fell due in the quiet hours; it goes in the morning", row.purpose)
+        return False
 
     def _release_slot(self) -> None:
         if self._hold:
@@ -286,6 +331,9 @@ class Sender:
             self._retry_at.pop(row.id, None)
             if row.options.get("wipe"):
                 self._wipe = True
+            if row.purpose in LATER:
+                self._claimed.discard(row.id)
+                self._later_sent[row.purpose] += 1
         elif kind == "resend":
             lane.queue.appendleft(detail)
             return
@@ -298,6 +346,8 @@ class Sender:
             lane.queue.clear()
             for each in dropped:
                 self._drop(each, "the person blocked the bot or left the chat", lost=False)
+            if row.subject and row.purpose != TEAM_POST:
+                self._blocked.add(row.subject)  # nothing more waits for them (issue 9)
             if row.purpose == TEAM_POST:
                 # The operator must act: the bot is no longer in the team's chat.
                 log.error(
@@ -371,6 +421,7 @@ class Sender:
     def _drop(self, row: Outgoing, reason: str, *, lost: bool) -> None:
         self.stats.dropped += 1
         self._retry_at.pop(row.id, None)
+        self._claimed.discard(row.id)
         self._failed.append((row.id, reason))
         for absorbed in self._absorbed.pop(row.id, []):
             self._failed.append((absorbed, "merged into a dropped edit"))
@@ -433,13 +484,23 @@ class Sender:
             self._lost,
             self._wipe,
         )
-        if not (sent or failed or tries or lost or wipe):
+        counted, blocked = self._later_sent, self._blocked
+        if not (sent or failed or tries or lost or wipe or counted or blocked):
             return
         self._sent, self._failed, self._tries, self._lost, self._wipe = [], [], {}, set(), False
+        self._later_sent, self._blocked = Counter(), set()
         self._recording += 1
         try:
             await self.store_thread.call(
-                self.store.outbox_finish, sent, failed, list(tries.items()), lost
+                functools.partial(
+                    self.store.outbox_finish,
+                    sent,
+                    failed,
+                    list(tries.items()),
+                    lost,
+                    counted=dict(counted),
+                    blocked=blocked,
+                )
             )
             self._known.difference_update(sent)
             self._known.difference_update(i for i, _ in failed)
@@ -455,6 +516,8 @@ class Sender:
             self._lost |= lost
             self._tries = {**tries, **self._tries}
             self._wipe = self._wipe or wipe
+            self._later_sent.update(counted)
+            self._blocked |= blocked
             self._dirty.set()
             return
         finally:
@@ -462,6 +525,7 @@ class Sender:
 
     def _check_idle(self) -> None:
         pending = self._sent or self._failed or self._tries or self._lost or self._wipe
+        pending = pending or self._later_sent or self._blocked
         if not self.lanes and not pending and not self._recording:
             self._idle.set()
 
