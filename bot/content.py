@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from jinja2 import Environment, Template, TemplateError
 from markupsafe import Markup
@@ -364,6 +364,19 @@ class ReportLabels(BaseModel):
     follow_ups: str = Field(description="review's count of follow-up checks")
 
 
+# The report's tables, each of which needs a title in content/report.yaml.
+ReportTable = Literal[
+    "over_time",
+    "funnel",
+    "biggest_barrier",
+    "channel",
+    "handover",
+    "progress_stage",
+    "progress_barriers",
+    "progress_needs",
+]
+
+
 class ReportText(BaseModel):
     """``content/report.yaml``: the words of the programme team's reports."""
 
@@ -380,19 +393,7 @@ class ReportText(BaseModel):
     )
     labels: ReportLabels
     dimensions: dict[Literal["sector", "size", "region", "readiness"], str]
-    tables: dict[
-        Literal[
-            "over_time",
-            "funnel",
-            "biggest_barrier",
-            "channel",
-            "handover",
-            "progress_stage",
-            "progress_barriers",
-            "progress_needs",
-        ],
-        str,
-    ]
+    tables: dict[ReportTable, str]
     notes: dict[str, str]
     channels: dict[Literal["telegram", "web"], str] = Field(
         description="how each channel (where people answered) is named in reports"
@@ -401,16 +402,7 @@ class ReportText(BaseModel):
     @field_validator("tables")
     @classmethod
     def _every_table(cls, value: dict[str, str]) -> dict[str, str]:
-        missing = {
-            "over_time",
-            "funnel",
-            "biggest_barrier",
-            "channel",
-            "handover",
-            "progress_stage",
-            "progress_barriers",
-            "progress_needs",
-        } - set(value)
+        missing = set(get_args(ReportTable)) - set(value)
         if missing:
             raise ValueError(f"add a title for {', '.join(sorted(missing))}")
         return value
