@@ -940,12 +940,17 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        answers: dict[str, list[str]] = {}
+        return self.response_options(row[0])
+
+    def response_options(self, response_id: int) -> dict[str, list[str]]:
+        """A finished response's chosen options (codes) by question, in the order stored."""
+        chosen: dict[str, list[str]] = {}
         for question, option in self.conn.execute(
-            "SELECT question, option FROM answers WHERE response_id = ? ORDER BY rowid", (row[0],)
+            "SELECT question, option FROM answers WHERE response_id = ? ORDER BY rowid",
+            (response_id,),
         ):
-            answers.setdefault(question, []).append(option)
-        return answers
+            chosen.setdefault(question, []).append(option)
+        return chosen
 
     def later_claim(self, row_id: int, now: dt.datetime, quiet: QuietHours) -> str:
         """Claim a waiting reminder or follow-up message just before it is sent.

@@ -268,11 +268,7 @@ def _lookup(store: Store, content: Content, code: str) -> dict[str, Any] | None:
     if row is None:
         return None
     flow = content.flow
-    chosen: dict[str, list[str]] = {}
-    for question, option in store.conn.execute(
-        "SELECT question, option FROM answers WHERE response_id = ? ORDER BY rowid", (row["id"],)
-    ):
-        chosen.setdefault(question, []).append(option)
+    chosen = store.response_options(row["id"])
     texts = dict(
         store.conn.execute(
             "SELECT question, text FROM response_text WHERE response_id = ?", (row["id"],)

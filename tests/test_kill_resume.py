@@ -163,15 +163,9 @@ def test_kill_minus_nine_at_random_steps_loses_nothing(tmp_path: Path, seed: int
     store = Store(db)
     try:
         (response,) = store.db["responses"].rows
-        rows = store.db.execute(
-            "SELECT question, option FROM answers WHERE response_id = ? ORDER BY rowid",
-            [response["id"]],
-        ).fetchall()
+        answers = store.response_options(response["id"])
     finally:
         store.close()
-    answers: dict[str, list[str]] = {}
-    for question, option in rows:
-        answers.setdefault(question, []).append(option)
     # Each toggle applied exactly once: a doubled toggle would have unticked it.
     assert answers["experience"] == ["informal", "jv_alliance"]
     assert answers["motivations"] == ["new_places"]

@@ -99,13 +99,7 @@ def test_kill_minus_nine_mid_walk_and_the_same_browser_carries_on(
     store = Store(db)
     try:
         (response,) = store.db["responses"].rows
-        rows = store.db.execute(
-            "SELECT question, option FROM answers WHERE response_id = ? ORDER BY rowid",
-            [response["id"]],
-        ).fetchall()
+        answers = store.response_options(response["id"])
     finally:
         store.close()
-    answers: dict[str, list[str]] = {}
-    for question, option in rows:
-        answers.setdefault(question, []).append(option)
     assert answers == dict(ANSWERS) and response["channel"] == "web"
