@@ -330,15 +330,11 @@ def _later_rows(item: InboxItem, address: bytes | None, later: list[Later]) -> l
     for message in later:
         if message.at is None:
             continue  # never timed by the service: not to be sent
-        params: dict[str, Any] = {"text": message.reply.text, **HTML}
-        markup = keyboard(message.reply.buttons)
-        if markup is not None:
-            params["reply_markup"] = markup
         rows.append(
             Outgoing(
                 item.lane,
                 "sendMessage",
-                params,
+                _message(message.reply.text, keyboard(message.reply.buttons)),
                 address,
                 subject=item.subject,
                 purpose=message.kind,
@@ -346,6 +342,14 @@ def _later_rows(item: InboxItem, address: bytes | None, later: list[Later]) -> l
             )
         )
     return rows
+
+
+def _message(text: str, markup: dict[str, Any] | None) -> dict[str, Any]:
+    """``sendMessage`` parameters for a text in Telegram HTML, with its keyboard if any."""
+    params: dict[str, Any] = {"text": text, **HTML}
+    if markup is not None:
+        params["reply_markup"] = markup
+    return params
 
 
 def _person_rows(
@@ -399,14 +403,11 @@ def _person_rows(
                 )
             )
         elif reply.text:
-            params = {"text": reply.text, **HTML}
-            if markup is not None:
-                params["reply_markup"] = markup
             rows.append(
                 Outgoing(
                     item.lane,
                     "sendMessage",
-                    params,
+                    _message(reply.text, markup),
                     address,
                     subject=item.subject,
                     options=dict(options),
