@@ -172,3 +172,39 @@ def test_old_responses_count_as_telegram(tmp_path) -> None:
         assert row["channel"] == "telegram"
     finally:
         store.close()
+
+
+def test_a_reference_code_already_taken_is_drawn_again_on_both_paths(store, content) -> None:
+    """A clash rolls the attempt back (nothing of it told or stored) and draws a new code."""
+    from bot.engine import Engine
+    from bot.service import Triage, encode_event
+    from bot.store import InboxEntry
+
+    from .conftest import Clock
+
+    taken = ["MPSP-AAAA-AAAA", "MPSP-BBBB-BBBB"]
+    draws = iter([taken[0], taken[0], taken[1], taken[1], "MPSP-CCCC-CCCC"])
+    told: list[tuple[str, str]] = []
+    triage = Triage(
+        store,
+        Engine(content),
+        clock=Clock(),
+        new_code=lambda: next(draws),
+        on_check=lambda event, channel: told.append((event, channel)),
+    )
+    first, second, third = (Walker(triage, c * 64) for c in "abc")
+    for w in (first, second, third):
+        w.command("start")
+        w.tap("Start")
+        answer_all(w, MUTUAL_ANSWERS)
+    first.tap("Confirm")
+    second.tap("Confirm")  # the direct path (terminal, web): AAAA is taken
+    confirm = third.button("Confirm").data
+    entry = InboxEntry(
+        7, "callback_query", subject="c" * 64, lane="c" * 64, event=encode_event(Press(confirm))
+    )
+    store.inbox_add([entry], triage.clock())
+    assert triage.work(lambda item, outcome: []).handled == 1  # the inbox path: BBBB is taken
+    codes = [r["code"] for r in store.db.execute("SELECT code FROM responses ORDER BY id")]
+    assert codes == ["MPSP-AAAA-AAAA", "MPSP-BBBB-BBBB", "MPSP-CCCC-CCCC"]
+    assert told.count(("finished", "telegram")) == 3  # each told once, clashes not at all
