@@ -19,6 +19,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from .disclosure import Rules
 from .engine import (
@@ -42,6 +43,7 @@ from .privacy import new_reference_code, new_run_id
 from .store import CodeTaken, InboxItem, Outgoing, Store, explain
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 CODE_DRAWS = 10
 # An inbox row that keeps failing is retried this many times, waiting longer each time
@@ -145,25 +147,34 @@ class Triage:
         Nothing is ever sent later on this path (the terminal and the web page cannot reach
         anyone later): messages an outcome would send later are dropped here.
         """
-        for _attempt in range(CODE_DRAWS):
+
+        def attempt() -> Outcome:
+            with self.store.transaction():
+                return self._decide(subject, event, self.clock(), channel)
+
+        told = len(self._checks)
+        try:
+            outcome = self._drawing_codes(attempt)
+        except BaseException:
+            del self._checks[told:]
+            raise
+        if not self.store.conn.in_transaction:
+            # Committed. (Inside a web group's transaction, the group tells once it commits.)
+            self.checks_committed()
+        if outcome.forget:
+            self.store.checkpoint()
+        outcome.later = []
+        return outcome
+
+    def _drawing_codes(self, attempt: Callable[[], _T]) -> _T:
+        """Run ``attempt`` (one transaction or savepoint) again while its new code is taken."""
+        for _draw in range(CODE_DRAWS):
             told = len(self._checks)
             try:
-                with self.store.transaction():
-                    outcome = self._decide(subject, event, self.clock(), channel)
+                return attempt()
             except CodeTaken:
-                del self._checks[told:]
+                del self._checks[told:]  # rolled back: nothing of it happened
                 log.warning("reference code collision; drawing another")
-                continue
-            except BaseException:
-                del self._checks[told:]
-                raise
-            if not self.store.conn.in_transaction:
-                # Committed. (Inside a web group's transaction, the group tells once it commits.)
-                self.checks_committed()
-            if outcome.forget:
-                self.store.checkpoint()
-            outcome.later = []
-            return outcome
         raise RuntimeError("could not draw an unused reference code")
 
     # ---- the inbox path ----------------------------------------------------------------------
@@ -238,22 +249,20 @@ class Triage:
     ) -> tuple[Outcome, list[Outgoing]]:
         """One row in its own savepoint: the state change and its outbox rows."""
         event = decode_event(item.event)
-        for _attempt in range(CODE_DRAWS):
-            try:
-                with self.store.savepoint():
-                    outcome = self._decide(item.subject, event, now)
-                    self._schedule(item.subject, outcome, now)
-                    lost = flagged and self.store.reshow_take(item.subject)
-                    if lost and not _shows_a_message(outcome):
-                        # Something of theirs was lost: show where they are as well.
-                        ctx = self._context(now)
-                        resumed = self.engine.handle(outcome.conversation, Resume(), ctx)
-                        outcome.replies.extend(resumed.replies)
-                    rows = self.store.outbox_add(compose(item, outcome), now)
-                    return outcome, rows
-            except CodeTaken:
-                log.warning("reference code collision; drawing another")
-        raise RuntimeError("could not draw an unused reference code")
+
+        def attempt() -> tuple[Outcome, list[Outgoing]]:
+            with self.store.savepoint():
+                outcome = self._decide(item.subject, event, now)
+                self._schedule(item.subject, outcome, now)
+                lost = flagged and self.store.reshow_take(item.subject)
+                if lost and not _shows_a_message(outcome):
+                    # Something of theirs was lost: show where they are as well.
+                    ctx = self._context(now)
+                    resumed = self.engine.handle(outcome.conversation, Resume(), ctx)
+                    outcome.replies.extend(resumed.replies)
+                return outcome, self.store.outbox_add(compose(item, outcome), now)
+
+        return self._drawing_codes(attempt)
 
     def _failed(self, item: InboxItem, exc: Exception, now: dt.datetime) -> None:
         attempts = item.attempts + 1
