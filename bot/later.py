@@ -43,8 +43,8 @@ class QuietHours:
     The span may cross midnight (21:00-08:00, the default) or not (00:00-07:00).
     """
 
-    start: dt.time | None = dt.time(21, 0)
-    end: dt.time | None = dt.time(8, 0)
+    start: dt.time | None
+    end: dt.time | None
 
     @classmethod
     def parse(cls, text: str) -> QuietHours:
@@ -62,11 +62,6 @@ class QuietHours:
         if start == end:
             raise QuietHoursError("starts and ends at the same time (use off for none)")
         return cls(start, end)
-
-    @property
-    def off(self) -> bool:
-        """True when messages may go at any hour."""
-        return self.start is None or self.end is None
 
     def quiet(self, moment: dt.datetime) -> bool:
         """Whether ``moment`` (timezone-aware) falls in the quiet hours, UK time."""
