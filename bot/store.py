@@ -213,6 +213,14 @@ def _utc(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
+# An inbox row that is finished keeps only its id, kind, status, times and error: whose it was
+# and what it said are cleared, done or failed.
+_INBOX_CLEARED = (
+    "subject = NULL, lane = NULL, event = NULL, callback_id = NULL, message_id = NULL, "
+    "address = NULL"
+)
+
+
 def _migration_1(db: sqlite_utils.Database) -> None:
     db["conversations"].create(
         {
@@ -702,8 +710,7 @@ class Store:
         """Mark rows handled, clearing the people's events and addresses; only if todo."""
         finished = _utc(now)
         changed = self.conn.executemany(
-            "UPDATE inbox SET status = 'done', subject = NULL, lane = NULL, event = NULL, "
-            "callback_id = NULL, message_id = NULL, address = NULL, finished = ?, error = NULL "
+            f"UPDATE inbox SET status = 'done', {_INBOX_CLEARED}, finished = ?, error = NULL "
             "WHERE update_id = ? AND status = 'todo'",
             [(finished, update_id) for update_id in update_ids],
         ).rowcount
@@ -724,8 +731,7 @@ class Store:
             "SELECT subject FROM inbox WHERE update_id = ? AND status = 'todo'", (update_id,)
         ).fetchone()
         self.conn.execute(
-            "UPDATE inbox SET status = 'failed', subject = NULL, lane = NULL, event = NULL, "
-            "callback_id = NULL, message_id = NULL, address = NULL, finished = ?, error = ? "
+            f"UPDATE inbox SET status = 'failed', {_INBOX_CLEARED}, finished = ?, error = ? "
             "WHERE update_id = ? AND status = 'todo'",
             (_utc(now), error, update_id),
         )
@@ -841,8 +847,7 @@ class Store:
                 self.reshow_flag(subject, now)
             self.add_sent(counted or {}, now)
             for subject in blocked:
-                self.later_cancel(subject, REMINDER)
-                self.follow_up_cancel(subject)
+                self.cancel_all_later(subject)
             self.conn.executemany(
                 "DELETE FROM outbox WHERE id = ? AND status = 'todo'", [(i,) for i in sent]
             )
@@ -893,6 +898,14 @@ class Store:
             "DELETE FROM outbox WHERE subject = ? AND purpose = ? AND status = 'todo'",
             (subject, purpose),
         ).rowcount
+
+    def cancel_all_later(self, subject: str) -> None:
+        """Cancel all that waits to be sent to a person later (on /forget, or a 403).
+
+        That is the reminder, and the follow-up with the link it would make.
+        """
+        self.later_cancel(subject, REMINDER)
+        self.follow_up_cancel(subject)
 
     def follow_up_add(
         self, subject: str, code: str, link: str, due: dt.datetime, now: dt.datetime
@@ -996,29 +1009,21 @@ class Store:
     def add_sent(self, counted: Mapping[str, int], now: dt.datetime) -> None:
         """Add delivered reminders and follow-ups (by purpose) to the counters."""
         for purpose, n in counted.items():
-            self.conn.execute(
-                "INSERT INTO transport_counters (name, value, updated) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value, "
-                "updated = excluded.updated",
-                (f"sent_{purpose}", n, _utc(now)),
-            )
+            self._bump(f"sent_{purpose}", n, now)
 
     def later_counts(self) -> dict[str, int]:
         """How many reminders and follow-ups wait and went (counts only, for review)."""
-        waiting = dict(
-            self.conn.execute(
-                "SELECT purpose, count(*) FROM outbox WHERE status = 'todo' AND purpose IN "
-                f"({', '.join('?' * len(LATER))}) GROUP BY purpose",
-                LATER,
-            ).fetchall()
-        )
+        # A waiting follow-up is counted from follow_ups, which keeps it for its whole interval.
+        (reminders_waiting,) = self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE status = 'todo' AND purpose = ?", (REMINDER,)
+        ).fetchone()
         sent = dict(
             self.conn.execute(
                 "SELECT name, value FROM transport_counters WHERE name LIKE 'sent_%'"
             ).fetchall()
         )
         return {
-            "reminders_waiting": waiting.get(REMINDER, 0),
+            "reminders_waiting": reminders_waiting,
             "reminders_sent": sent.get(f"sent_{REMINDER}", 0),
             "follow_ups_waiting": self.conn.execute(
                 "SELECT count(*) FROM follow_ups WHERE sent IS NULL"
@@ -1073,11 +1078,15 @@ class Store:
     def count(self, name: str, now: dt.datetime) -> None:
         """Add one to a transport counter (its own transaction)."""
         with self.transaction():
-            self.conn.execute(
-                "INSERT INTO transport_counters (name, value, updated) VALUES (?, 1, ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + 1, updated = excluded.updated",
-                (name, _utc(now)),
-            )
+            self._bump(name, 1, now)
+
+    def _bump(self, name: str, n: int, now: dt.datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO transport_counters (name, value, updated) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value, "
+            "updated = excluded.updated",
+            (name, n, _utc(now)),
+        )
 
     def health(self, now: float | None = None, *, probe: bool = True) -> Health:
         """Whether the store takes writes, and how far behind the inbox and outbox are.
@@ -1088,20 +1097,11 @@ class Store:
         """
         now = time.time() if now is None else now
         writable = True
-        try:
-            if not probe:
-                raise _NoProbe
-            with self.transaction():
-                self.conn.execute(
-                    "INSERT INTO transport_counters (name, value, updated) VALUES "
-                    "('health_checks', 1, ?) ON CONFLICT (name) DO UPDATE SET "
-                    "value = value + 1, updated = excluded.updated",
-                    (_utc(dt.datetime.fromtimestamp(now, dt.UTC)),),
-                )
-        except _NoProbe:
-            pass
-        except sqlite3.Error:
-            writable = False
+        if probe:
+            try:
+                self.count("health_checks", dt.datetime.fromtimestamp(now, dt.UTC))
+            except sqlite3.Error:
+                writable = False
 
         def failed(table: str) -> int:
             return int(
@@ -1299,9 +1299,7 @@ class Store:
         self.conn.executemany("DELETE FROM responses WHERE id = ?", [(i,) for i in ids])
         self.delete(subject)
         self.conn.execute("DELETE FROM reshow WHERE subject = ?", (subject,))
-        # Issue 9: the waiting reminder, and the follow-up with the link it would make.
-        self.later_cancel(subject, REMINDER)
-        self.follow_up_cancel(subject)
+        self.cancel_all_later(subject)
         return len(ids)
 
     def purge(self, now: dt.datetime, idle_days: int, retention_days: int) -> dict[str, int]:
@@ -1335,10 +1333,6 @@ class Store:
             )
             counts.update(self._purge_later(idle))
         return counts
-
-
-class _NoProbe(Exception):
-    """Health figures without the write test."""
 
 
 # ---- one writer thread ------------------------------------------------------------------------
