@@ -616,7 +616,7 @@ def _contradictions(content: Content, done: Conversation) -> list[Problem]:
                 item=section.id,
             )
             problems.append(replace(problem, detail=clash(section.assumes)))
-    ranked = [r.signpost for r in catalogue.rank(flow, done.answers, content.words)]
+    ranked = [r.signpost for r in catalogue.rank(flow, done.answers, content.words, recs)]
     seen: set[str] = set()
     sp_doc = editor_doc(content, "content/signposts.yaml")
     order = list(catalogue.signposts)
