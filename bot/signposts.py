@@ -433,13 +433,6 @@ class Catalogue:
         return picked
 
 
-def reason_for(
-    questions: Mapping[str, Question], when: Condition | None, answers: Answers, words: Labeller
-) -> str:
-    """The answers a condition matched, in words ("Barriers: Legal arrangements are complex")."""
-    return "; ".join(reason_parts(questions, when, answers, words))
-
-
 def reason_parts(
     questions: Mapping[str, Question], when: Condition | None, answers: Answers, words: Labeller
 ) -> list[str]:
