@@ -142,8 +142,6 @@ def _unused_questions(content: Content) -> list[Problem]:
     for tier in steps.tiers:
         for step in tier.steps:
             used |= _condition_questions(step.when)
-    if used & {READINESS}:
-        used |= set(spec.points)
     doc = editor_doc(content, FLOW_FILE)
     return [
         doc.problem(
