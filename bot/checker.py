@@ -214,12 +214,11 @@ def _template_variables(content: Content) -> list[Problem]:
     for i, question in enumerate(content.flow.questions):
         tree = env.parse(question.text)
         used = meta.find_undeclared_variables(tree) - set(env.globals)
-        line = doc.line_of(["questions", i, "text"])
+        where: list[str | int] = ["questions", i, "text"]
         for var in sorted(used - {"said"}):
             problems.append(
-                Problem(
-                    FLOW_FILE,
-                    line,
+                doc.problem(
+                    where,
                     f"the question text uses {var!r}",
                     "question texts can only use `said` (answers so far)",
                     item=question.id,
@@ -229,9 +228,8 @@ def _template_variables(content: Content) -> list[Problem]:
         for name in sorted(_said_names(tree) - set(earlier)):
             why = "is asked later" if name in content.flow.by_id else "is not a question"
             problems.append(
-                Problem(
-                    FLOW_FILE,
-                    line,
+                doc.problem(
+                    where,
                     f"the question text uses said.{name}, but {name} {why}",
                     f"`said` holds answers given before this question: "
                     f"{', '.join(earlier) or 'none yet'}",
