@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -62,9 +63,11 @@ class Report:
     seconds: float = 0.0
     digest: str = ""
 
-    @property
+    @cached_property
     def findings(self) -> list[Finding]:
         """Each distinct problem once, with the answer paths it was found on."""
+        # Grouped once, on first read (errors, warnings and the printer all read it): safe
+        # because check_content has added every problem before anything reads the report.
         return group(self.problems)
 
     @property
