@@ -96,8 +96,10 @@ def static_problems(content: Content, today: dt.date) -> list[Problem]:
     """Problems found in the files themselves, whatever anyone answers."""
     problems: list[Problem] = []
     problems.extend(_unused_questions(content))
-    problems.extend(_plain_english(content))
-    problems.extend(_jargon(content))
+    # The editors' texts, read from their files once for both checks of their words.
+    units = [*_units(content), *_template_units(content)]
+    problems.extend(_plain_english(units))
+    problems.extend(_jargon(content, units))
     problems.extend(_resources(content, today))
     problems.extend(_placeholders(content))
     return problems
@@ -211,10 +213,11 @@ def _template_units(content: Content) -> Iterator[_Unit]:
                 yield _Unit(f"templates/{name}", number, "", words)
 
 
-def _plain_english(content: Content) -> list[Problem]:
+def _plain_english(units: list[_Unit]) -> list[Problem]:
+    """Every sentence within the limit, and the signposts together read at grade 8 or below."""
     problems = []
     texts = []
-    for unit in [*_units(content), *_template_units(content)]:
+    for unit in units:
         if unit.file.startswith("content/signposts") and not unit.what:
             texts.append(unit.text)
         for sentence in long_sentences(unit.text):
@@ -254,10 +257,10 @@ def _clip(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _jargon(content: Content) -> list[Problem]:
+def _jargon(content: Content, units: list[_Unit]) -> list[Problem]:
     """A glossary term must be explained in brackets where each text first uses it."""
     problems = []
-    for unit in [*_units(content), *_template_units(content)]:
+    for unit in units:
         for term in content.glossary:
             found = _first_use(term.term, unit.text)
             if found is None or _explained(unit.text, found):
