@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,6 +75,11 @@ class Period:
 def load_responses(store: Store, period: Period = Period()) -> list[Response]:
     """Every finished response in the period, with its answers."""
     where, params = period.sql("r.completed")
+    return _load(store, where, params)
+
+
+def _load(store: Store, where: str, params: Sequence[str | int]) -> list[Response]:
+    """The responses (``r``) matching a WHERE clause, by id, with their answers."""
     rows = store.conn.execute(
         "SELECT r.id, r.completed, r.readiness, r.channel, r.handover IS NOT NULL FROM responses r "
         f"WHERE {where} ORDER BY r.id",
@@ -481,21 +487,8 @@ def load_pairs(store: Store, period: Period = Period()) -> list[Pair]:
     wanted = {i for pair in ids for i in pair}
     if not wanted:
         return []
-    rows = store.conn.execute(
-        "SELECT r.id, r.completed, r.readiness, r.channel, r.handover IS NOT NULL "
-        f"FROM responses r WHERE r.id IN ({', '.join('?' * len(wanted))})",
-        sorted(wanted),
-    ).fetchall()
-    answers: dict[int, dict[str, list[str]]] = defaultdict(dict)
-    for response_id, question, option in store.conn.execute(
-        "SELECT response_id, question, option FROM answers "
-        f"WHERE response_id IN ({', '.join('?' * len(wanted))}) ORDER BY rowid",
-        sorted(wanted),
-    ):
-        answers[response_id].setdefault(question, []).append(option)
-    by_id = {
-        r[0]: Response(r[0], r[1], r[2], answers.get(r[0], {}), r[3], bool(r[4])) for r in rows
-    }
+    chosen = _load(store, f"r.id IN ({', '.join('?' * len(wanted))})", sorted(wanted))
+    by_id = {response.id: response for response in chosen}
     return [Pair(by_id[a], by_id[b]) for a, b in ids]
 
 

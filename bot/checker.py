@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,7 +21,14 @@ from jinja2 import meta, nodes
 
 from .conditions import Answer
 from .content import FLOW_FILE, TEMPLATES, Content, load_content
-from .content_rules import check_engine, result_problems, result_tour, static_problems
+from .content_rules import (
+    as_warning,
+    check_engine,
+    editor_doc,
+    result_problems,
+    result_tour,
+    static_problems,
+)
 from .engine import Engine, Reply
 from .findings import TOUR, Finding, group
 from .flow import Question
@@ -35,7 +42,7 @@ from .profiles import (
 )
 from .render import MESSAGE_LIMIT, tag_problems, telegram_length
 from .simulate import Step, later_tour, tour, walk
-from .yamlfile import ContentError, Problem, YamlDoc
+from .yamlfile import ContentError, Problem
 
 BUTTON_WARN = 40
 CALLBACK_LIMIT = 64
@@ -56,9 +63,11 @@ class Report:
     seconds: float = 0.0
     digest: str = ""
 
-    @property
+    @cached_property
     def findings(self) -> list[Finding]:
         """Each distinct problem once, with the answer paths it was found on."""
+        # Grouped once, on first read (errors, warnings and the printer all read it): safe
+        # because check_content has added every problem before anything reads the report.
         return group(self.problems)
 
     @property
@@ -204,16 +213,15 @@ def _template_variables(content: Content) -> list[Problem]:
                     f"it can use: {', '.join(sorted(spec.variables)) or 'no variables'}",
                 )
             )
-    doc = _doc(content, FLOW_FILE)
+    doc = editor_doc(content, FLOW_FILE)
     for i, question in enumerate(content.flow.questions):
         tree = env.parse(question.text)
         used = meta.find_undeclared_variables(tree) - set(env.globals)
-        line = doc.line_of(["questions", i, "text"])
+        where: list[str | int] = ["questions", i, "text"]
         for var in sorted(used - {"said"}):
             problems.append(
-                Problem(
-                    FLOW_FILE,
-                    line,
+                doc.problem(
+                    where,
                     f"the question text uses {var!r}",
                     "question texts can only use `said` (answers so far)",
                     item=question.id,
@@ -223,9 +231,8 @@ def _template_variables(content: Content) -> list[Problem]:
         for name in sorted(_said_names(tree) - set(earlier)):
             why = "is asked later" if name in content.flow.by_id else "is not a question"
             problems.append(
-                Problem(
-                    FLOW_FILE,
-                    line,
+                doc.problem(
+                    where,
                     f"the question text uses said.{name}, but {name} {why}",
                     f"`said` holds answers given before this question: "
                     f"{', '.join(earlier) or 'none yet'}",
@@ -251,11 +258,11 @@ def _said_names(tree: nodes.Template) -> set[str]:
 
 def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
     problems = []
-    doc = _doc(content, "content/signposts.yaml")
+    doc = editor_doc(content, "content/signposts.yaml")
     for i, signpost in enumerate(content.catalogue.signposts.values()):
         if signpost.review_by < today:
             problems.append(
-                _warn(
+                as_warning(
                     doc.problem(
                         ["signposts", i, "review_by"],
                         f"was due for review on {signpost.review_by.isoformat()} "
@@ -267,7 +274,7 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
             )
         if signpost.link is not None and signpost.link.host in EXAMPLE_HOSTS:
             problems.append(
-                _warn(
+                as_warning(
                     doc.problem(
                         ["signposts", i, "link"], "links to an example address", item=signpost.id
                     )
@@ -277,7 +284,7 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
     for i, signpost in enumerate(content.catalogue.signposts.values()):
         if signpost.id not in shown:
             problems.append(
-                _warn(
+                as_warning(
                     doc.problem(
                         ["signposts", i, "id"],
                         "never shown: no rule uses it",
@@ -286,12 +293,12 @@ def _housekeeping(content: Content, today: dt.date) -> list[Problem]:
                     )
                 )
             )
-    rules = _doc(content, "content/rules.yaml")
+    rules = editor_doc(content, "content/rules.yaml")
     used_sections = {rule.section for rule in content.catalogue.rules}
     for i, section in enumerate(content.catalogue.sections):
         if section.id not in used_sections:
             problems.append(
-                _warn(rules.problem(["sections", i], "section with no rules", item=section.id))
+                as_warning(rules.problem(["sections", i], "section with no rules", item=section.id))
             )
     return problems
 
@@ -373,7 +380,7 @@ def _reply_problems(content: Content, reply: Reply) -> list[Problem]:
             if len(button.label) > BUTTON_WARN:
                 file, line = _button_source(content, button.label)
                 problems.append(
-                    _warn(
+                    as_warning(
                         Problem(
                             file,
                             line,
@@ -396,12 +403,12 @@ def _reply_problems(content: Content, reply: Reply) -> list[Problem]:
 
 def _button_source(content: Content, label: str) -> tuple[str, int | None]:
     """Where a button's label is written: an option in the flow, or content/ui.yaml."""
-    flow = _doc(content, FLOW_FILE)
+    flow = editor_doc(content, FLOW_FILE)
     for i, question in enumerate(content.flow.questions):
         for j, option in enumerate(question.options):
             if option.label in label:
                 return FLOW_FILE, flow.line_of(["questions", i, "options", j, "label"])
-    ui = _doc(content, "content/ui.yaml")
+    ui = editor_doc(content, "content/ui.yaml")
     for key, value in content.ui.buttons.model_dump().items():
         fixed = value.split("{")[0].strip()
         if fixed and fixed in label:
@@ -449,7 +456,7 @@ def _check_result(
                 path=who,
             )
         )
-    rules = _doc(content, "content/rules.yaml")
+    rules = editor_doc(content, "content/rules.yaml")
     for signpost, _section, reasons in recs:
         if not reasons:
             index = next(
@@ -517,7 +524,7 @@ def _render_problem(
         if name == "<template>":
             if question is None:
                 return Problem(FLOW_FILE, None, f"a question's text failed: {failed}", path=path())
-            line = _doc(content, FLOW_FILE).line_of(
+            line = editor_doc(content, FLOW_FILE).line_of(
                 ["questions", content.flow.order[question.id], "text"]
             )
             return Problem(
@@ -547,21 +554,6 @@ def _failing_question(exc: BaseException) -> Question | None:
 
 
 def _flow_warning(content: Content, question_id: str, message: str, hint: str) -> Problem:
-    doc = _doc(content, FLOW_FILE)
+    doc = editor_doc(content, FLOW_FILE)
     index = content.flow.order.get(question_id, 0)
-    return _warn(doc.problem(["questions", index], message, hint))
-
-
-def _doc(content: Content, name: str) -> YamlDoc:
-    """An editor's file parsed once per content version, for looking up lines."""
-    return _parsed(content.root, name, content.digest)
-
-
-@lru_cache(maxsize=16)
-def _parsed(root: Path, name: str, digest: str) -> YamlDoc:
-    # The digest is part of the key so that an edited file is read again.
-    return YamlDoc(root / name, name)
-
-
-def _warn(problem: Problem) -> Problem:
-    return replace(problem, warning=True)
+    return as_warning(doc.problem(["questions", index], message, hint))

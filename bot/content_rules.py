@@ -96,14 +96,16 @@ def static_problems(content: Content, today: dt.date) -> list[Problem]:
     """Problems found in the files themselves, whatever anyone answers."""
     problems: list[Problem] = []
     problems.extend(_unused_questions(content))
-    problems.extend(_plain_english(content))
-    problems.extend(_jargon(content))
+    # The editors' texts, read from their files once for both checks of their words.
+    units = [*_units(content), *_template_units(content)]
+    problems.extend(_plain_english(units))
+    problems.extend(_jargon(content, units))
     problems.extend(_resources(content, today))
     problems.extend(_placeholders(content))
     return problems
 
 
-def _doc(content: Content, name: str) -> YamlDoc:
+def editor_doc(content: Content, name: str) -> YamlDoc:
     """An editor's file parsed once per content version, for looking up lines."""
     return _parsed(content.root, name, content.digest)
 
@@ -112,6 +114,11 @@ def _doc(content: Content, name: str) -> YamlDoc:
 def _parsed(root: Path, name: str, digest: str) -> YamlDoc:
     # The digest is part of the key so that an edited file is read again.
     return YamlDoc(root / name, name)
+
+
+def as_warning(problem: Problem) -> Problem:
+    """The same problem, reported as a warning rather than an error."""
+    return replace(problem, warning=True)
 
 
 def _condition_questions(condition: Condition | None) -> set[str]:
@@ -137,9 +144,7 @@ def _unused_questions(content: Content) -> list[Problem]:
     for tier in steps.tiers:
         for step in tier.steps:
             used |= _condition_questions(step.when)
-    if used & {READINESS}:
-        used |= set(spec.points)
-    doc = _doc(content, FLOW_FILE)
+    doc = editor_doc(content, FLOW_FILE)
     return [
         doc.problem(
             ["questions", i, "id"],
@@ -166,14 +171,14 @@ class _Unit:
 
 def _units(content: Content) -> Iterator[_Unit]:
     """Signposts (body and step apart), stage texts, section titles and intros."""
-    sp_doc = _doc(content, "content/signposts.yaml")
+    sp_doc = editor_doc(content, "content/signposts.yaml")
     for i, sp in enumerate(content.catalogue.signposts.values()):
         line = sp_doc.line_of(["signposts", i])
         yield _Unit("content/signposts.yaml", line, sp.id, _body(sp))
         if sp.step:
             step_line = sp_doc.line_of(["signposts", i, "step"])
             yield _Unit("content/signposts.yaml", step_line, sp.id, sp.step, "its step")
-    ready_doc = _doc(content, "content/readiness.yaml")
+    ready_doc = editor_doc(content, "content/readiness.yaml")
     for i, stage in enumerate(content.catalogue.readiness.spec.stages):
         yield _Unit(
             "content/readiness.yaml", ready_doc.line_of(["stages", i, "line"]), stage.id, stage.line
@@ -184,7 +189,7 @@ def _units(content: Content) -> Iterator[_Unit]:
             stage.id,
             stage.meaning,
         )
-    rules_doc = _doc(content, "content/rules.yaml")
+    rules_doc = editor_doc(content, "content/rules.yaml")
     for i, section in enumerate(content.catalogue.sections):
         text = "\n".join(x for x in (section.title, section.intro) if x)
         yield _Unit("content/rules.yaml", rules_doc.line_of(["sections", i]), section.id, text)
@@ -208,10 +213,11 @@ def _template_units(content: Content) -> Iterator[_Unit]:
                 yield _Unit(f"templates/{name}", number, "", words)
 
 
-def _plain_english(content: Content) -> list[Problem]:
+def _plain_english(units: list[_Unit]) -> list[Problem]:
+    """Every sentence within the limit, and the signposts together read at grade 8 or below."""
     problems = []
     texts = []
-    for unit in [*_units(content), *_template_units(content)]:
+    for unit in units:
         if unit.file.startswith("content/signposts") and not unit.what:
             texts.append(unit.text)
         for sentence in long_sentences(unit.text):
@@ -251,10 +257,10 @@ def _clip(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _jargon(content: Content) -> list[Problem]:
+def _jargon(content: Content, units: list[_Unit]) -> list[Problem]:
     """A glossary term must be explained in brackets where each text first uses it."""
     problems = []
-    for unit in [*_units(content), *_template_units(content)]:
+    for unit in units:
         for term in content.glossary:
             found = _first_use(term.term, unit.text)
             if found is None or _explained(unit.text, found):
@@ -291,12 +297,12 @@ def _explained(text: str, found: re.Match[str]) -> bool:
 
 def _resources(content: Content, today: dt.date) -> list[Problem]:
     problems = []
-    doc = _doc(content, "content/resources.yaml")
+    doc = editor_doc(content, "content/resources.yaml")
     used = {rid for sp in content.catalogue.signposts.values() for rid in sp.see}
     for i, resource in enumerate(content.catalogue.resources.values()):
         if resource.review_by < today:
             problems.append(
-                _warn(
+                as_warning(
                     doc.problem(
                         ["resources", i, "review_by"],
                         f"was due for review on {resource.review_by.isoformat()} "
@@ -309,7 +315,7 @@ def _resources(content: Content, today: dt.date) -> list[Problem]:
             )
         if resource.id not in used:
             problems.append(
-                _warn(
+                as_warning(
                     doc.problem(
                         ["resources", i, "id"],
                         "never shown: no signpost has it under `see:`",
@@ -463,7 +469,7 @@ def _size_and_words(content: Content, result: Result, first: Iterable[Reply]) ->
                 detail=f"{total:,} {example}",
             )
         )
-    rules_doc = _doc(content, "content/rules.yaml")
+    rules_doc = editor_doc(content, "content/rules.yaml")
     order = {s.id: i for i, s in enumerate(content.catalogue.sections)}
     if shown:
         text = shown[-1].text
@@ -508,7 +514,7 @@ def _origin(
     the template, such as a "Why:" line of many answers) it is the template's.
     """
     catalogue = content.catalogue
-    sp_doc = _doc(content, "content/signposts.yaml")
+    sp_doc = editor_doc(content, "content/signposts.yaml")
     order = list(catalogue.signposts)
     ids = [step.id for step in result.steps]
     ids += [item.id for s in result.sections for item in s.items]
@@ -526,7 +532,7 @@ def _origin(
     if result.readiness is not None:
         stages = catalogue.readiness.spec.stages
         index = next(i for i, s in enumerate(stages) if s.id == result.readiness.id)
-        ready_doc = _doc(content, "content/readiness.yaml")
+        ready_doc = editor_doc(content, "content/readiness.yaml")
         for key in ("line", "meaning"):
             if any(_within(p, sentence) for p in sentences(getattr(stages[index], key))):
                 line = ready_doc.line_of(["stages", index, key])
@@ -591,7 +597,7 @@ def _contradictions(content: Content, done: Conversation) -> list[Problem]:
         stage = assessed.stage
         stages = catalogue.readiness.spec.stages
         index = next(i for i, s in enumerate(stages) if s.id == stage.id)
-        problem = _doc(content, "content/readiness.yaml").problem(
+        problem = editor_doc(content, "content/readiness.yaml").problem(
             ["stages", index, "assumes"],
             f"stage contradicts an answer: '{stage.title}' assumes {_describe(stage.assumes)}",
             "add a cap, change the points, or reword the stage",
@@ -600,7 +606,7 @@ def _contradictions(content: Content, done: Conversation) -> list[Problem]:
         problems.append(replace(problem, detail=clash(stage.assumes)))
     recs = catalogue.recommend(flow, done.answers, content.words)
     shown_sections = {r.section.id: r.section for r in recs}
-    rules_doc = _doc(content, "content/rules.yaml")
+    rules_doc = editor_doc(content, "content/rules.yaml")
     for i, section in enumerate(catalogue.sections):
         if section.id in shown_sections and contradicts(section.assumes):
             problem = rules_doc.problem(
@@ -611,9 +617,9 @@ def _contradictions(content: Content, done: Conversation) -> list[Problem]:
                 item=section.id,
             )
             problems.append(replace(problem, detail=clash(section.assumes)))
-    ranked = [r.signpost for r in catalogue.rank(flow, done.answers, content.words)]
+    ranked = [r.signpost for r in catalogue.rank(flow, done.answers, content.words, recs)]
     seen: set[str] = set()
-    sp_doc = _doc(content, "content/signposts.yaml")
+    sp_doc = editor_doc(content, "content/signposts.yaml")
     order = list(catalogue.signposts)
     for signpost in [*(r.signpost for r in recs), *ranked]:
         if signpost.id in seen or not contradicts(signpost.assumes):
@@ -636,7 +642,3 @@ def _code(value: object) -> str:
 
 def _describe(condition: Condition | None) -> str:
     return condition.describe() if condition else "nothing"
-
-
-def _warn(problem: Problem) -> Problem:
-    return replace(problem, warning=True)

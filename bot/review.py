@@ -21,11 +21,14 @@ import tempfile
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .content import Content
 from .disclosure import Rules
 from .flow import DONE, SUMMARY
+
+if TYPE_CHECKING:
+    from .store import Store
 
 PRIVATE_TABLES = (
     "conversations",
@@ -67,38 +70,49 @@ def snapshot(source: Path, dest: Path) -> Path:
     return dest
 
 
-def protected_figures(path: Path, content: Content, rules: Rules) -> list[tuple[Any, ...]]:
-    """Every figure of the report, for everyone and for each split, protected as it prints."""
-    from .analytics import Analysis, load_responses
-    from .reporting import long_form
+def _figures(
+    path: Path, content: Content, rules: Rules, protected: bool
+) -> tuple[list[tuple[Any, ...]], list[tuple[str, Any, Any]]]:
+    """The report's figures and the reminder counts, read from one opening of the snapshot."""
     from .store import Store
 
     store = Store(path)
     try:
-        analysis = Analysis(content, rules)
-        responses = load_responses(store)
-        rows = []
-        for split in SPLITS:
-            tables = analysis.tables(store, responses, None if split == "none" else split)
-            positions = {id(t): n for n, t in enumerate(tables)}
-            for f in long_form(content, tables):
-                rows.append(
-                    (
-                        split,
-                        f.table.id,
-                        f.table.title,
-                        f.row,
-                        f.column,
-                        int(f.count) if f.count.isdigit() else f.count,
-                        int(f.percent) if f.percent else None,
-                        int(f.base),
-                        positions[id(f.table)],
-                        f.row_position,
-                        f.column_position,
-                    )
-                )
+        return (
+            protected_figures(store, content, rules),
+            later_figures(store, content, rules, protected),
+        )
     finally:
         store.close()
+
+
+def protected_figures(store: Store, content: Content, rules: Rules) -> list[tuple[Any, ...]]:
+    """Every figure of the report, for everyone and for each split, protected as it prints."""
+    from .analytics import Analysis, load_responses
+    from .reporting import long_form
+
+    analysis = Analysis(content, rules)
+    responses = load_responses(store)
+    rows = []
+    for split in SPLITS:
+        tables = analysis.tables(store, responses, None if split == "none" else split)
+        positions = {id(t): n for n, t in enumerate(tables)}
+        for f in long_form(content, tables):
+            rows.append(
+                (
+                    split,
+                    f.table.id,
+                    f.table.title,
+                    f.row,
+                    f.column,
+                    int(f.count) if f.count.isdigit() else f.count,
+                    int(f.percent) if f.percent else None,
+                    int(f.base),
+                    positions[id(f.table)],
+                    f.row_position,
+                    f.column_position,
+                )
+            )
     return rows
 
 
@@ -113,7 +127,7 @@ def _add_figures(out: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def later_figures(
-    path: Path, content: Content, rules: Rules, protected: bool
+    store: Store, content: Content, rules: Rules, protected: bool
 ) -> list[tuple[str, Any, Any]]:
     """Reminders and follow-ups waiting and sent (issue 9): counts only, nothing about anyone.
 
@@ -121,13 +135,8 @@ def later_figures(
     shown beside them to work a hidden one out from).
     """
     from .disclosure import protect_count
-    from .store import Store
 
-    store = Store(path)
-    try:
-        counts = store.later_counts()
-    finally:
-        store.close()
+    counts = store.later_counts()
     labels = content.report.labels
 
     def shown(count: int) -> Any:
@@ -173,8 +182,7 @@ def build_protected(source: Path, dest: Path, content: Content, rules: Rules) ->
     """A database of protected figures only: no row-level table ever goes in it."""
     with tempfile.TemporaryDirectory(prefix="mpsp-snapshot-") as tmp:
         full = snapshot(source, Path(tmp) / "full.db")
-        figures = protected_figures(full, content, rules)
-        later = later_figures(full, content, rules, protected=True)
+        figures, later = _figures(full, content, rules, protected=True)
     if dest.exists():
         dest.unlink()
     out = sqlite3.connect(dest)
@@ -191,8 +199,7 @@ def build_protected(source: Path, dest: Path, content: Content, rules: Rules) ->
 def build_copy(source: Path, dest: Path, content: Content, rules: Rules | None = None) -> Path:
     """Copy the database without pseudonyms, adding labels, views and the protected figures."""
     snapshot(source, dest)
-    figures = protected_figures(dest, content, rules or Rules())
-    later = later_figures(dest, content, rules or Rules(), protected=False)
+    figures, later = _figures(dest, content, rules or Rules(), protected=False)
     out = sqlite3.connect(dest)
     out.execute("PRAGMA journal_mode=DELETE")
     for table in PRIVATE_TABLES:

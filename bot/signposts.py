@@ -171,7 +171,6 @@ class Readiness:
     stage: Stage
     score: int
     out_of: int
-    capped: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,7 @@ class ReadinessScale:
         for cap in self.spec.caps:
             if cap.when.evaluate(answers, path_ids, flow.exclusive) is True:
                 top = min(top, next(i for i, s in enumerate(stages) if s.id == cap.at_most))
-        return Readiness(stage=stages[top], score=score, out_of=best, capped=stages[top] != reached)
+        return Readiness(stage=stages[top], score=score, out_of=best)
 
     def scored_questions(self, flow: Flow) -> list[Question]:
         """The questions whose answers earn points, in flow order."""
@@ -431,13 +430,6 @@ class Catalogue:
                     picked.append(Ranked(signpost, tier.id, reasons))
                     taken += 1
         return picked
-
-
-def reason_for(
-    questions: Mapping[str, Question], when: Condition | None, answers: Answers, words: Labeller
-) -> str:
-    """The answers a condition matched, in words ("Barriers: Legal arrangements are complex")."""
-    return "; ".join(reason_parts(questions, when, answers, words))
 
 
 def reason_parts(
