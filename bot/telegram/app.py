@@ -29,7 +29,7 @@ from ..sealing import Sealer
 from ..service import Triage, utcnow
 from ..settings import Settings
 from ..store import Health, StoreThread, describe
-from .api import BotApi
+from .api import BotApi, reason
 from .backoff import Backoff
 from .convert import ALLOWED_UPDATES, Composer, Reader
 from .inbox import InboxWriter
@@ -134,7 +134,7 @@ class TelegramBot:
                 log.warning(
                     "cannot reach the Bot API at %s (%s); attempt %d failed, trying again in %.0fs",
                     self.settings.api_url,
-                    _reason(exc),
+                    reason(exc),
                     backoff.tries,
                     delay,
                 )
@@ -368,7 +368,3 @@ def run_bot(
         return 2 if bot.fatal else 0
 
     return asyncio.run(main())
-
-
-def _reason(exc: TelegramError) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:120]}"

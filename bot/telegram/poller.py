@@ -17,7 +17,7 @@ from typing import Any
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 
 from ..store import describe
-from .api import BotApi, retry_after
+from .api import BotApi, reason, retry_after
 from .backoff import Backoff
 from .convert import ALLOWED_UPDATES, Reader
 from .inbox import InboxWriter
@@ -74,7 +74,7 @@ class Poller:
                 delay = self.backoff.next()
                 log.warning(
                     "getUpdates failed (%s); retry %d in %.1fs",
-                    _reason(exc),
+                    reason(exc),
                     self.backoff.tries,
                     delay,
                 )
@@ -173,7 +173,3 @@ async def _unless_stopped(call: Any, stop: asyncio.Event) -> Any:
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-
-
-def _reason(exc: TelegramError) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:120]}"

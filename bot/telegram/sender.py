@@ -52,7 +52,7 @@ from ..later import LATER, QuietHours
 from ..metrics import Metrics
 from ..sealing import Address, Sealer, SealError
 from ..store import Outgoing, Store, StoreThread, describe
-from .api import BotApi, retry_after
+from .api import BotApi, reason, retry_after
 from .convert import TEAM_POST
 
 log = logging.getLogger(__name__)
@@ -317,7 +317,7 @@ class Sender:
         except InvalidToken:
             return "fatal", "Telegram rejected the bot token"
         except TelegramError as exc:
-            return "retry", f"{type(exc).__name__}: {str(exc)[:120]}"
+            return "retry", reason(exc)
         return "sent", None
 
     def _settle(self, lane: _Lane, row: Outgoing, result: tuple[str, Any]) -> None:
