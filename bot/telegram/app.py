@@ -30,7 +30,7 @@ from ..service import Triage, utcnow
 from ..settings import Settings
 from ..store import Health, StoreThread, describe
 from .api import BotApi, reason
-from .backoff import Backoff
+from .backoff import Backoff, sleep_unless_stopped
 from .convert import ALLOWED_UPDATES, Composer, Reader
 from .inbox import InboxWriter
 from .poller import Poller, TokenRejected
@@ -138,8 +138,7 @@ class TelegramBot:
                     backoff.tries,
                     delay,
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), delay)
+                await sleep_unless_stopped(self.stop, delay)
                 if self.stop.is_set():
                     raise _Stopped from None
 
@@ -262,8 +261,7 @@ class TelegramBot:
                 await self.sender.load_scheduled()
             except Exception as exc:
                 log.warning("could not look for scheduled messages (%s)", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), SCHEDULED_EVERY)
+            await sleep_unless_stopped(self.stop, SCHEDULED_EVERY)
 
     async def purge(self) -> dict[str, int] | None:
         """Apply the retention rules; a failure is logged, and tried again next time."""

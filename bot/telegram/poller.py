@@ -18,7 +18,7 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, Ti
 
 from ..store import describe
 from .api import BotApi, reason, retry_after
-from .backoff import Backoff
+from .backoff import Backoff, sleep_unless_stopped
 from .convert import ALLOWED_UPDATES, Reader
 from .inbox import InboxWriter
 
@@ -65,10 +65,10 @@ class Poller:
                 raise TokenRejected(str(exc)) from None
             except Conflict:
                 log.error("another bot instance or a webhook is using this token; retrying in 10s")
-                await _sleep(stop, 10)
+                await sleep_unless_stopped(stop, 10)
                 continue
             except RetryAfter as exc:
-                await _sleep(stop, retry_after(exc))
+                await sleep_unless_stopped(stop, retry_after(exc))
                 continue
             except TelegramError as exc:
                 delay = self.backoff.next()
@@ -78,7 +78,7 @@ class Poller:
                     self.backoff.tries,
                     delay,
                 )
-                await _sleep(stop, delay)
+                await sleep_unless_stopped(stop, delay)
                 continue
             if self.backoff.reset():
                 log.info("getUpdates works again")
@@ -125,7 +125,7 @@ class Poller:
                     describe(exc, self.inbox.store.path),
                     delay,
                 )
-                await _sleep(stop, delay)
+                await sleep_unless_stopped(stop, delay)
         if ids:
             self.offset = max(ids) + 1
         self.fetched += len(updates)
@@ -168,8 +168,3 @@ async def _unless_stopped(call: Any, stop: asyncio.Event) -> Any:
             await task
         raise _Stopped
     return task.result()
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
