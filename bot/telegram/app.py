@@ -226,9 +226,7 @@ class TelegramBot:
     @property
     def webhook_port(self) -> int | None:
         """The port the webhook server listens on (useful when the setting is 0)."""
-        if self._runner is None or not self._runner.addresses:
-            return None
-        return int(self._runner.addresses[0][1])
+        return None if self._runner is None else listening_port(self._runner)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         async def guarded() -> None:
