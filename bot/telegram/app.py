@@ -105,8 +105,11 @@ class TelegramBot:
         self.inbox = InboxWriter(self.store, self.store_thread, self.worker.poke)
         self.webhook: Webhook | None = None
         self.poller: Poller | None = None
+        # The public URL and secret token start() gives setWebhook (webhook mode only).
+        self._webhook_setting: tuple[str, str] | None = None
         if webhook:
             url, token = settings.require_webhook()
+            self._webhook_setting = (url, token)
             path = urlparse(url).path or "/"
             self.webhook = Webhook(self.reader, self.inbox, token, path, self.health)
         else:
@@ -147,8 +150,8 @@ class TelegramBot:
         await self.api.initialize()
         self.me = await self.connect()
         self.reader.username = (self.me.get("username") or "").lower() or None
-        if self.webhook is not None:
-            url, token = self.settings.require_webhook()
+        if self._webhook_setting is not None:
+            url, token = self._webhook_setting
             try:
                 await self.api.call(
                     "setWebhook",
