@@ -117,7 +117,6 @@ class TelegramBot:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._metrics_runner: web.AppRunner | None = None
-        self.me: dict[str, Any] = {}
 
     # ---- starting ------------------------------------------------------------------------
 
@@ -148,8 +147,8 @@ class TelegramBot:
     async def start(self, commands: dict[str, str] | None = None) -> None:
         """Check the token, choose the mode, publish the commands, start every piece."""
         await self.api.initialize()
-        self.me = await self.connect()
-        self.reader.username = (self.me.get("username") or "").lower() or None
+        me = await self.connect()
+        self.reader.username = (me.get("username") or "").lower() or None
         if self._webhook_setting is not None:
             url, token = self._webhook_setting
             try:

@@ -194,12 +194,12 @@ class Reader:
         secret: str,
         sealer: Sealer,
         admins: frozenset[int] = frozenset(),
-        username: str | None = None,
     ) -> None:
         self.secret = secret
         self.sealer = sealer
         self.admins = admins
-        self.username = username.lower() if username else None
+        # The bot's own @username, lower case, once getMe has told it (TelegramBot.start).
+        self.username: str | None = None
 
     def entry(self, update: Any) -> InboxEntry | None:
         """The inbox entry for one raw update; None only if it has no update id at all.

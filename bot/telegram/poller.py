@@ -24,6 +24,8 @@ from .inbox import InboxWriter
 
 log = logging.getLogger(__name__)
 
+UPDATES_PER_POLL = 100  # the most getUpdates returns at once
+
 
 class TokenRejected(Exception):
     """Telegram refused the bot token (401 or 404): retrying will not help."""
@@ -39,18 +41,13 @@ class Poller:
         inbox: InboxWriter,
         *,
         poll_timeout: int = 30,
-        limit: int = 100,
-        backoff: Backoff | None = None,
     ) -> None:
         self.api = api
         self.reader = reader
         self.inbox = inbox
         self.poll_timeout = poll_timeout
-        self.limit = limit
-        self.backoff = backoff or Backoff(first=1.0, factor=1.5, cap=30.0)
+        self.backoff = Backoff(first=1.0, factor=1.5, cap=30.0)
         self.offset: int | None = None
-        self.fetched = 0
-        self.polls = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set, then confirm what was committed."""
@@ -87,13 +84,12 @@ class Poller:
         await self.confirm()
 
     async def _fetch(self) -> list[Any]:
-        self.polls += 1
         result = await self.api.call(
             "getUpdates",
             {
                 "offset": self.offset,
                 "timeout": self.poll_timeout,
-                "limit": self.limit,
+                "limit": UPDATES_PER_POLL,
                 "allowed_updates": ALLOWED_UPDATES,
             },
             read_timeout=self.poll_timeout + 10,
@@ -128,7 +124,6 @@ class Poller:
                 await sleep_unless_stopped(stop, delay)
         if ids:
             self.offset = max(ids) + 1
-        self.fetched += len(updates)
 
     async def confirm(self) -> None:
         """Tell Telegram everything committed so far was received (best effort, at shutdown)."""

@@ -46,7 +46,6 @@ class Worker:
         self.compose = compose
         self.metrics = metrics
         self.handled = 0
-        self.failed = 0
         self.busy = False
         self._wake = asyncio.Event()
         self._backoff = Backoff(first=0.5, cap=30)
@@ -85,7 +84,6 @@ class Worker:
         for callback_id, note in worked.answers:
             self.sender.answer(callback_id, note)
         self.handled += worked.handled
-        self.failed += worked.failed
         if self.metrics is not None:
             self.metrics.handled(worked.handled, worked.failed)
         if worked.more:
