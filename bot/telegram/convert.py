@@ -310,16 +310,6 @@ def _named(item: InboxItem) -> bool:
     return isinstance(event, Press) and shares_name(event.data)
 
 
-def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
-    """The outbox rows for an outcome's replies to the person (no team chat: team posts dropped).
-
-    :class:`Composer` is the full version; this one suits tests and tools without a team chat.
-    """
-    replies = [r for r in outcome.replies if r.audience != "team"]
-    rows = _person_rows(item, item.address, replies, outcome.forget)
-    return rows + _later_rows(item, item.address, outcome.later)
-
-
 def _later_rows(item: InboxItem, address: bytes | None, later: list[Later]) -> list[Outgoing]:
     """Messages to send later (issue 9): held in the outbox until ``at``, sealed like any.
 

@@ -17,7 +17,6 @@ from ..metrics import Metrics
 from ..service import Compose, Triage
 from ..store import StoreThread, describe
 from .backoff import Backoff
-from .convert import compose
 from .sender import Sender
 
 log = logging.getLogger(__name__)
@@ -35,8 +34,8 @@ class Worker:
         triage: Triage,
         store_thread: StoreThread,
         sender: Sender,
+        compose: Compose,
         batch: int = BATCH,
-        compose: Compose = compose,
         metrics: Metrics | None = None,
     ) -> None:
         self.triage = triage
