@@ -22,7 +22,7 @@ from .cli_common import (
 )
 from .content import Content, load_content
 from .engine import Engine
-from .logsafe import configure_logging as _configure_logging
+from .logsafe import configure_logging
 from .privacy import pseudonym
 from .service import Triage, utcnow
 from .settings import CONTACT_SETTINGS, Settings, SettingsError, load_settings
@@ -54,15 +54,6 @@ def _register_subcommands() -> None:
     register_ops(app)
     app.add_typer(content_app, name="content")
     app.add_typer(flow_app, name="flow")
-
-
-def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
-    """Log to stderr at ``level``; nothing identifying or secret reaches any line.
-
-    Library loggers (python-telegram-bot, httpx, aiohttp...), which can print URLs with the
-    token and whole updates, keep only their message templates (see :mod:`bot.logsafe`).
-    """
-    _configure_logging(level, secrets)
 
 
 def make_engine(
