@@ -25,7 +25,7 @@ from .engine import Engine
 from .logsafe import configure_logging
 from .privacy import pseudonym
 from .service import Triage, utcnow
-from .settings import CONTACT_SETTINGS, Settings, SettingsError, load_settings
+from .settings import Settings, SettingsError, load_settings
 from .store import Store, StoreThread
 from .yamlfile import ContentError
 
@@ -287,7 +287,7 @@ def web(
     configure_logging(settings.log_level, (secret,))
     log = logging.getLogger("bot.web")
     bundle = content_or_exit(settings, log)
-    if missing := [CONTACT_SETTINGS[name] for name in settings.contact.missing()]:
+    if missing := settings.missing_contact_settings():
         # The team chat is not listed: the web page never offers the Telegram handover.
         log.warning(
             "programme contacts not set: %s (the result page shows plain wording and the "
