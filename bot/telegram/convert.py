@@ -153,8 +153,7 @@ def message_event(message: Mapping[str, Any], username: str | None = None) -> Ev
     if text is not None:
         text = valid_text(text)
         if text.startswith("/"):
-            word = text[1:].split(maxsplit=1)[0] if len(text.strip()) > 1 else ""
-            name, _, to = word.partition("@")
+            word, name, to = _command_word(text)
             if to and username and to.lower() != username:
                 return Command(word.lower())  # meant for another bot: an unknown command
             return Command(name.lower())
@@ -164,9 +163,18 @@ def message_event(message: Mapping[str, Any], username: str | None = None) -> Ev
 
 
 def _for_us(text: str, username: str | None) -> bool:
-    word = text[1:].split(maxsplit=1)[0] if len(text.strip()) > 1 else ""
-    _, _, to = word.partition("@")
+    _, _, to = _command_word(text)
     return not to or username is None or to.lower() == username
+
+
+def _command_word(text: str) -> tuple[str, str, str]:
+    """A /command's first word, its name and the bot it names: ("help@x_bot", "help", "x_bot").
+
+    The bot is "" when the command names none (``/help``).
+    """
+    word = text[1:].split(maxsplit=1)[0] if len(text.strip()) > 1 else ""
+    name, _, to = word.partition("@")
+    return word, name, to
 
 
 def keyboard(rows: tuple[tuple[Button, ...], ...]) -> dict[str, Any] | None:
