@@ -28,8 +28,13 @@ class Backoff:
 
     def next(self) -> float:
         """The delay before the next try (and count this try)."""
-        delay = min(self.first * self.factor**self.tries, self.cap)
+        delay = self.delay(self.tries)
         self.tries += 1
+        return delay
+
+    def delay(self, tries: int) -> float:
+        """The delay after ``tries`` earlier delays (0: ``first``), for callers that count."""
+        delay = min(self.first * self.factor**tries, self.cap)
         if self.jitter:
             delay *= random.uniform(1 - self.jitter, 1 + self.jitter)
         return delay
