@@ -15,7 +15,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
-from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,12 +22,12 @@ from aiohttp import web
 from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.request import BaseRequest
 
-from ..health import Thresholds, judge
+from ..health import purge_once, queue_figures, read_verdict
 from ..metrics import Metrics, listening_port
 from ..sealing import Sealer
-from ..service import Triage, utcnow
+from ..service import Triage
 from ..settings import Settings
-from ..store import Health, StoreThread, describe
+from ..store import StoreThread
 from .api import BotApi, reason
 from .backoff import Backoff, sleep_unless_stopped
 from .convert import ALLOWED_UPDATES, Composer, Reader
@@ -208,9 +207,7 @@ class TelegramBot:
         if self.metrics is None or self.settings.metrics_port is None:
             return
 
-        async def figures() -> Health:
-            return await self.store_thread.call(partial(self.store.health, probe=False))
-
+        figures = queue_figures(self.store_thread.call, self.store)
         listen, port = self.settings.metrics_listen, self.settings.metrics_port
         try:
             self._metrics_runner = await self.metrics.serve(figures, listen, port)
@@ -265,31 +262,18 @@ class TelegramBot:
 
     async def purge(self) -> dict[str, int] | None:
         """Apply the retention rules; a failure is logged, and tried again next time."""
-        settings = self.settings
-        try:
-            counts = await self.store_thread.call(
-                self.store.purge, utcnow(), settings.idle_days, settings.retention_days
-            )
-        except Exception as exc:
-            log.error("retention purge failed (%s); will try again", describe(exc, self.store.path))
-            return None
-        if any(counts.values()):
-            log.info("retention purge: %s", counts)
-        return counts
+        return await purge_once(self.store_thread.call, self.store, self.settings, log)
 
     async def health(self) -> dict[str, Any]:
         """The health verdict and figures (as `health` prints them), plus this process's sender.
 
         ``status`` is "ok" or "unhealthy"; ``/health`` and ``/healthz`` answer 503 unless ok.
         """
-        try:
-            figures = await self.store_thread.call(self.store.health)
-        except Exception as exc:  # the store itself failed: say so, never a traceback
-            return {"status": "unhealthy", "problems": [f"database: {type(exc).__name__}"]}
-        verdict = judge(figures, Thresholds.from_settings(self.settings)).as_dict()
-        verdict["mode"] = "webhook" if self.webhook else "polling"
-        verdict["sending_paused"] = self.sender.paused
-        return verdict
+        extra = {
+            "mode": "webhook" if self.webhook else "polling",
+            "sending_paused": self.sender.paused,
+        }
+        return await read_verdict(self.store_thread.call, self.store, self.settings, extra)
 
     # ---- running and stopping ------------------------------------------------------------
 
