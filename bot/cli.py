@@ -22,10 +22,10 @@ from .cli_common import (
 )
 from .content import Content, load_content
 from .engine import Engine
-from .logsafe import configure_logging as _configure_logging
+from .logsafe import configure_logging
 from .privacy import pseudonym
 from .service import Triage, utcnow
-from .settings import CONTACT_SETTINGS, Settings, SettingsError, load_settings
+from .settings import Settings, SettingsError, load_settings
 from .store import Store, StoreThread
 from .yamlfile import ContentError
 
@@ -54,15 +54,6 @@ def _register_subcommands() -> None:
     register_ops(app)
     app.add_typer(content_app, name="content")
     app.add_typer(flow_app, name="flow")
-
-
-def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
-    """Log to stderr at ``level``; nothing identifying or secret reaches any line.
-
-    Library loggers (python-telegram-bot, httpx, aiohttp...), which can print URLs with the
-    token and whole updates, keep only their message templates (see :mod:`bot.logsafe`).
-    """
-    _configure_logging(level, secrets)
 
 
 def make_engine(
@@ -296,7 +287,7 @@ def web(
     configure_logging(settings.log_level, (secret,))
     log = logging.getLogger("bot.web")
     bundle = content_or_exit(settings, log)
-    if missing := [CONTACT_SETTINGS[name] for name in settings.contact.missing()]:
+    if missing := settings.missing_contact_settings():
         # The team chat is not listed: the web page never offers the Telegram handover.
         log.warning(
             "programme contacts not set: %s (the result page shows plain wording and the "

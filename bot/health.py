@@ -7,15 +7,25 @@ milliseconds, so a minute means the worker is stuck; an outbox row waits for Tel
 limits and any 429 pause, so it is given longer. Failed rows (a person who blocked the bot,
 an update nobody could read) are counted, never a reason to call the bot unwell: they are
 history, and an unhealthy container would be restarted for nothing.
+
+The Telegram bot and the web page share the upkeep around the store here: the /healthz
+answer, the figures /metrics reads, and the retention purge they run every six hours.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from .service import utcnow
 from .settings import Settings
-from .store import Health
+from .store import Health, Store, describe
+
+# A store thread's ``call(fn, *args)``: the Telegram bot's or the web page's.
+StoreCall = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,43 @@ def judge(figures: Health, thresholds: Thresholds) -> Verdict:
             f"(limit {thresholds.outbox_age:g}s)"
         )
     return Verdict(figures, thresholds, tuple(problems))
+
+
+async def read_verdict(
+    call: StoreCall, store: Store, settings: Settings, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The JSON /healthz answers: the verdict on the store's figures, then ``extra``.
+
+    If the store cannot give its figures, "unhealthy" with the error's type (no ``extra``).
+    """
+    try:
+        figures = await call(store.health)
+    except Exception as exc:  # the store itself failed: say so, never a traceback
+        return {"status": "unhealthy", "problems": [f"database: {type(exc).__name__}"]}
+    return {**judge(figures, Thresholds.from_settings(settings)).as_dict(), **(extra or {})}
+
+
+def queue_figures(call: StoreCall, store: Store) -> Callable[[], Awaitable[Health]]:
+    """What /metrics reads at each scrape: the store's figures, without the write test."""
+
+    async def figures() -> Health:
+        return await call(partial(store.health, probe=False))
+
+    return figures
+
+
+async def purge_once(
+    call: StoreCall, store: Store, settings: Settings, log: logging.Logger
+) -> dict[str, int] | None:
+    """Apply the retention rules; a failure is logged on ``log`` (None), to be tried again."""
+    try:
+        counts = await call(store.purge, utcnow(), settings.idle_days, settings.retention_days)
+    except Exception as exc:  # a full disk, say: say so, and try again next time
+        log.error("retention purge failed (%s); will try again", describe(exc, store.path))
+        return None
+    if any(counts.values()):
+        log.info("retention purge: %s", counts)
+    return counts
 
 
 def _age(seconds: float | None) -> str:

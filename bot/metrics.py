@@ -141,11 +141,6 @@ class Metrics:
         """A send failed."""
         self.send_failures.labels(_one_of(kind, FAILURES)).inc()
 
-    def paused_for(self, seconds: float) -> None:
-        """Telegram answered 429: all sending pauses this long."""
-        self.pauses.inc()
-        self.paused.inc(max(seconds, 0.0))
-
     def check(self, event: str, channel: str) -> None:
         """A check was started or finished (``event``), on a channel."""
         counter = self.checks_finished if event == "finished" else self.checks_started

@@ -83,9 +83,13 @@ class Settings:
     quiet_hours: QuietHours = field(default_factory=lambda: QuietHours.parse(DEFAULT_QUIET))
     follow_up_months: int = 3  # 0: the result does not offer a follow-up check
 
+    def missing_contact_settings(self) -> list[str]:
+        """Contact settings left unset, by name (the web page's start-up log: no team chat)."""
+        return [CONTACT_SETTINGS[name] for name in self.contact.missing()]
+
     def missing_contacts(self) -> list[str]:
         """Contact settings (and the team chat) left unset, by name, for the start-up log."""
-        missing = [CONTACT_SETTINGS[name] for name in self.contact.missing()]
+        missing = self.missing_contact_settings()
         return [*missing, *([] if self.team_chat_id else ["TRIAGE_TEAM_CHAT_ID"])]
 
     @property

@@ -112,10 +112,8 @@ class TerminalChat:
             return Command(text[1:].split(maxsplit=1)[0].lower() if len(text) > 1 else "")
         return Text(line)
 
-    def show(self, outcome: Outcome | None) -> None:
+    def show(self, outcome: Outcome) -> None:
         """Print replies; remember the numbered buttons of the last one that has any."""
-        if outcome is None:
-            return
         if outcome.notice:
             self.console.print(f"[yellow]» {escape(outcome.notice)}[/yellow]")
         for reply in outcome.replies:

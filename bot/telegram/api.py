@@ -18,7 +18,7 @@ from typing import Any
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from telegram import InputFile
-from telegram.error import RetryAfter
+from telegram.error import RetryAfter, TelegramError
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
@@ -88,3 +88,8 @@ def retry_after(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore")
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def reason(exc: TelegramError) -> str:
+    """A failed call as one short log phrase: the error's type and the start of its message."""
+    return f"{type(exc).__name__}: {str(exc)[:120]}"

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
-from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,14 +22,14 @@ from aiohttp import web
 from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.request import BaseRequest
 
-from ..health import Thresholds, judge
+from ..health import purge_once, queue_figures, read_verdict
 from ..metrics import Metrics, listening_port
 from ..sealing import Sealer
-from ..service import Triage, utcnow
+from ..service import Triage
 from ..settings import Settings
-from ..store import Health, StoreThread, describe
-from .api import BotApi
-from .backoff import Backoff
+from ..store import StoreThread
+from .api import BotApi, reason
+from .backoff import Backoff, sleep_unless_stopped
 from .convert import ALLOWED_UPDATES, Composer, Reader
 from .inbox import InboxWriter
 from .poller import Poller, TokenRejected
@@ -105,8 +104,11 @@ class TelegramBot:
         self.inbox = InboxWriter(self.store, self.store_thread, self.worker.poke)
         self.webhook: Webhook | None = None
         self.poller: Poller | None = None
+        # The public URL and secret token start() gives setWebhook (webhook mode only).
+        self._webhook_setting: tuple[str, str] | None = None
         if webhook:
             url, token = settings.require_webhook()
+            self._webhook_setting = (url, token)
             path = urlparse(url).path or "/"
             self.webhook = Webhook(self.reader, self.inbox, token, path, self.health)
         else:
@@ -114,7 +116,6 @@ class TelegramBot:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._metrics_runner: web.AppRunner | None = None
-        self.me: dict[str, Any] = {}
 
     # ---- starting ------------------------------------------------------------------------
 
@@ -134,22 +135,21 @@ class TelegramBot:
                 log.warning(
                     "cannot reach the Bot API at %s (%s); attempt %d failed, trying again in %.0fs",
                     self.settings.api_url,
-                    _reason(exc),
+                    reason(exc),
                     backoff.tries,
                     delay,
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), delay)
+                await sleep_unless_stopped(self.stop, delay)
                 if self.stop.is_set():
                     raise _Stopped from None
 
     async def start(self, commands: dict[str, str] | None = None) -> None:
         """Check the token, choose the mode, publish the commands, start every piece."""
         await self.api.initialize()
-        self.me = await self.connect()
-        self.reader.username = (self.me.get("username") or "").lower() or None
-        if self.webhook is not None:
-            url, token = self.settings.require_webhook()
+        me = await self.connect()
+        self.reader.username = (me.get("username") or "").lower() or None
+        if self._webhook_setting is not None:
+            url, token = self._webhook_setting
             try:
                 await self.api.call(
                     "setWebhook",
@@ -207,9 +207,7 @@ class TelegramBot:
         if self.metrics is None or self.settings.metrics_port is None:
             return
 
-        async def figures() -> Health:
-            return await self.store_thread.call(partial(self.store.health, probe=False))
-
+        figures = queue_figures(self.store_thread.call, self.store)
         listen, port = self.settings.metrics_listen, self.settings.metrics_port
         try:
             self._metrics_runner = await self.metrics.serve(figures, listen, port)
@@ -227,9 +225,7 @@ class TelegramBot:
     @property
     def webhook_port(self) -> int | None:
         """The port the webhook server listens on (useful when the setting is 0)."""
-        if self._runner is None or not self._runner.addresses:
-            return None
-        return int(self._runner.addresses[0][1])
+        return None if self._runner is None else listening_port(self._runner)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         async def guarded() -> None:
@@ -262,36 +258,22 @@ class TelegramBot:
                 await self.sender.load_scheduled()
             except Exception as exc:
                 log.warning("could not look for scheduled messages (%s)", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), SCHEDULED_EVERY)
+            await sleep_unless_stopped(self.stop, SCHEDULED_EVERY)
 
     async def purge(self) -> dict[str, int] | None:
         """Apply the retention rules; a failure is logged, and tried again next time."""
-        settings = self.settings
-        try:
-            counts = await self.store_thread.call(
-                self.store.purge, utcnow(), settings.idle_days, settings.retention_days
-            )
-        except Exception as exc:
-            log.error("retention purge failed (%s); will try again", describe(exc, self.store.path))
-            return None
-        if any(counts.values()):
-            log.info("retention purge: %s", counts)
-        return counts
+        return await purge_once(self.store_thread.call, self.store, self.settings, log)
 
     async def health(self) -> dict[str, Any]:
         """The health verdict and figures (as `health` prints them), plus this process's sender.
 
         ``status`` is "ok" or "unhealthy"; ``/health`` and ``/healthz`` answer 503 unless ok.
         """
-        try:
-            figures = await self.store_thread.call(self.store.health)
-        except Exception as exc:  # the store itself failed: say so, never a traceback
-            return {"status": "unhealthy", "problems": [f"database: {type(exc).__name__}"]}
-        verdict = judge(figures, Thresholds.from_settings(self.settings)).as_dict()
-        verdict["mode"] = "webhook" if self.webhook else "polling"
-        verdict["sending_paused"] = self.sender.paused
-        return verdict
+        extra = {
+            "mode": "webhook" if self.webhook else "polling",
+            "sending_paused": self.sender.paused,
+        }
+        return await read_verdict(self.store_thread.call, self.store, self.settings, extra)
 
     # ---- running and stopping ------------------------------------------------------------
 
@@ -368,7 +350,3 @@ def run_bot(
         return 2 if bot.fatal else 0
 
     return asyncio.run(main())
-
-
-def _reason(exc: TelegramError) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:120]}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 
 
@@ -26,8 +28,13 @@ class Backoff:
 
     def next(self) -> float:
         """The delay before the next try (and count this try)."""
-        delay = min(self.first * self.factor**self.tries, self.cap)
+        delay = self.delay(self.tries)
         self.tries += 1
+        return delay
+
+    def delay(self, tries: int) -> float:
+        """The delay after ``tries`` earlier delays (0: ``first``), for callers that count."""
+        delay = min(self.first * self.factor**tries, self.cap)
         if self.jitter:
             delay *= random.uniform(1 - self.jitter, 1 + self.jitter)
         return delay
@@ -36,3 +43,9 @@ class Backoff:
         """Start again from ``first``; True if there had been failures."""
         failed, self.tries = self.tries > 0, 0
         return failed
+
+
+async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

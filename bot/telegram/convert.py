@@ -153,8 +153,7 @@ def message_event(message: Mapping[str, Any], username: str | None = None) -> Ev
     if text is not None:
         text = valid_text(text)
         if text.startswith("/"):
-            word = text[1:].split(maxsplit=1)[0] if len(text.strip()) > 1 else ""
-            name, _, to = word.partition("@")
+            word, name, to = _command_word(text)
             if to and username and to.lower() != username:
                 return Command(word.lower())  # meant for another bot: an unknown command
             return Command(name.lower())
@@ -164,9 +163,18 @@ def message_event(message: Mapping[str, Any], username: str | None = None) -> Ev
 
 
 def _for_us(text: str, username: str | None) -> bool:
-    word = text[1:].split(maxsplit=1)[0] if len(text.strip()) > 1 else ""
-    _, _, to = word.partition("@")
+    _, _, to = _command_word(text)
     return not to or username is None or to.lower() == username
+
+
+def _command_word(text: str) -> tuple[str, str, str]:
+    """A /command's first word, its name and the bot it names: ("help@x_bot", "help", "x_bot").
+
+    The bot is "" when the command names none (``/help``).
+    """
+    word = text[1:].split(maxsplit=1)[0] if len(text.strip()) > 1 else ""
+    name, _, to = word.partition("@")
+    return word, name, to
 
 
 def keyboard(rows: tuple[tuple[Button, ...], ...]) -> dict[str, Any] | None:
@@ -194,12 +202,12 @@ class Reader:
         secret: str,
         sealer: Sealer,
         admins: frozenset[int] = frozenset(),
-        username: str | None = None,
     ) -> None:
         self.secret = secret
         self.sealer = sealer
         self.admins = admins
-        self.username = username.lower() if username else None
+        # The bot's own @username, lower case, once getMe has told it (TelegramBot.start).
+        self.username: str | None = None
 
     def entry(self, update: Any) -> InboxEntry | None:
         """The inbox entry for one raw update; None only if it has no update id at all.
@@ -308,16 +316,6 @@ def _named(item: InboxItem) -> bool:
     """Whether an inbox row is a "send with my name" tap (its address then carries the name)."""
     event = decode_event(item.event)
     return isinstance(event, Press) and shares_name(event.data)
-
-
-def compose(item: InboxItem, outcome: Outcome) -> list[Outgoing]:
-    """The outbox rows for an outcome's replies to the person (no team chat: team posts dropped).
-
-    :class:`Composer` is the full version; this one suits tests and tools without a team chat.
-    """
-    replies = [r for r in outcome.replies if r.audience != "team"]
-    rows = _person_rows(item, item.address, replies, outcome.forget)
-    return rows + _later_rows(item, item.address, outcome.later)
 
 
 def _later_rows(item: InboxItem, address: bytes | None, later: list[Later]) -> list[Outgoing]:

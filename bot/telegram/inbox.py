@@ -26,7 +26,6 @@ class InboxWriter:
         self._waiting: list[tuple[list[InboxEntry], asyncio.Future[None]]] = []
         self._flushing = False
         self._task: asyncio.Task[None] | None = None
-        self.added = 0
 
     async def add(self, entries: list[InboxEntry]) -> None:
         """Commit ``entries`` (ids already known are ignored); raise if the commit failed."""
@@ -43,13 +42,12 @@ class InboxWriter:
                 batch, self._waiting = self._waiting, []
                 entries = [entry for group, _ in batch for entry in group]
                 try:
-                    added = await self.store_thread.call(self.store.inbox_add, entries, utcnow())
+                    await self.store_thread.call(self.store.inbox_add, entries, utcnow())
                 except Exception as exc:
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                self.added += added
                 for _, future in batch:
                     if not future.done():
                         future.set_result(None)

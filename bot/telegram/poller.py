@@ -17,12 +17,14 @@ from typing import Any
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 
 from ..store import describe
-from .api import BotApi, retry_after
-from .backoff import Backoff
+from .api import BotApi, reason, retry_after
+from .backoff import Backoff, sleep_unless_stopped
 from .convert import ALLOWED_UPDATES, Reader
 from .inbox import InboxWriter
 
 log = logging.getLogger(__name__)
+
+UPDATES_PER_POLL = 100  # the most getUpdates returns at once
 
 
 class TokenRejected(Exception):
@@ -39,18 +41,13 @@ class Poller:
         inbox: InboxWriter,
         *,
         poll_timeout: int = 30,
-        limit: int = 100,
-        backoff: Backoff | None = None,
     ) -> None:
         self.api = api
         self.reader = reader
         self.inbox = inbox
         self.poll_timeout = poll_timeout
-        self.limit = limit
-        self.backoff = backoff or Backoff(first=1.0, factor=1.5, cap=30.0)
+        self.backoff = Backoff(first=1.0, factor=1.5, cap=30.0)
         self.offset: int | None = None
-        self.fetched = 0
-        self.polls = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set, then confirm what was committed."""
@@ -65,20 +62,20 @@ class Poller:
                 raise TokenRejected(str(exc)) from None
             except Conflict:
                 log.error("another bot instance or a webhook is using this token; retrying in 10s")
-                await _sleep(stop, 10)
+                await sleep_unless_stopped(stop, 10)
                 continue
             except RetryAfter as exc:
-                await _sleep(stop, retry_after(exc))
+                await sleep_unless_stopped(stop, retry_after(exc))
                 continue
             except TelegramError as exc:
                 delay = self.backoff.next()
                 log.warning(
                     "getUpdates failed (%s); retry %d in %.1fs",
-                    _reason(exc),
+                    reason(exc),
                     self.backoff.tries,
                     delay,
                 )
-                await _sleep(stop, delay)
+                await sleep_unless_stopped(stop, delay)
                 continue
             if self.backoff.reset():
                 log.info("getUpdates works again")
@@ -87,13 +84,12 @@ class Poller:
         await self.confirm()
 
     async def _fetch(self) -> list[Any]:
-        self.polls += 1
         result = await self.api.call(
             "getUpdates",
             {
                 "offset": self.offset,
                 "timeout": self.poll_timeout,
-                "limit": self.limit,
+                "limit": UPDATES_PER_POLL,
                 "allowed_updates": ALLOWED_UPDATES,
             },
             read_timeout=self.poll_timeout + 10,
@@ -125,10 +121,9 @@ class Poller:
                     describe(exc, self.inbox.store.path),
                     delay,
                 )
-                await _sleep(stop, delay)
+                await sleep_unless_stopped(stop, delay)
         if ids:
             self.offset = max(ids) + 1
-        self.fetched += len(updates)
 
     async def confirm(self) -> None:
         """Tell Telegram everything committed so far was received (best effort, at shutdown)."""
@@ -168,12 +163,3 @@ async def _unless_stopped(call: Any, stop: asyncio.Event) -> Any:
             await task
         raise _Stopped
     return task.result()
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-
-
-def _reason(exc: TelegramError) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:120]}"

@@ -32,7 +32,6 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -52,7 +51,8 @@ from ..later import LATER, QuietHours
 from ..metrics import Metrics
 from ..sealing import Address, Sealer, SealError
 from ..store import Outgoing, Store, StoreThread, describe
-from .api import BotApi, retry_after
+from .api import BotApi, reason, retry_after
+from .backoff import Backoff
 from .convert import TEAM_POST
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,8 @@ class Sender:
             self._hold = 0.0
         self._slots = _Slots(slots)
         self.attempts = attempts
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        # Each row counts its own tries (in the outbox), so the delays are worked out per row.
+        self._retry_delays = Backoff(first=backoff, factor=2, cap=max_backoff, jitter=0.2)
         self.flush_every = flush_every
         self.on_fatal = on_fatal
         self.metrics = metrics
@@ -317,7 +317,7 @@ class Sender:
         except InvalidToken:
             return "fatal", "Telegram rejected the bot token"
         except TelegramError as exc:
-            return "retry", f"{type(exc).__name__}: {str(exc)[:120]}"
+            return "retry", reason(exc)
         return "sent", None
 
     def _settle(self, lane: _Lane, row: Outgoing, result: tuple[str, Any]) -> None:
@@ -385,8 +385,7 @@ class Sender:
                 )
             else:
                 retried = replace(row, attempts=tries)
-                delay = min(self.backoff * 2 ** (tries - 1), self.max_backoff)
-                delay *= random.uniform(0.8, 1.2)  # spread retries
+                delay = self._retry_delays.delay(tries - 1)
                 self._retry_at[row.id] = time.monotonic() + delay
                 self._tries[row.id] = tries
                 lane.queue.appendleft(retried)

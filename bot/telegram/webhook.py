@@ -49,7 +49,6 @@ class Webhook:
         self._secret = secret.encode()
         self.path = path or "/"
         self._health = health
-        self.received = 0
 
     def routes(self) -> list[web.RouteDef]:
         """The webhook and health routes, to add to any aiohttp application."""
@@ -86,7 +85,6 @@ class Webhook:
                 describe(exc, self.inbox.store.path),
             )
             return web.Response(status=500)
-        self.received += 1
         return web.Response(status=200)
 
     async def health(self, request: web.Request) -> web.Response:

@@ -17,7 +17,6 @@ from ..metrics import Metrics
 from ..service import Compose, Triage
 from ..store import StoreThread, describe
 from .backoff import Backoff
-from .convert import compose
 from .sender import Sender
 
 log = logging.getLogger(__name__)
@@ -35,8 +34,8 @@ class Worker:
         triage: Triage,
         store_thread: StoreThread,
         sender: Sender,
+        compose: Compose,
         batch: int = BATCH,
-        compose: Compose = compose,
         metrics: Metrics | None = None,
     ) -> None:
         self.triage = triage
@@ -46,7 +45,6 @@ class Worker:
         self.compose = compose
         self.metrics = metrics
         self.handled = 0
-        self.failed = 0
         self.busy = False
         self._wake = asyncio.Event()
         self._backoff = Backoff(first=0.5, cap=30)
@@ -85,7 +83,6 @@ class Worker:
         for callback_id, note in worked.answers:
             self.sender.answer(callback_id, note)
         self.handled += worked.handled
-        self.failed += worked.failed
         if self.metrics is not None:
             self.metrics.handled(worked.handled, worked.failed)
         if worked.more:

@@ -21,7 +21,6 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,13 +29,13 @@ from multidict import MultiDictProxy
 
 from ..engine import Command, Conversation, Document, Engine, Event, Outcome, Press, Screen, Submit
 from ..flow import DONE, SUMMARY, WELCOME
-from ..health import Thresholds, judge
+from ..health import purge_once, queue_figures, read_verdict
 from ..metrics import Metrics
 from ..privacy import pseudonym
 from ..result import Result
-from ..service import Triage, utcnow
+from ..service import Triage
 from ..settings import Settings
-from ..store import Health, Store, describe, explain
+from ..store import Store, explain
 from .pages import Pages, load_pages
 from .result import plan_file, style_hashes, web_result
 from .security import (
@@ -590,11 +589,7 @@ async def forget(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     """The health verdict and figures as JSON (as `python -m bot health`); 503 unless ok."""
     check = request.app[KEY]
-    try:
-        figures = await check.store_thread.call(check.triage.store.health)
-        verdict = judge(figures, Thresholds.from_settings(check.settings)).as_dict()
-    except Exception as exc:  # the store itself failed: say so, never a traceback
-        verdict = {"status": "unhealthy", "problems": [f"database: {type(exc).__name__}"]}
+    verdict = await read_verdict(check.store_thread.call, check.triage.store, check.settings)
     response = web.json_response(verdict, status=200 if verdict["status"] == "ok" else 503)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -688,9 +683,7 @@ async def _metrics_server(app: web.Application) -> AsyncIterator[None]:
     settings = check.settings
     assert check.metrics is not None and settings.metrics_port is not None
 
-    async def figures() -> Health:
-        return await check.store_thread.call(partial(check.triage.store.health, probe=False))
-
+    figures = queue_figures(check.store_thread.call, check.triage.store)
     app[METRICS_RUNNER] = await check.metrics.serve(
         figures, settings.metrics_listen, settings.metrics_port
     )
@@ -700,20 +693,10 @@ async def _metrics_server(app: web.Application) -> AsyncIterator[None]:
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     check = app[KEY]
-    settings = check.settings
 
     async def loop() -> None:
         while True:
-            try:
-                counts = await check.store_thread.call(
-                    check.triage.store.purge, utcnow(), settings.idle_days, settings.retention_days
-                )
-            except Exception as exc:  # a full disk, say: say so, and try again next time
-                problem = describe(exc, check.triage.store.path)
-                log.error("retention purge failed (%s); will try again", problem)
-            else:
-                if any(counts.values()):
-                    log.info("retention purge: %s", counts)
+            await purge_once(check.store_thread.call, check.triage.store, check.settings, log)
             await asyncio.sleep(6 * 3600)
 
     task = asyncio.create_task(loop())
