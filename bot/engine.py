@@ -19,7 +19,7 @@ from typing import Any
 
 from transitions import MachineError
 
-from .conditions import Answer
+from .conditions import Answer, Frozen, freeze, thaw
 from .contacts import Contact
 from .content import Content
 from .flow import DONE, SUMMARY, WELCOME, Question, build_machine
@@ -224,10 +224,6 @@ class Context:
     new_code: Callable[[], str]
     new_run: Callable[[], str]
     new_link: Callable[[], str] = new_link_id
-
-
-def _frozen(answers: dict[str, Answer]) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items()))
 
 
 def long_date(day: dt.date) -> str:
@@ -751,14 +747,11 @@ class Engine:
         handover: HandoverState = (
             "off" if not self.handover else "asked" if conv.handover else "offered"
         )
-        return self._build(conv.code, handover, _frozen(conv.answers))
+        return self._build(conv.code, handover, freeze(conv.answers))
 
-    def _build_result(
-        self, code: str, handover: HandoverState, answers: tuple[tuple[str, Any], ...]
-    ) -> Result:
-        unfrozen = {k: list(v) if isinstance(v, tuple) else v for k, v in answers}
+    def _build_result(self, code: str, handover: HandoverState, answers: Frozen) -> Result:
         return build_result(
-            self.content, unfrozen, code=code, contact=self.contact, handover=handover
+            self.content, thaw(answers), code=code, contact=self.contact, handover=handover
         )
 
     def plan(self, conv: Conversation, today: dt.date) -> Document:
