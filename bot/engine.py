@@ -427,20 +427,8 @@ class Engine:
         if name == "start":
             if conv is None or conv.state in (WELCOME, DONE):
                 return Outcome(conv, [self._view(conv)])
-            pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
-            b = self.ui.buttons
-            buttons = (
-                (Button(b.resume, f"ct|{conv.step}"),),
-                (Button(b.start_again, f"ag|{conv.step}"),),
-            )
-            resume = self._msg(
-                "resume.j2",
-                buttons,
-                number=pos.number if pos else None,
-                total=pos.total if pos else None,
-                label=self.flow.by_id[conv.state].label if pos else None,
-            )
-            return Outcome(conv, [resume])
+            again = Button(self.ui.buttons.start_again, f"ag|{conv.step}")
+            return Outcome(conv, [self._resume_prompt(conv, again)])
         if name == "restart":
             if conv is None:
                 return Outcome(None, [self._view(None)])
@@ -893,13 +881,24 @@ class Engine:
         they are stale like any old button.
         """
         b, s = self.ui.buttons, conv.step
-        pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
         buttons = ((Button(b.resume, f"ct|{s}"),), (Button(b.stop_reminders, f"rm|{s}"),))
-        if pos is None:
-            text = self._reminder_text(None, None, None)
-        else:
-            text = self._reminder_text(pos.number, pos.total, self.flow.by_id[conv.state].label)
-        return Reply(text, buttons, source="reminder.j2")
+        return Reply(self._reminder_text(*self._where(conv)), buttons, source="reminder.j2")
+
+    def _where(self, conv: Conversation) -> tuple[int | None, int | None, str | None]:
+        """Where a check part-way stands: (question number, of how many, question label).
+
+        All None at the summary, which has no number.
+        """
+        if conv.state == SUMMARY:
+            return None, None, None
+        pos = self.flow.position(conv.state, conv.answers)
+        return pos.number, pos.total, self.flow.by_id[conv.state].label
+
+    def _resume_prompt(self, conv: Conversation, other: Button) -> Reply:
+        """Ask whether to carry on with the check part-way or do ``other`` instead (resume.j2)."""
+        number, total, label = self._where(conv)
+        buttons = ((Button(self.ui.buttons.resume, f"ct|{conv.step}"),), (other,))
+        return self._msg("resume.j2", buttons, number=number, total=total, label=label)
 
     def _render_reminder(self, number: int | None, total: int | None, label: str | None) -> str:
         # Every event on Telegram asks for the reminder anew (only its buttons' step changes):
@@ -967,20 +966,8 @@ class Engine:
             return Outcome(conv, [self._closed(), self._view(conv)])  # already under way
         if conv is not None and conv.state not in (WELCOME, DONE) and event.step != conv.step:
             # Another check is part-way: carry on with it, or start the follow-up instead.
-            pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
-            b = self.ui.buttons
-            buttons = (
-                (Button(b.resume, f"ct|{conv.step}"),),
-                (Button(b.check_again, f"fu|{conv.step}|{event.link}"),),
-            )
-            ask = self._msg(
-                "resume.j2",
-                buttons,
-                number=pos.number if pos else None,
-                total=pos.total if pos else None,
-                label=self.flow.by_id[conv.state].label if pos else None,
-            )
-            return Outcome(conv, [ask])
+            follow_up = Button(self.ui.buttons.check_again, f"fu|{conv.step}|{event.link}")
+            return Outcome(conv, [self._resume_prompt(conv, follow_up)])
         defaults = self._earlier(event.earlier)
         return self._begin(ctx, [self._closed()], link=event.link, defaults=defaults)
 
