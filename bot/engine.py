@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from transitions import MachineError
 
@@ -457,12 +457,27 @@ class Engine:
         question = self._question(conv)
         if conv is None or question is None or question.kind != "text":
             return self._reask(conv, "text")
-        text = scrub(raw.strip(), self.ui.removed.model_dump())
-        if not text:
+        text, problem = self._typed(question, raw)
+        if problem == "empty":
             return self._reask(conv, "empty")
-        if len(text) > question.max_length:
+        if problem == "too_long":
             return self._reask(conv, "too_long", limit=question.max_length, length=len(text))
         return self._answer(conv, question, text, pressed=False)
+
+    def _typed(
+        self, question: Question, raw: str
+    ) -> tuple[str, Literal["empty", "too_long"] | None]:
+        """A typed answer as kept (stripped, personal details scrubbed) and what is wrong with it.
+
+        The problem is None, "empty" or "too_long"; each caller turns it into its own outcome
+        (a re-ask on Telegram, an invalid form on the web).
+        """
+        text = scrub(raw.strip(), self.ui.removed.model_dump())
+        if not text:
+            return text, "empty"
+        if len(text) > question.max_length:
+            return text, "too_long"
+        return text, None
 
     def _reask(self, conv: Conversation | None, reason: str, **extra: Any) -> Outcome:
         question = self._question(conv)
@@ -492,13 +507,12 @@ class Engine:
         if event.step != conv.step or question is None or event.question != question.id:
             return self._stale(conv, self.ui.notices.stale)
         if question.kind == "text":
-            raw = (event.text or "").strip()
-            text = scrub(raw, self.ui.removed.model_dump())
-            if not text:
+            text, problem = self._typed(question, event.text or "")
+            if problem == "empty":
                 if question.optional:
                     return self._answer(conv, question, "", pressed=False)
                 return Outcome(conv, invalid="required")
-            if len(text) > question.max_length:
+            if problem == "too_long":
                 return Outcome(conv, invalid="too_long")
             return self._answer(conv, question, text, pressed=False)
         options = self.flow.choices(question, conv.answers)
