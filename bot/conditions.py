@@ -14,6 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Answer = str | list[str]
 Answers = Mapping[str, Answer]
+# Answers as a hashable key (lists become tuples, keys sorted), for caches keyed by answers.
+Frozen = tuple[tuple[str, str | tuple[str, ...]], ...]
+
+
+def freeze(answers: Answers) -> Frozen:
+    """Answers as a hashable key: sorted by question, each list made a tuple."""
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(answers.items()))
+
+
+def thaw(key: Frozen) -> dict[str, Answer]:
+    """The answers a :func:`freeze` key stands for, lists again."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in key}
 
 
 class Condition(BaseModel):

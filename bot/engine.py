@@ -15,11 +15,11 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from transitions import MachineError
 
-from .conditions import Answer
+from .conditions import Answer, Frozen, freeze, thaw
 from .contacts import Contact
 from .content import Content
 from .flow import DONE, SUMMARY, WELCOME, Question, build_machine
@@ -226,10 +226,6 @@ class Context:
     new_link: Callable[[], str] = new_link_id
 
 
-def _frozen(answers: dict[str, Answer]) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in answers.items()))
-
-
 def long_date(day: dt.date) -> str:
     """A date as people write it: 1 December 2026."""
     return f"{day.day} {day:%B %Y}"
@@ -431,20 +427,8 @@ class Engine:
         if name == "start":
             if conv is None or conv.state in (WELCOME, DONE):
                 return Outcome(conv, [self._view(conv)])
-            pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
-            b = self.ui.buttons
-            buttons = (
-                (Button(b.resume, f"ct|{conv.step}"),),
-                (Button(b.start_again, f"ag|{conv.step}"),),
-            )
-            resume = self._msg(
-                "resume.j2",
-                buttons,
-                number=pos.number if pos else None,
-                total=pos.total if pos else None,
-                label=self.flow.by_id[conv.state].label if pos else None,
-            )
-            return Outcome(conv, [resume])
+            again = Button(self.ui.buttons.start_again, f"ag|{conv.step}")
+            return Outcome(conv, [self._resume_prompt(conv, again)])
         if name == "restart":
             if conv is None:
                 return Outcome(None, [self._view(None)])
@@ -473,12 +457,27 @@ class Engine:
         question = self._question(conv)
         if conv is None or question is None or question.kind != "text":
             return self._reask(conv, "text")
-        text = scrub(raw.strip(), self.ui.removed.model_dump())
-        if not text:
+        text, problem = self._typed(question, raw)
+        if problem == "empty":
             return self._reask(conv, "empty")
-        if len(text) > question.max_length:
+        if problem == "too_long":
             return self._reask(conv, "too_long", limit=question.max_length, length=len(text))
         return self._answer(conv, question, text, pressed=False)
+
+    def _typed(
+        self, question: Question, raw: str
+    ) -> tuple[str, Literal["empty", "too_long"] | None]:
+        """A typed answer as kept (stripped, personal details scrubbed) and what is wrong with it.
+
+        The problem is None, "empty" or "too_long"; each caller turns it into its own outcome
+        (a re-ask on Telegram, an invalid form on the web).
+        """
+        text = scrub(raw.strip(), self.ui.removed.model_dump())
+        if not text:
+            return text, "empty"
+        if len(text) > question.max_length:
+            return text, "too_long"
+        return text, None
 
     def _reask(self, conv: Conversation | None, reason: str, **extra: Any) -> Outcome:
         question = self._question(conv)
@@ -508,13 +507,12 @@ class Engine:
         if event.step != conv.step or question is None or event.question != question.id:
             return self._stale(conv, self.ui.notices.stale)
         if question.kind == "text":
-            raw = (event.text or "").strip()
-            text = scrub(raw, self.ui.removed.model_dump())
-            if not text:
+            text, problem = self._typed(question, event.text or "")
+            if problem == "empty":
                 if question.optional:
                     return self._answer(conv, question, "", pressed=False)
                 return Outcome(conv, invalid="required")
-            if len(text) > question.max_length:
+            if problem == "too_long":
                 return Outcome(conv, invalid="too_long")
             return self._answer(conv, question, text, pressed=False)
         options = self.flow.choices(question, conv.answers)
@@ -751,14 +749,11 @@ class Engine:
         handover: HandoverState = (
             "off" if not self.handover else "asked" if conv.handover else "offered"
         )
-        return self._build(conv.code, handover, _frozen(conv.answers))
+        return self._build(conv.code, handover, freeze(conv.answers))
 
-    def _build_result(
-        self, code: str, handover: HandoverState, answers: tuple[tuple[str, Any], ...]
-    ) -> Result:
-        unfrozen = {k: list(v) if isinstance(v, tuple) else v for k, v in answers}
+    def _build_result(self, code: str, handover: HandoverState, answers: Frozen) -> Result:
         return build_result(
-            self.content, unfrozen, code=code, contact=self.contact, handover=handover
+            self.content, thaw(answers), code=code, contact=self.contact, handover=handover
         )
 
     def plan(self, conv: Conversation, today: dt.date) -> Document:
@@ -900,13 +895,24 @@ class Engine:
         they are stale like any old button.
         """
         b, s = self.ui.buttons, conv.step
-        pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
         buttons = ((Button(b.resume, f"ct|{s}"),), (Button(b.stop_reminders, f"rm|{s}"),))
-        if pos is None:
-            text = self._reminder_text(None, None, None)
-        else:
-            text = self._reminder_text(pos.number, pos.total, self.flow.by_id[conv.state].label)
-        return Reply(text, buttons, source="reminder.j2")
+        return Reply(self._reminder_text(*self._where(conv)), buttons, source="reminder.j2")
+
+    def _where(self, conv: Conversation) -> tuple[int | None, int | None, str | None]:
+        """Where a check part-way stands: (question number, of how many, question label).
+
+        All None at the summary, which has no number.
+        """
+        if conv.state == SUMMARY:
+            return None, None, None
+        pos = self.flow.position(conv.state, conv.answers)
+        return pos.number, pos.total, self.flow.by_id[conv.state].label
+
+    def _resume_prompt(self, conv: Conversation, other: Button) -> Reply:
+        """Ask whether to carry on with the check part-way or do ``other`` instead (resume.j2)."""
+        number, total, label = self._where(conv)
+        buttons = ((Button(self.ui.buttons.resume, f"ct|{conv.step}"),), (other,))
+        return self._msg("resume.j2", buttons, number=number, total=total, label=label)
 
     def _render_reminder(self, number: int | None, total: int | None, label: str | None) -> str:
         # Every event on Telegram asks for the reminder anew (only its buttons' step changes):
@@ -974,20 +980,8 @@ class Engine:
             return Outcome(conv, [self._closed(), self._view(conv)])  # already under way
         if conv is not None and conv.state not in (WELCOME, DONE) and event.step != conv.step:
             # Another check is part-way: carry on with it, or start the follow-up instead.
-            pos = self.flow.position(conv.state, conv.answers) if conv.state != SUMMARY else None
-            b = self.ui.buttons
-            buttons = (
-                (Button(b.resume, f"ct|{conv.step}"),),
-                (Button(b.check_again, f"fu|{conv.step}|{event.link}"),),
-            )
-            ask = self._msg(
-                "resume.j2",
-                buttons,
-                number=pos.number if pos else None,
-                total=pos.total if pos else None,
-                label=self.flow.by_id[conv.state].label if pos else None,
-            )
-            return Outcome(conv, [ask])
+            follow_up = Button(self.ui.buttons.check_again, f"fu|{conv.step}|{event.link}")
+            return Outcome(conv, [self._resume_prompt(conv, follow_up)])
         defaults = self._earlier(event.earlier)
         return self._begin(ctx, [self._closed()], link=event.link, defaults=defaults)
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from transitions import EventData, Machine
 
-from .conditions import Answer, Answers, Condition
+from .conditions import Answer, Answers, Condition, Frozen, freeze, thaw
 from .yamlfile import ContentError, YamlDoc
 
 WELCOME, SUMMARY, DONE = "welcome", "summary", "done"
@@ -198,12 +198,11 @@ class Flow:
         A question whose condition cannot be decided yet counts as on the path, so the
         "of N" in the progress line can only shrink as the person answers.
         """
-        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(answers.items()))
-        return list(self._path(key))
+        return list(self._path(freeze(answers)))
 
     @lru_cache(maxsize=512)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
-    def _path(self, key: tuple[tuple[str, Any], ...]) -> tuple[Question, ...]:
-        answers = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
+    def _path(self, key: Frozen) -> tuple[Question, ...]:
+        answers = thaw(key)
         on_path: list[Question] = []
         ids: set[str] = set()
         for question in self.questions:
@@ -237,14 +236,13 @@ class Flow:
         example), each of its options is tried and the longest outcome counted; alternative
         branches are never added together.
         """
-        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(answers.items()))
-        return self._longest(key)
+        return self._longest(freeze(answers))
 
     @lru_cache(maxsize=512)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
-    def _longest(self, key: tuple[tuple[str, Any], ...]) -> int:
+    def _longest(self, key: Frozen) -> int:
         # Worked out for every question shown (and every reminder): the same few answer
         # sets come back again and again.
-        answers = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
+        answers = thaw(key)
         path = self.path(answers)
         for question in path:
             if (

@@ -24,12 +24,15 @@ This interface is meant to stay small and stable:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Literal
 
 from .conditions import Answer
 from .contacts import Contact
 from .content import Content
+from .signposts import Recommendation, Resource
 
 HandoverState = Literal["offered", "asked", "off"]
 
@@ -123,6 +126,27 @@ class Result:
         return next((s for s in self.sections if s.id == section_id), None)
 
 
+def _item(rec: Recommendation, resources: Mapping[str, Resource]) -> Item:
+    """One recommended signpost as a result item, its resources' links before its own."""
+    sp = rec.signpost
+    links = [Link(resources[r].title, str(resources[r].url)) for r in sp.see]
+    if sp.link is not None:
+        links.append(Link(sp.title, str(sp.link)))
+    return Item(
+        id=sp.id,
+        kind=sp.kind,
+        title=sp.title,
+        summary=sp.summary,
+        details=sp.details,
+        pros=sp.pros,
+        cons=sp.cons,
+        fits=sp.fits,
+        action=sp.action,
+        links=tuple(links),
+        reasons=tuple(rec.reasons),
+    )
+
+
 def build_result(
     content: Content,
     answers: dict[str, Answer],
@@ -137,32 +161,13 @@ def build_result(
     resources = catalogue.resources
     sections: list[ResultSection] = []
     where: dict[str, str] = {}
-    for rec in recs:
-        sp = rec.signpost
-        links = [Link(resources[r].title, str(resources[r].url)) for r in sp.see]
-        if sp.link is not None:
-            links.append(Link(sp.title, str(sp.link)))
-        item = Item(
-            id=sp.id,
-            kind=sp.kind,
-            title=sp.title,
-            summary=sp.summary,
-            details=sp.details,
-            pros=sp.pros,
-            cons=sp.cons,
-            fits=sp.fits,
-            action=sp.action,
-            links=tuple(links),
-            reasons=tuple(rec.reasons),
-        )
-        if not sections or sections[-1].id != rec.section.id:
-            s = rec.section
-            sections.append(ResultSection(s.id, s.title, s.button, s.intro, ()))
-        last = sections[-1]
-        sections[-1] = ResultSection(
-            last.id, last.title, last.button, last.intro, (*last.items, item)
-        )
-        where[sp.id] = rec.section.id
+    # Recommendations come in section order: each run of one section is one heading.
+    for _, run in groupby(recs, key=lambda rec: rec.section.id):
+        group = list(run)
+        s = group[0].section
+        items = tuple(_item(rec, resources) for rec in group)
+        sections.append(ResultSection(s.id, s.title, s.button, s.intro, items))
+        where.update((rec.signpost.id, s.id) for rec in group)
 
     steps = tuple(
         NextStep(

@@ -32,7 +32,6 @@ from ..flow import DONE, SUMMARY, WELCOME
 from ..health import purge_once, queue_figures, read_verdict
 from ..metrics import Metrics
 from ..privacy import pseudonym
-from ..result import Result
 from ..service import Triage
 from ..settings import Settings
 from ..store import Store, explain
@@ -150,7 +149,6 @@ class Here:
 
     conv: Conversation | None
     screen: Screen
-    result: Result | None = None  # when the check is finished
 
 
 def page_url(state: str | None) -> str:
@@ -217,11 +215,8 @@ class WebCheck:
 
     def here(self, subject: str) -> Here:
         """Read a person's conversation and work out their screen (event loop, read only)."""
-        engine = self.view_engine
         conv = self.reader.load(subject)
-        screen = engine.screen(conv)
-        result = web_result(engine, conv) if conv and screen.page == DONE else None
-        return Here(conv, screen, result)
+        return Here(conv, self.view_engine.screen(conv))
 
     def document(self, subject: str) -> Document | None:
         """The finished result's full plan, as the chat sends it (event loop, read only)."""
@@ -506,10 +501,11 @@ def render_here(request: web.Request, here: Here) -> web.Response:
             step=screen.step,
         )
         return check.html(body)
-    if screen.page == DONE and here.result is not None:
+    if screen.page == DONE and here.conv is not None:
         title = pages.title(pages.text.titles.result)
+        result = web_result(check.view_engine, here.conv)
         body = pages.render(
-            "result.j2", check.common(request, title, True), result=here.result, step=screen.step
+            "result.j2", check.common(request, title, True), result=result, step=screen.step
         )
         return check.html(body)
     return _see_other("/")
@@ -600,7 +596,7 @@ async def privacy(request: web.Request) -> web.Response:
     check = request.app[KEY]
     engine = check.triage.engine
     title = check.pages.title(check.pages.text.titles.privacy)
-    started = check.here(check.subject(request[SID])).conv is not None
+    started = check.reader.load(check.subject(request[SID])) is not None
     body = check.pages.render(
         "privacy.j2",
         check.common(request, title, has_session=started),

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..contacts import Contact
 from ..content import Content, compile_templates
-from ..engine import Conversation, Engine, Screen
+from ..engine import Choice, Conversation, Engine, Screen
 from ..yamlfile import ContentError, Problem, YamlDoc
 
 WEB_TEXT_FILE = "content/web.yaml"
@@ -250,27 +250,21 @@ class Pages:
     ) -> str:
         """A question page; ``error`` is the engine's ``invalid`` reason, ``posted`` re-shows."""
         chosen = set(posted if posted is not None else screen.chosen)
-        exclusive = [c for c in screen.choices if c.exclusive]
-        choices = []
-        for c in screen.choices:
+
+        def item(c: Choice) -> dict[str, Any]:
+            it: dict[str, Any] = {"value": c.code, "text": c.label, "checked": c.code in chosen}
             if c.exclusive:
-                continue
-            choices.append({"value": c.code, "text": c.label, "checked": c.code in chosen})
+                it["behaviour"] = "exclusive"  # the Design System's script unticks the others
+            return it
+
+        choices = [item(c) for c in screen.choices if not c.exclusive]
         if screen.kind == "scale" and screen.scale and choices:
             scale = screen.scale
             choices[0]["hint"] = {"text": scale["low"]}
             choices[-1]["hint"] = {"text": scale["high"]}
-        if exclusive:
+        if screen.exclusive:
             choices.append({"divider": self.text.or_})
-            for c in exclusive:
-                choices.append(
-                    {
-                        "value": c.code,
-                        "text": c.label,
-                        "checked": c.code in chosen,
-                        "behaviour": "exclusive",
-                    }
-                )
+            choices.extend(item(c) for c in screen.exclusive)
         message = self.error_message(screen, error, text) if error else None
         q = {
             "id": screen.question,
@@ -307,7 +301,7 @@ class Pages:
     def error_message(self, screen: Screen, reason: str, text: str | None) -> str:
         """The Design System's error message for why an answer was refused."""
         e = self.text.errors
-        exclusive = next((c.label for c in screen.choices if c.exclusive), None)
+        exclusive = screen.exclusive[0].label if screen.exclusive else None
         if reason == "exclusive" and exclusive:
             return e.exclusive.format(exclusive=exclusive)
         if reason == "too_long":
