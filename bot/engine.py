@@ -264,6 +264,8 @@ class Screen:
     position ``number`` of ``total``, ``choices`` in order (the exclusive ones flagged; a
     multi-select's ticks are its draft), ``scale`` words, ``optional``, ``max_length`` and
     any typed ``text`` already given. For the summary: ``items``. When done: ``code``.
+    ``revisit`` marks an earlier question shown again where the person is (see
+    :meth:`Engine.revisit`): its ``back`` is the question before it, reached the same way.
     """
 
     page: str
@@ -282,6 +284,7 @@ class Screen:
     text: str | None = None
     items: tuple[SummaryItem, ...] = ()
     code: str | None = None
+    revisit: bool = False
 
     @property
     def exclusive(self) -> tuple[Choice, ...]:
@@ -503,19 +506,27 @@ class Engine:
     def _submit(self, conv: Conversation | None, event: Submit) -> Outcome:
         if conv is None:
             return self._stale(None, self.ui.notices.expired)
-        question = self._question(conv)
-        if event.step != conv.step or question is None or event.question != question.id:
+        if event.step != conv.step:
             return self._stale(conv, self.ui.notices.stale)
+        question = self._question(conv)
+        # The answer goes in from where the person is, or, for an earlier question shown
+        # again (Engine.revisit), as a Change of it. A refused answer changes nothing.
+        at = conv
+        if question is None or event.question != question.id:
+            at = self._revisit(conv, event.question)
+            if at is None:
+                return self._stale(conv, self.ui.notices.stale)
+            question = self.flow.by_id[event.question]
         if question.kind == "text":
             text, problem = self._typed(question, event.text or "")
             if problem == "empty":
                 if question.optional:
-                    return self._answer(conv, question, "", pressed=False)
+                    return self._answer(at, question, "", pressed=False)
                 return Outcome(conv, invalid="required")
             if problem == "too_long":
                 return Outcome(conv, invalid="too_long")
-            return self._answer(conv, question, text, pressed=False)
-        options = self.flow.choices(question, conv.answers)
+            return self._answer(at, question, text, pressed=False)
+        options = self.flow.choices(question, at.answers)
         known = {o.code for o in options}
         if any(code not in known for code in event.codes):
             return self._stale(conv, self.ui.notices.unknown)  # a forged or outdated option
@@ -525,11 +536,51 @@ class Engine:
         if question.kind != "multi":
             if len(picked) > 1:
                 return self._stale(conv, self.ui.notices.unknown)
-            return self._answer(conv, question, event.codes[0], pressed=False)
+            return self._answer(at, question, event.codes[0], pressed=False)
         if picked & question.exclusive_codes and len(picked) > 1:
             return Outcome(conv, invalid="exclusive")
         ordered = [o.code for o in options if o.code in picked]
-        return self._answer(conv, question, ordered, pressed=False)
+        return self._answer(at, question, ordered, pressed=False)
+
+    def revisit(self, conv: Conversation | None, question_id: str) -> Screen | None:
+        """An earlier question on this person's path, shown again with its answer chosen.
+
+        This is what the web page shows at an earlier question's address (the browser's own
+        Back). Nothing moves: the screen carries the current step, so a form posted from it
+        is a :class:`Submit` that goes in as a Change of that question (the questions it
+        opens are asked, then the person returns to where they were, or to the summary).
+        None if that question cannot be revisited from here: not on the path, not answered,
+        not before where they are, or they have not started or have finished.
+        """
+        if conv is None:
+            return None
+        conv = self._repair(conv)
+        at = self._revisit(conv, question_id)
+        if at is None:
+            return None
+        back = self._fire(replace(at, reviewing=False, draft=None), "back", at.answers)
+        screen = self._screen(replace(at, step=conv.step), with_back=False)
+        return replace(screen, back=back, revisit=True)
+
+    def _revisit(self, conv: Conversation, question_id: str) -> Conversation | None:
+        """The conversation moved to an earlier, answered question, as a Change moves it.
+
+        It is reviewing, so once it is answered, what is already answered is passed over.
+        """
+        question = self.flow.by_id.get(question_id)
+        if question is None or conv.state in (WELCOME, DONE) or question_id == conv.state:
+            return None
+        if not self.flow.valid_answer(question, conv.answers.get(question_id), conv.answers):
+            return None
+        reviewing = replace(conv, reviewing=True, draft=None)
+        if self._fire(reviewing, f"change_{question_id}", conv.answers) != question_id:
+            return None  # not before where they are, or no longer on their path
+        return replace(
+            reviewing,
+            state=question_id,
+            step=conv.step + 1,
+            draft=self._draft(reviewing, question_id),
+        )
 
     # ---- button presses ------------------------------------------------------------------
 
@@ -1061,17 +1112,21 @@ class Engine:
         if state is None:
             return Outcome(conv, [self._view(conv)])
         reviewing = conv.reviewing or state == SUMMARY
-        draft = None
-        question = self.flow.by_id.get(state)
-        if question is not None and question.kind == "multi":
-            current = conv.answers.get(state)
-            if current is None and conv.defaults:
-                current = self._default(conv, question)
-            draft = tuple(current) if isinstance(current, list) else ()
+        draft = self._draft(conv, state)
         new = replace(conv, state=state, step=conv.step + 1, reviewing=reviewing, draft=draft)
         replies = [self._closed()] if close else []
         replies.append(self._view(new))
         return Outcome(new, replies, reached=state if state != WELCOME else None)
+
+    def _draft(self, conv: Conversation, state: str) -> tuple[str, ...] | None:
+        """A multi-select's ticks on arriving at it: its answer, or last time's, or none."""
+        question = self.flow.by_id.get(state)
+        if question is None or question.kind != "multi":
+            return None
+        current = conv.answers.get(state)
+        if current is None and conv.defaults:
+            current = self._default(conv, question)
+        return tuple(current) if isinstance(current, list) else ()
 
     def _fire(self, conv: Conversation, trigger: str, answers: dict[str, Answer]) -> str | None:
         model = _Model(self, answers, conv.reviewing)

@@ -4,7 +4,7 @@ The YAML lists questions in order, each optionally guarded by a ``when`` conditi
 derive, without any per-conversation state, the person's *path* (the questions they will be
 asked given their answers so far), and the transitions of a single ``transitions`` machine:
 ``advance`` (to the next question on the path, or the summary), ``back``, ``change_<id>``
-(from the summary), ``confirm`` and ``restart``.
+(from the summary or a later question), ``confirm`` and ``restart``.
 """
 
 from __future__ import annotations
@@ -338,11 +338,13 @@ class Flow:
                     }
                 )
             spec.append({"trigger": "back", "source": source, "dest": WELCOME})
-        for target in ids:
+        for i, target in enumerate(ids):
+            # From the summary's Change, or from a later question (the web page's own Back
+            # in the browser goes to an earlier question's address).
             spec.append(
                 {
                     "trigger": f"change_{target}",
-                    "source": SUMMARY,
+                    "source": [SUMMARY, *ids[i + 1 :]],
                     "dest": target,
                     "conditions": [guard("on_path", target)],
                 }

@@ -78,8 +78,11 @@ def test_submit_validates_like_the_chat(walker: Walker) -> None:
     assert forged.invalid is None and forged.notice
     stale = walker.send(Submit(before.step - 1, "experience", ("informal",)))
     assert stale.notice and walker.triage.store.load(walker.subject) == before
-    other = walker.send(Submit(before.step, "role", ("finance",)))
-    assert other.notice and walker.triage.store.load(walker.subject) == before
+    later = walker.send(Submit(before.step, "appetite", ("might",)))
+    assert later.notice and walker.triage.store.load(walker.subject) == before
+    # An earlier question's form refused for being empty changes nothing either.
+    empty = walker.send(Submit(before.step, "role", ()))
+    assert empty.invalid == "required" and walker.triage.store.load(walker.subject) == before
     # A valid set is stored in the flow's order.
     submit(walker, "sub_lead", "informal")
     conv = walker.triage.store.load(walker.subject)
@@ -123,3 +126,34 @@ def test_optional_text_left_empty_is_skipped(walker: Walker) -> None:
     submit(walker, text="   ")
     summary = screen(walker)
     assert summary.page == "summary" and summary.items[-1].answer == "(skipped)"
+
+
+def test_an_earlier_question_is_revisited_and_changed_as_from_the_summary(
+    walker: Walker,
+) -> None:
+    engine = walker.triage.engine
+    start(walker)
+    for codes in (["psm"], ["leadership"], ["health"], ["london"], ["s51_250"], ["t5_20m"]):
+        submit(walker, *codes)
+    for codes in (["y5_10"], ["v3"], ["none"], ["might"]):
+        submit(walker, *codes)
+    before = walker.triage.store.load(walker.subject)
+    assert before.state == "motivations"
+    # Shown again with its answer ticked and the current step; nothing moves.
+    earlier = engine.revisit(before, "experience")
+    assert earlier is not None and earlier.revisit and earlier.step == before.step
+    assert earlier.question == "experience" and earlier.chosen == ("none",)
+    assert earlier.back == "confidence"
+    assert engine.revisit(before, "org_type").back == "welcome"
+    # Not the current question, nor one not reached or off the path.
+    for other in ("motivations", "barriers", "success", "nope"):
+        assert engine.revisit(before, other) is None
+    assert walker.triage.store.load(walker.subject) == before
+    # Answered: the question it opens is asked, then back to where they were.
+    walker.send(Submit(before.step, "experience", ("informal",)))
+    assert screen(walker).question == "success"
+    submit(walker, "v2")
+    assert screen(walker).question == "motivations"
+    # The Telegram buttons have no such move: a change press away from the summary is stale.
+    now = walker.triage.store.load(walker.subject)
+    assert walker.send(Press(f"c|{now.step}|role")).notice

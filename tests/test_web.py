@@ -513,3 +513,74 @@ def test_the_web_page_never_imports_telegram() -> None:
         ";assert 'bot.telegram_bot' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_browser_back_shows_earlier_questions_and_a_change_carries_on(
+    browser: Browser, site: WebApp
+) -> None:
+    # Experience "None yet" leaves out the success question.
+    path = [(q, ["none"] if q == "experience" else c) for q, c in MUTUAL if q != "success"]
+    await browser.start()
+    for _question, codes in path[: path.index(("barriers", ["legal_complexity", "capacity"]))]:
+        await browser.answer(*codes)
+    assert browser.url == "/question/barriers"
+    # The browser's Back three times: each earlier question, with its answer, at its address.
+    shown = []
+    for question, code in (("motivations", "larger_contracts"), ("appetite", "definitely")):
+        await browser.get(f"/question/{question}")
+        assert browser.status == 200 and browser.url == f"/question/{question}"
+        assert "out of date" not in browser.page
+        assert re.search(rf'value="{code}" checked', browser.page)
+        shown.append(browser.title)
+    await browser.get("/question/experience")
+    assert browser.url == "/question/experience" and "out of date" not in browser.page
+    assert re.search(r'value="none" checked', browser.page)
+    # Its back link goes further back, by address.
+    assert '<a href="/question/confidence" class="govuk-back-link">' in browser.page
+    # A question not yet reached, or not on their path, still shows where they are.
+    for elsewhere in ("/question/support", "/question/success", "/question/nope"):
+        await browser.get(elsewhere)
+        assert browser.url == "/question/barriers" and "out of date" in browser.page
+    await browser.get("/question/experience")
+    # A refused answer is shown on that question and changes nothing.
+    await browser.answer()
+    assert browser.status == 400 and browser.url == "/question/experience"
+    assert 'href="/question/confidence" class="govuk-back-link"' in browser.page
+    # Changed: the question it opens is asked, then they are back where they were.
+    await browser.answer("informal")
+    assert browser.url == "/question/success"
+    await browser.answer("v4")
+    assert browser.url == "/question/barriers"
+    # An old form from before the change is refused, as any stale form is.
+    await browser.get("/question/appetite")
+    step = browser.field("step")
+    await browser.answer("not_now")
+    assert browser.url == "/question/barriers"
+    await browser.post(
+        "/question/appetite",
+        [
+            ("csrf", browser.field("csrf")),
+            ("step", step),
+            ("action", "answer"),
+            ("answer", "might"),
+        ],
+    )
+    assert browser.url == "/question/barriers" and "out of date" in browser.page
+    for _question, codes in path[path.index(("barriers", ["legal_complexity", "capacity"])) :]:
+        await browser.answer(*codes)
+    await browser.type("")
+    assert browser.url == "/check-answers"
+    assert "Informal: agreement or network" in browser.page and "How well it went" in browser.page
+    # From the summary, Back to the last question and on returns to the summary.
+    await browser.get("/question/comments")
+    assert browser.status == 200 and browser.url == "/question/comments"
+    await browser.type("Changed from the browser's Back.")
+    assert browser.url == "/check-answers"
+    await browser.confirm()
+    assert browser.url == "/result"
+    conv = site.store.load(next(iter(site.store.db["conversations"].rows))["subject"])
+    assert conv.answers["experience"] == ["informal"] and conv.answers["success"] == "v4"
+    assert conv.answers["appetite"] == "not_now" and "motivations" not in conv.answers
+    # Once finished, earlier questions are closed: their addresses show the result.
+    await browser.get("/question/experience")
+    assert browser.url == "/result"

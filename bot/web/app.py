@@ -167,6 +167,14 @@ def screen_url(screen: Screen) -> str:
     return page_url(screen.question if screen.page == "question" else screen.page)
 
 
+def back_url(screen: Screen) -> str | None:
+    """Where an earlier question's back link goes (the question before it).
+
+    None for the current question, whose Back is a form the engine moves by.
+    """
+    return page_url(screen.back) if screen.revisit else None
+
+
 class WebCheck:
     """Everything the routes share, for one application (no module-level state)."""
 
@@ -231,7 +239,13 @@ class WebCheck:
         """One event through the service; the new screen if an answer was refused."""
         outcome = self.triage.handle(subject, event, channel=CHANNEL)
         assert outcome is not None  # no update ids on the web: never "already handled"
-        screen = self.triage.engine.screen(outcome.conversation) if outcome.invalid else None
+        screen = None
+        if outcome.invalid:
+            engine, conv = self.triage.engine, outcome.conversation
+            # A refused answer to an earlier question is shown again on that question.
+            if isinstance(event, Submit):
+                screen = engine.revisit(conv, event.question)
+            screen = screen or engine.screen(conv)
         return outcome, screen
 
     def start(self, subject: str, step: int | None) -> Outcome | None:
@@ -477,12 +491,20 @@ async def current(request: web.Request) -> web.Response:
 
 
 async def show(request: web.Request) -> web.Response:
-    """A question, the summary or the result: only the person's current one is shown."""
+    """A question, the summary or the result: the person's current one.
+
+    An earlier question on their path (the browser's Back) is shown with its answer.
+    """
     check = request.app[KEY]
     here = check.here(check.subject(request[SID]))
     url = screen_url(here.screen)
     if request.path != url:
-        return _moved(url)
+        question = request.match_info.get("question")
+        earlier = check.view_engine.revisit(here.conv, question) if question else None
+        if earlier is None:
+            return _moved(url)
+        common = check.common(request, "", True)
+        return check.html(check.pages.question(earlier, common, back_url=back_url(earlier)))
     return render_here(request, here)
 
 
@@ -545,6 +567,7 @@ async def answer(request: web.Request) -> web.Response:
             error=outcome.invalid,
             posted=posted,
             text=event.text,
+            back_url=back_url(screen),
         )
         return check.html(body, status=400)
     url = page_url(conv.state if conv else None)

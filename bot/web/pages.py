@@ -247,8 +247,13 @@ class Pages:
         error: str | None = None,
         posted: tuple[str, ...] | None = None,
         text: str | None = None,
+        back_url: str | None = None,
     ) -> str:
-        """A question page; ``error`` is the engine's ``invalid`` reason, ``posted`` re-shows."""
+        """A question page; ``error`` is the engine's ``invalid`` reason, ``posted`` re-shows.
+
+        ``back_url`` is the address an earlier question's back link goes to (a question shown
+        again by the browser's Back); without it, Back is the engine's Back, a form.
+        """
         chosen = set(posted if posted is not None else screen.chosen)
 
         def item(c: Choice) -> dict[str, Any]:
@@ -276,6 +281,7 @@ class Pages:
             "items": choices,
             "optional": screen.optional,
             "max_length": screen.max_length,
+            "back_url": back_url,
         }
         progress = self.text.progress.format(number=screen.number, total=screen.total)
         common = {
