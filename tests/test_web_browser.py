@@ -290,3 +290,59 @@ def test_works_with_javascript_off(server: WebServer, tmp_path: Path) -> None:
         choose(driver, "All of these")
         cont(driver)
         assert driver.current_url.endswith("/question/service")
+
+
+def test_the_browsers_own_back_button_goes_back_and_a_change_carries_on(
+    server: WebServer,
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def at(question: str) -> None:
+        WebDriverWait(driver, 15).until(lambda d: d.current_url.endswith(question))
+        WebDriverWait(driver, 15).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+
+    def ticked() -> list[str]:
+        boxes = driver.find_elements(By.CSS_SELECTOR, "main input[name=answer]:checked")
+        return [b.get_attribute("value") for b in boxes]
+
+    with browser(width=375, height=667) as driver:
+        driver.get(server.url + "/")
+        click_and_wait(driver, "//button[contains(., 'Start now')]")
+        for _question, labels in PATH[: [q for q, _ in PATH].index("appetite")]:
+            for label in labels:
+                choose(driver, label)
+            cont(driver)
+        assert driver.current_url.endswith("/question/appetite")
+        # Three times the browser's own Back: each earlier question, its answer ticked.
+        for question, value in (
+            ("success", "v3"),
+            ("experience", "sub_lead"),
+            ("confidence", "v2"),
+        ):
+            driver.back()
+            at(f"/question/{question}")
+            assert "out of date" not in driver.find_element(By.TAG_NAME, "main").text
+            assert ticked() == [value], (question, driver.page_source[:2000])
+        # Forward once, and change the experience: "None yet" closes the success question.
+        driver.forward()
+        at("/question/experience")
+        choose(driver, "Subcontracting as the lead")
+        choose(driver, "None yet")
+        cont(driver)
+        # Back where they were, with the success question gone from their path.
+        at("/question/appetite")
+        assert "out of date" not in driver.find_element(By.TAG_NAME, "main").text
+        for _question, labels in PATH[[q for q, _ in PATH].index("appetite") :]:
+            for label in labels:
+                choose(driver, label)
+            cont(driver)
+        cont(driver)  # the comments question, left empty
+        assert driver.current_url.endswith("/check-answers")
+        summary = driver.find_element(By.TAG_NAME, "main").text
+        assert "None yet" in summary and "How well it went" not in summary
+        click_and_wait(driver, "//button[contains(., 'Confirm')]")
+        assert driver.current_url.endswith("/result")
+        assert "Your reference code" in driver.page_source
