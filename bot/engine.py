@@ -264,6 +264,7 @@ class Screen:
     position ``number`` of ``total``, ``choices`` in order (the exclusive ones flagged; a
     multi-select's ticks are its draft), ``scale`` words, ``optional``, ``max_length`` and
     any typed ``text`` already given. For the summary: ``items``. When done: ``code``.
+    ``error`` is the question's own error text from the flow, if written (see Question.error).
     ``revisit`` marks an earlier question shown again where the person is (see
     :meth:`Engine.revisit`): its ``back`` is the question before it, reached the same way.
     """
@@ -285,6 +286,7 @@ class Screen:
     items: tuple[SummaryItem, ...] = ()
     code: str | None = None
     revisit: bool = False
+    error: str | None = None
 
     @property
     def exclusive(self) -> tuple[Choice, ...]:
@@ -1262,6 +1264,7 @@ class Engine:
             optional=q.optional,
             max_length=q.max_length,
             text=current if q.kind == "text" and isinstance(current, str) else None,
+            error=q.error,
         )
 
     def _question_view(self, conv: Conversation, q: Question) -> Reply:

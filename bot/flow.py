@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from string import Formatter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -93,6 +94,15 @@ class Question(BaseModel):
     purpose: str | None = Field(
         None, description="why it is asked, when nothing in the result uses the answer"
     )
+    error: str | None = Field(
+        None,
+        min_length=1,
+        max_length=160,
+        description="what the web page says when nothing is chosen, naming the question "
+        "('Select which of these best describes your organisation'); it may use {min} and "
+        "{max} (a scale) and {exclusive} (a multi-select's 'None yet' option). Without it, "
+        "content/web.yaml's error for the kind of question is used, with the label",
+    )
 
     @field_validator("id")
     @classmethod
@@ -127,7 +137,28 @@ class Question(BaseModel):
             raise ValueError("only multi-select options can be `exclusive`")
         if self.implied and not (self.options_from and self.kind == "single"):
             raise ValueError("only a single-choice question with options_from can be `implied`")
+        if self.error is not None:
+            self._check_error(self.error)
         return self
+
+    def _check_error(self, error: str) -> None:
+        if self.optional:
+            raise ValueError("an optional question is never refused, so it has no `error`")
+        allowed = set()
+        if self.kind == "scale":
+            allowed = {"min", "max"}
+        elif self.exclusive_codes:
+            allowed = {"exclusive"}
+        try:
+            used = {name for _, name, _, _ in Formatter().parse(error) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"`error` has a stray brace: {exc}") from None
+        if used - allowed:
+            unknown = ", ".join("{" + n + "}" for n in sorted(used - allowed))
+            can = ", ".join("{" + n + "}" for n in sorted(allowed)) or "none"
+            raise ValueError(f"`error` uses {unknown}; this question can use: {can}")
+        if error.rstrip().endswith("."):
+            raise ValueError("`error` is one instruction with no full stop at the end")
 
     @property
     def exclusive_codes(self) -> frozenset[str]:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -219,10 +220,19 @@ async def test_errors_follow_the_design_system(browser: Browser, site: WebApp) -
     assert browser.status == 400
     assert browser.title.startswith("Error: Question 1 of")
     assert "There is a problem" in page and 'href="#answer"' in page
-    assert 'id="answer"' in page and "Select an answer" in page
-    for _question, codes in MUTUAL[:8]:
+    # The error names the question (its own words, from flows/triage.yaml).
+    named = "Select which of these best describes your organisation"
+    assert 'id="answer"' in page and page.count(named) == 2  # the summary and the field
+    assert "Select an answer" not in page
+    for _question, codes in MUTUAL[:7]:
         await browser.answer(*codes)
+    assert browser.url == "/question/confidence"
+    page = await browser.answer()
+    assert "Select how confident you are of winning contracts on your own, from 1 to 5" in page
+    await browser.answer("v3")
     assert browser.url == "/question/experience"
+    page = await browser.answer()
+    assert "Select the kinds of partnership you have been part of, or select ‘None yet’" in page
     page = await browser.answer("none", "informal")
     assert browser.status == 400
     assert "Select ‘None yet’ on its own" in page
@@ -584,3 +594,60 @@ async def test_browser_back_shows_earlier_questions_and_a_change_carries_on(
     # Once finished, earlier questions are closed: their addresses show the result.
     await browser.get("/question/experience")
     assert browser.url == "/result"
+
+
+def test_a_question_without_its_own_error_is_named_by_its_label(content) -> None:
+    from bot.engine import Choice, Screen
+    from bot.web.pages import load_pages
+
+    pages = load_pages(content)
+    for kind, extra, said in (
+        ("single", {}, "Select an answer for ‘Region’"),
+        ("scale", {"scale": {"min": 0, "max": 3}}, "Select a number from 0 to 3 for ‘Region’"),
+        ("multi", {}, "Select at least one answer for ‘Region’"),
+        (
+            "multi",
+            {"choices": (Choice("a", "A"), Choice("none", "None yet", exclusive=True))},
+            "Select all that apply for ‘Region’, or select ‘None yet’",
+        ),
+        ("text", {}, "Enter your answer for ‘Region’"),
+    ):
+        screen = Screen(page="question", step=1, kind=kind, label="Region", **extra)
+        assert pages.error_message(screen, "required", None) == said
+        written = replace(screen, error="Select where you work")
+        assert pages.error_message(written, "required", None) == "Select where you work"
+
+
+def test_content_check_refuses_a_broken_question_error(tmp_path: Path) -> None:
+    import shutil
+
+    from bot.checker import check_content
+
+    from .conftest import ROOT
+
+    for name in ("flows", "templates", "content"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    flow = tmp_path / "flows" / "triage.yaml"
+    text = flow.read_text(encoding="utf-8")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t == "  - id: role")
+    wrong = 'error: "Select your {role}"'
+    flow.write_text(text.replace('error: "Select your role"', wrong), encoding="utf-8")
+    report = check_content(tmp_path, quick=True, pool_size=40)
+    (found,) = [str(p) for p in report.errors]
+    said = "`error` uses {role}; this question can use: none"
+    assert found.startswith(f"flows/triage.yaml:{line}: ") and said in found, found
+    # The schema's other rules, straight from the model.
+    from pydantic import ValidationError
+
+    from bot.flow import Question
+
+    base = {"id": "q", "label": "Q", "text": "Which?", "error": "Select one"}
+    assert Question(kind="scale", scale={"low": "a", "high": "b"}, **base).error
+    for wrong_error, kind, said in (
+        ("Select one.", "text", "no full stop"),
+        ("Select {min}", "text", "can use: none"),
+        ("Select one", "text", "optional question is never refused"),
+    ):
+        extra = {"optional": True} if "optional" in said else {}
+        with pytest.raises(ValidationError, match=said):
+            Question(kind=kind, **{**base, "error": wrong_error, **extra})

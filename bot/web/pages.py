@@ -83,7 +83,11 @@ class WebButtons(_Strict):
 
 
 class WebErrors(_Strict):
-    """What to do about each problem with an answer (the Design System's error messages)."""
+    """What to do about each problem with an answer (the Design System's error messages).
+
+    The ``required_*`` ones are used only for a question without its own ``error`` in the
+    flow; ``{label}`` is the question's label.
+    """
 
     required_single: str
     required_scale: str
@@ -312,17 +316,22 @@ class Pages:
             return e.exclusive.format(exclusive=exclusive)
         if reason == "too_long":
             return e.too_long.format(limit=f"{screen.max_length:,}", length=f"{len(text or ''):,}")
-        if screen.kind == "text":
-            return e.required_text
-        if screen.kind == "multi":
-            return (
-                e.required_multi.format(exclusive=exclusive)
-                if exclusive
-                else (e.required_multi_plain)
+        scale = screen.scale or {}
+        # Nothing chosen: the question's own words (flows/triage.yaml), or the kind's, named.
+        if screen.error:
+            return screen.error.format(
+                exclusive=exclusive, min=scale.get("min"), max=scale.get("max")
             )
-        if screen.kind == "scale" and screen.scale:
-            return e.required_scale.format(min=screen.scale["min"], max=screen.scale["max"])
-        return e.required_single
+        label = screen.label
+        if screen.kind == "text":
+            return e.required_text.format(label=label)
+        if screen.kind == "multi":
+            if exclusive:
+                return e.required_multi.format(exclusive=exclusive, label=label)
+            return e.required_multi_plain.format(label=label)
+        if screen.kind == "scale" and scale:
+            return e.required_scale.format(min=scale["min"], max=scale["max"], label=label)
+        return e.required_single.format(label=label)
 
 
 def load_pages(content: Content) -> Pages:
