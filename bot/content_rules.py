@@ -57,7 +57,7 @@ CHECK_CONTACT = Contact(
     hours="Monday to Friday, 9am to 5pm",
 )
 # Templates whose words are part of the result, checked like signposts.
-RESULT_TEMPLATES = ("result.j2", "section.j2", "plan.html.j2", "web/result.j2")
+RESULT_TEMPLATES = ("result.j2", "section.j2", "plan.html.j2", "web/result.j2", "web/section.j2")
 # Messages sent later (issue 9), whose own words are checked the same way.
 LATER_TEMPLATES = (
     "reminder.j2",

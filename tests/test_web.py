@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import logging
 import re
 from dataclasses import replace
@@ -15,7 +16,7 @@ from bot.contacts import Contact
 from bot.web.result import blocked_by_csp, style_hashes
 from bot.web.security import CSP, JS_ENABLED_HASH, JS_ENABLED_SCRIPT
 
-from .web_harness import Browser, WebApp, labels_of, read_result, running
+from .web_harness import Browser, WebApp, labels_of, read_result, read_section, running
 
 # The MUTUAL_ANSWERS journey of the chat tests, as web form values.
 MUTUAL = [
@@ -138,7 +139,12 @@ async def test_same_result_as_the_chat(browser: Browser, site: WebApp, walker) -
     assert web.steps == [(s.title, s.text, "Why: " + ". ".join(s.reasons)) for s in result.steps]
     assert len(web.steps) == 3 and web.steps[0][0] == "Get help with your bid now"
     assert web.sections == [s.title for s in result.sections] and len(web.sections) >= 4
-    assert web.items == [[i.title for i in s.items] for s in result.sections]
+    assert web.links == [f"/result/{s.id}" for s in result.sections]
+    # Each section on its own page, with the same items as the chat's section message.
+    for link, section in zip(web.links, result.sections, strict=True):
+        title, items = read_section(await browser.get(link))
+        assert browser.status == 200 and browser.url == link
+        assert title == section.title and items == [i.title for i in section.items]
     # Each transport shows its own conversation's code, drawn and stored the same way.
     code = re.compile(r"MPSP-TEST-\d{4}")
     assert code.fullmatch(web.code) and code.fullmatch(chat.code) and web.code != chat.code
@@ -651,3 +657,55 @@ def test_content_check_refuses_a_broken_question_error(tmp_path: Path) -> None:
         extra = {"optional": True} if "optional" in said else {}
         with pytest.raises(ValidationError, match=said):
             Question(kind=kind, **{**base, "error": wrong_error, **extra})
+
+
+def words_in_main(page: str) -> int:
+    main = re.search(r"<main\b.*?</main>", page, re.S).group()
+    main = re.sub(r"<(script|style)\b.*?</\1>", " ", main, flags=re.S)
+    return len(html.unescape(re.sub(r"<[^>]+>", " ", main)).split())
+
+
+async def test_result_page_is_short_with_each_section_on_its_own_page(
+    browser: Browser, site: WebApp
+) -> None:
+    await browser.start()
+    await browser.get("/result/route")  # not finished: where they are
+    assert browser.url == "/question/org_type" and "out of date" in browser.page
+    await walk(browser)
+    await browser.get("/result/route")
+    assert browser.url == "/check-answers"
+    await browser.confirm()
+    page = browser.page
+    result = site.triage.engine.result(
+        site.store.load(next(iter(site.store.db["conversations"].rows))["subject"])
+    )
+    # What the phone shows first, and links: no section's items on the page itself.
+    assert words_in_main(page) < 450, words_in_main(page)  # was 1,735
+    shown = read_result(page)
+    assert shown.code == result.code and len(shown.steps) == 3 and shown.stage
+    assert shown.links == [f"/result/{s.id}" for s in result.sections]
+    h3s = [html.unescape(t) for t in re.findall(r"<h3[^>]*>(.*?)</h3>", page)]
+    assert h3s == [s.title for s in result.steps]
+    # The ranked steps link to the section holding more.
+    assert f'href="/result/{result.steps[0].section}"' in page
+    # Each section is its own page (GET), with a way back; an unknown one is not found.
+    section = result.sections[1]
+    title, items = read_section(await browser.get(f"/result/{section.id}"))
+    assert browser.status == 200 and title == section.title
+    assert items == [i.title for i in section.items]
+    assert browser.title == f"{section.title} – Partnerships check"
+    assert '<a href="/result" class="govuk-back-link">' in browser.page
+    assert words_in_main(browser.page) < words_in_main(page) * 3
+    await browser.get("/result/nothing_here")
+    assert browser.status == 404 and "Page not found" in browser.page
+    # Only for a finished result of this browser: another browser, or a new check, is sent
+    # to where it is.
+    other = site.browser()
+    await other.get(f"/result/{section.id}")
+    assert other.url == "/" and section.title not in other.page
+    await browser.get("/result")
+    await browser.submit(action="")  # Start a new check
+    assert browser.url == "/question/org_type"
+    await browser.get(f"/result/{section.id}")
+    assert browser.url == "/question/org_type"
+    await other.close()  # last: it closes the test server too

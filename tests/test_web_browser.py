@@ -346,3 +346,9 @@ def test_the_browsers_own_back_button_goes_back_and_a_change_carries_on(
         click_and_wait(driver, "//button[contains(., 'Confirm')]")
         assert driver.current_url.endswith("/result")
         assert "Your reference code" in driver.page_source
+        # The result fits in about three phone screens (it was eleven): sections are links.
+        height = driver.execute_script("return document.body.scrollHeight")
+        assert height <= 3.5 * 667, height
+        click_and_wait(driver, "//main//a[normalize-space()='Ways to partner']")
+        assert driver.current_url.endswith("/result/models")
+        check_axe(driver, "section", {})

@@ -169,8 +169,8 @@ class ResultPage:
     code: str
     stage: tuple[str, str] | None
     steps: list[tuple[str, str, str]]  # title, text, "Why: ..."
-    sections: list[str]
-    items: list[list[str]]  # each section's item titles
+    sections: list[str]  # the titles of the links to each section's page
+    links: list[str]  # their addresses
 
 
 def _text(fragment: str) -> str:
@@ -178,7 +178,7 @@ def _text(fragment: str) -> str:
 
 
 def read_result(page: str) -> ResultPage:
-    """The result page's code, stage line, ranked steps, section titles and their items."""
+    """The result page's code, stage line, ranked steps, and the links to its sections."""
     code = _text(re.search(r'<strong class="triage-code">(.*?)</strong>', page).group(1))
     stage = None
     found = re.search(
@@ -191,17 +191,23 @@ def read_result(page: str) -> ResultPage:
     steps = []
     for li in re.findall(r"<li>(.*?)</li>", ranked, re.S):
         title = _text(re.search(r"<h3[^>]*>(.*?)</h3>", li, re.S).group(1))
-        text, *rest = [_text(p) for p in re.findall(r"<p[^>]*>(.*?)</p>", li, re.S)]
-        why = next((r for r in rest if r.startswith("Why: ")), "")
-        steps.append((title, text, why))
-    sections, items = [], []
-    parts = re.split(r'<h2 class="govuk-heading-m" id="topic-[^"]*">', page)[1:]
-    for part in parts:
-        head, body = part.split("</h2>", 1)
-        body = body.split("<hr", 1)[0]
-        sections.append(_text(head))
-        items.append([_text(t) for t in re.findall(r"<h3[^>]*>(.*?)</h3>", body, re.S)])
-    return ResultPage(code, stage, steps, sections, items)
+        text = _text(re.search(r"<p[^>]*>(.*?)</p>", li, re.S).group(1))
+        why = re.search(r'<span class="triage-why">(.*?)</span>', li, re.S)
+        steps.append((title, text, _text(why.group(1)) if why else ""))
+    contents = re.search(r'<nav class="triage-contents".*?</nav>', page, re.S)
+    found_links = re.findall(
+        r'<a [^>]*href="([^"]+)">(.*?)</a>', contents.group() if contents else ""
+    )
+    return ResultPage(
+        code, stage, steps, [_text(t) for _, t in found_links], [u for u, _ in found_links]
+    )
+
+
+def read_section(page: str) -> tuple[str, list[str]]:
+    """A section page's title (its h1) and its items' titles (the h2s before the links)."""
+    title = _text(re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1))
+    body = page.split("</h1>", 1)[1].split("<hr", 1)[0]
+    return title, [_text(t) for t in re.findall(r"<h2[^>]*>(.*?)</h2>", body, re.S)]
 
 
 __all__ = [
@@ -211,6 +217,7 @@ __all__ = [
     "labels_of",
     "make_settings",
     "read_result",
+    "read_section",
     "running",
     "web",
 ]

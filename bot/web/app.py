@@ -533,6 +533,21 @@ def render_here(request: web.Request, here: Here) -> web.Response:
     return _see_other("/")
 
 
+async def result_section(request: web.Request) -> web.Response:
+    """One section of a finished result, on its own page (linked from the result page)."""
+    check = request.app[KEY]
+    here = check.here(check.subject(request[SID]))
+    if here.screen.page != DONE or here.conv is None:
+        return _moved(screen_url(here.screen))
+    result = web_result(check.view_engine, here.conv)
+    section = result.section(request.match_info["section"])
+    if section is None:
+        raise web.HTTPNotFound()
+    pages = check.pages
+    common = check.common(request, pages.title(section.title), True)
+    return check.html(pages.render("section.j2", common, result=result, section=section))
+
+
 async def answer(request: web.Request) -> web.Response:
     """A question's or the summary's form: Continue, Back, Change or Confirm."""
     check = request.app[KEY]
@@ -674,6 +689,7 @@ def create_app(
     app.router.add_post("/check-answers", answer)
     app.router.add_get("/result", show)
     app.router.add_get("/result/plan.html", plan)
+    app.router.add_get("/result/{section}", result_section)
     app.router.add_post("/forget", forget)
     app.router.add_get("/deleted", deleted)
     app.router.add_get("/privacy", privacy)

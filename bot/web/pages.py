@@ -183,8 +183,13 @@ WEB_TEMPLATES: dict[str, WebTemplate] = {
     "summary.j2": WebTemplate("Check your answers, with Change buttons.", ("items", "step")),
     "result.j2": WebTemplate(
         "The result (Engine.result, as the chat's): code, stage, ranked next steps, contacts, "
-        "the plan download, every section; Start a new check, delete.",
+        "the plan download, links to each section's page; Start a new check, delete.",
         ("result", "step"),
+    ),
+    "section.j2": WebTemplate(
+        "One section of the result on its own page (/result/<section id>), as the chat's "
+        "section message: its intro and items, and links to the others.",
+        ("result", "section"),
     ),
     "privacy.j2": WebTemplate(
         "The privacy notice, with what the cookie is for and how long it lasts.",
@@ -469,6 +474,13 @@ def check_pages(
                         who,
                         lambda r=shown, s=screen: pages.render(
                             "result.j2", common, result=r, step=s.step
+                        ),
+                    )
+                for section in result.sections:
+                    attempt(
+                        f"the result's {section.id} page",
+                        lambda r=result, sec=section: pages.render(
+                            "section.j2", common, result=r, section=sec
                         ),
                     )
                 if not plan_checked:
