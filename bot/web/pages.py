@@ -443,6 +443,13 @@ def check_pages(
             who = f"the {screen.question or screen.page} page"
             if screen.page == "question":
                 attempt(who, lambda s=screen: pages.question(s, common))
+                # Shown again by the browser's Back, with a back link by address.
+                attempt(
+                    f"{who} (an earlier question)",
+                    lambda s=screen: pages.question(
+                        replace(s, revisit=True, back="welcome"), common, back_url="/"
+                    ),
+                )
                 reasons = ["required"]
                 if screen.exclusive:
                     reasons.append("exclusive")
