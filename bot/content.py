@@ -287,10 +287,12 @@ class Durations(BaseModel):
 
 
 class Removed(BaseModel):
-    """What replaces contact details removed from typed answers."""
+    """What replaces personal details removed from typed answers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    name: str
+    address: str
     email: str
     link: str
     handle: str
