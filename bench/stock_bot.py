@@ -101,7 +101,7 @@ def summary(answers: dict[str, Any]) -> tuple[str, InlineKeyboardMarkup]:
         {"number": i, "label": q.label, "answer": words.get(q.id, "")}
         for i, q in enumerate(path, start=1)
     ]
-    text = CONTENT.render("summary.j2", items=items)
+    text = CONTENT.render("summary.j2", items=items, removed=[])
     changes = [
         InlineKeyboardButton(UI.buttons.change.format(label=q.label), callback_data=f"c:{q.id}")
         for q in path

@@ -110,7 +110,11 @@ TEMPLATES: dict[str, TemplateSpec] = {
     ),
     "summary.j2": TemplateSpec(
         "The summary of answers before confirming.",
-        {"items": "list of {number, label, answer}, one per question asked"},
+        {
+            "items": "list of {number, label, answer}, one per question asked",
+            "removed": "what was taken out of typed answers, in words from removed_said in "
+            "content/ui.yaml (e.g. ['a name', 'a phone number']); empty if nothing was",
+        },
     ),
     "result.j2": TemplateSpec(
         "The first message of the result: stage, ranked next steps, code, how to reach the "
@@ -300,6 +304,33 @@ class Removed(BaseModel):
     postcode: str
 
 
+class Counted(BaseModel):
+    """Words for one thing and for several (``{n}`` is replaced by how many)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    one: str
+    many: str = Field(description="'{n}' is replaced by how many")
+
+    def said(self, n: int) -> str:
+        """The words for ``n`` of them."""
+        return self.one if n == 1 else self.many.format(n=n)
+
+
+class RemovedSaid(BaseModel):
+    """How the summary names what was taken out of a typed answer, kind by kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Counted
+    address: Counted
+    email: Counted
+    link: Counted
+    handle: Counted
+    phone: Counted
+    postcode: Counted
+
+
 class UiText(BaseModel):
     """``content/ui.yaml``: the short words around the conversation."""
 
@@ -312,6 +343,7 @@ class UiText(BaseModel):
     durations: Durations
     skipped_answer: str
     removed: Removed
+    removed_said: RemovedSaid
     commands: dict[str, str] = Field(description="command -> description for Telegram's menu")
     plan_filename: str = Field(description="the plan file's name; '{code}' is replaced")
     name_label: str = Field(

@@ -263,7 +263,8 @@ class Screen:
     where there is no Back). For a question: its id, ``kind``, rendered ``body`` (HTML),
     position ``number`` of ``total``, ``choices`` in order (the exclusive ones flagged; a
     multi-select's ticks are its draft), ``scale`` words, ``optional``, ``max_length`` and
-    any typed ``text`` already given. For the summary: ``items``. When done: ``code``.
+    any typed ``text`` already given. For the summary: ``items``, and ``removed``, what was
+    taken out of typed answers in words ("a name", "2 phone numbers"). When done: ``code``.
     """
 
     page: str
@@ -281,6 +282,7 @@ class Screen:
     max_length: int = 0
     text: str | None = None
     items: tuple[SummaryItem, ...] = ()
+    removed: tuple[str, ...] = ()
     code: str | None = None
 
     @property
@@ -1105,6 +1107,20 @@ class Engine:
                 said[q.id] = ", ".join(self.content.words(q, codes))
         return said
 
+    def _removed(self, answers: dict[str, Answer]) -> tuple[str, ...]:
+        """What scrubbing took out of the typed answers, in words, kind by kind."""
+        texts = [
+            value
+            for q in self.flow.path(answers)
+            if q.kind == "text" and isinstance(value := answers.get(q.id), str)
+        ]
+        said = []
+        for kind, mark in self.ui.removed.model_dump().items():
+            n = sum(text.count(mark) for text in texts)
+            if n:
+                said.append(getattr(self.ui.removed_said, kind).said(n))
+        return tuple(said)
+
     def _privacy(self) -> Reply:
         after = self.content.reminders.reminder.after_days
         return self._msg(
@@ -1181,7 +1197,8 @@ class Engine:
                 SummaryItem(q.id, i, q.label, said.get(q.id, ""))
                 for i, q in enumerate(self.flow.path(conv.answers), start=1)
             )
-            return Screen(page=SUMMARY, step=conv.step, back=back, items=items)
+            removed = self._removed(conv.answers)
+            return Screen(page=SUMMARY, step=conv.step, back=back, items=items, removed=removed)
         q = self.flow.by_id[conv.state]
         pos = self.flow.position(q.id, conv.answers)
         current = conv.answers.get(q.id)
@@ -1245,7 +1262,7 @@ class Engine:
         b, s = self.ui.buttons, conv.step
         screen = self._screen(conv, with_back=False)
         items = [{"number": i.number, "label": i.label, "answer": i.answer} for i in screen.items]
-        text = self.content.render("summary.j2", items=items)
+        text = self.content.render("summary.j2", items=items, removed=list(screen.removed))
         changes = [
             Button(b.change.format(label=i.label), f"c|{s}|{i.question}") for i in screen.items
         ]

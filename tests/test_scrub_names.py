@@ -50,3 +50,72 @@ def test_what_the_issue_quoted() -> None:
         "Care Quality Commission",
     ):
         assert clean(kept) == kept
+
+
+# ---- through the conversation: what is kept, what `lookup` shows, what the summary says ----
+
+TYPED = "Jane Smith, our finance lead, wants help. Ring her on 07700 900123."
+
+
+def test_a_typed_name_is_not_kept_and_the_summary_says_what_went(content, store, tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from bot.engine import Engine
+    from bot.service import Triage
+
+    from .conftest import MUTUAL_ANSWERS, Clock, Walker, answer_all
+
+    code = "MPSP-7KQ3-X9TD"
+    walker = Walker(Triage(store, Engine(content), clock=Clock(), new_code=lambda: code))
+    walker.command("start")
+    walker.tap("Start")
+    answer_all(walker, [*MUTUAL_ANSWERS[:-1], ("type", TYPED)])
+    summary = walker.text
+    assert "Jane" not in summary and "07700" not in summary
+    assert "[name removed], our finance lead" in summary
+    assert "We took a name and a phone number out of your typed answer" in summary
+    walker.tap("Confirm")
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"Jane" not in raw and b"Smith" not in raw
+    found = CliRunner().invoke(
+        app,
+        ["lookup", code, "--db", str(tmp_path / "triage.db"), "--json"],
+        env={"TRIAGE_CONTENT_DIR": str(ROOT)},
+        catch_exceptions=False,
+    )
+    assert found.exit_code == 0, found.output
+    shown = json.dumps(json.loads(found.stdout))
+    assert "[name removed], our finance lead" in shown and "Jane" not in shown
+
+
+def test_nothing_is_said_when_nothing_was_taken_out(walker) -> None:
+    from .conftest import MUTUAL_ANSWERS, answer_all
+
+    walker.command("start")
+    walker.tap("Start")
+    answer_all(walker, MUTUAL_ANSWERS)
+    assert "out of your typed answer" not in walker.text
+
+
+async def test_the_web_summary_says_what_went(content, tmp_path) -> None:
+    from .test_web import MUTUAL
+    from .web_harness import running
+
+    site = await running(content, tmp_path)
+    browser = site.browser()
+    try:
+        await browser.start()
+        for _question, codes in MUTUAL:
+            await browser.answer(*codes)
+        await browser.type("Please ask Mrs Patel or Dr Ahmed at 14 High Street.")
+        page = browser.page
+        assert browser.url == "/check-answers", browser.url
+        assert "Patel" not in page and "High Street" not in page
+        assert "We took 2 names and a street address out of your typed answer" in page
+    finally:
+        await browser.close()
+        await site.close()
