@@ -73,6 +73,7 @@ def question(
         optional=q.optional,
         max_length=q.max_length,
         earlier=False,  # no follow-up checks in the stock bot
+        options=len(FLOW.choices(q, answers)),
     )
     buttons = []
     for option in FLOW.choices(q, answers):

@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 
 from jinja2 import Environment, Template, TemplateError
 from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .conditions import Condition
 from .flow import Flow, Option, Question, load_flow
@@ -56,6 +56,9 @@ RESULT_HELP = (
     "result.answers (label, answer)"
 )
 
+# Given to every chat template besides its own variables: the channel's words for answering.
+COMMON_VARIABLES = ("say",)
+
 # The contract between code and templates. Rendering checks that the code passes exactly
 # these variables, and content/README.md's variable list is generated from here.
 TEMPLATES: dict[str, TemplateSpec] = {
@@ -94,6 +97,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "optional": "true if the question can be skipped",
             "max_length": "longest typed answer accepted, in characters",
             "earlier": "true in a follow-up check when the answer given last time is shown ticked",
+            "options": "how many options the question has (0 for a typed answer)",
         },
     ),
     "answered.j2": TemplateSpec(
@@ -197,6 +201,8 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "expects": "what the current step takes: buttons, multi, text or start",
             "limit": "the longest typed answer accepted (for too_long)",
             "length": "how long the typed answer was (for too_long)",
+            "options": "how many options there are to choose from now (a question's options, "
+            "or every button under the summary or the result)",
         },
     ),
     "cancelled.j2": TemplateSpec(
@@ -279,6 +285,27 @@ class Notices(BaseModel):
     follow_up_gone: str = Field(description="a check-again button whose follow-up has ended")
 
 
+Channel = Literal["telegram", "terminal"]
+
+
+class ChannelWords(BaseModel):
+    """How to answer, in one chat channel's words (``say`` in every chat template)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tap: str = Field(description="before a button's name: 'then tap Done'")
+    Tap: str = Field(description="the same at the start of a sentence")
+    tapping: str = Field(description="'In about five minutes of tapping buttons'")
+    keep: str = Field(description="the answer given last time is ticked: 'tap it to keep it'")
+    tick: str = Field(description="how to answer a multi-select, before ', then tap Done'")
+    type_it: str = Field(description="how to answer a typed question")
+    how: str = Field(description="under each single-choice and scale question; {n} options")
+    typed: str = Field(description="text typed where an option is expected")
+    pick: str = Field(description="then what to do instead; {n} is how many options")
+    answer: str = Field(description="/help's first words")
+    quit: str = Field(description="/quit's line in /help where there is a /quit, else empty")
+
+
 class Durations(BaseModel):
     """How lengths of time read; ``{n}`` is replaced by the number."""
 
@@ -344,12 +371,40 @@ class UiText(BaseModel):
     skipped_answer: str
     removed: Removed
     removed_said: RemovedSaid
+    channels: dict[Channel, ChannelWords] = Field(
+        description="each chat channel's words for answering: telegram and terminal"
+    )
     commands: dict[str, str] = Field(description="command -> description for Telegram's menu")
     plan_filename: str = Field(description="the plan file's name; '{code}' is replaced")
     name_label: str = Field(
         description="words before the person's Telegram name in the team's post (added only "
         "with their consent)"
     )
+
+    @field_validator("channels")
+    @classmethod
+    def _every_channel(cls, value: dict[str, ChannelWords]) -> dict[str, ChannelWords]:
+        missing = set(get_args(Channel)) - set(value)
+        if missing:
+            raise ValueError(f"add the words for {', '.join(sorted(missing))}")
+        return value
+
+    @model_validator(mode="after")
+    def _notices_fill_in(self) -> UiText:
+        for channel in self.channels:
+            try:
+                self.notices_for(channel)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(
+                    f"notices: {{{exc.args[0]}}} is not one of the words in channels "
+                    "(use {tap} or {Tap})"
+                ) from None
+        return self
+
+    def notices_for(self, channel: Channel) -> Notices:
+        """The notices with the channel's {tap} and {Tap} filled in."""
+        say = self.channels[channel].model_dump()
+        return Notices(**{k: v.format(**say) for k, v in self.notices.model_dump().items()})
 
 
 class ReminderTiming(BaseModel):
@@ -457,14 +512,18 @@ class Content:
     reminders: RemindersText
     glossary: tuple[Term, ...] = ()
 
-    def render(self, name: str, **context: Any) -> str:
-        """Render a named template, checking the code passes exactly its declared variables."""
+    def render(self, name: str, *, channel: Channel = "telegram", **context: Any) -> str:
+        """Render a named template, checking the code passes exactly its declared variables.
+
+        Every chat template is also given ``say``: the channel's words for answering.
+        """
         spec = TEMPLATES[name]
         if set(context) != set(spec.variables):
             missing = set(spec.variables) - set(context)
             extra = set(context) - set(spec.variables)
             raise TypeError(f"{name}: missing {sorted(missing)}, unexpected {sorted(extra)}")
-        return render(self.templates[name], context)
+        say = self.ui.channels[channel].model_dump()
+        return render(self.templates[name], {**context, "say": say})
 
     def question_body(self, question: Question, said: dict[str, str]) -> Markup:
         """Render a question's own text (it may use ``said``, the answers so far in words).
