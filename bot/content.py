@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -522,8 +524,16 @@ class Content:
             missing = set(spec.variables) - set(context)
             extra = set(context) - set(spec.variables)
             raise TypeError(f"{name}: missing {sorted(missing)}, unexpected {sorted(extra)}")
-        say = self.ui.channels[channel].model_dump()
-        return render(self.templates[name], {**context, "say": say})
+        return render(self.templates[name], {**context, "say": self._say[channel]})
+
+    @cached_property
+    def _say(self) -> dict[str, dict[str, Markup]]:
+        # Plain text made safe once: <, > and & escaped, quotes left as typed (they need no
+        # escaping in Telegram's HTML, and a terminal shows them as they are).
+        return {
+            channel: {k: Markup(html.escape(v, quote=False)) for k, v in words}
+            for channel, words in self.ui.channels.items()
+        }
 
     def question_body(self, question: Question, said: dict[str, str]) -> Markup:
         """Render a question's own text (it may use ``said``, the answers so far in words).

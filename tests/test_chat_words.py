@@ -100,8 +100,7 @@ def test_telegram_still_says_tap(walker) -> None:
     walker.tap("Start")
     walker.tap("A Public Service Mutual")
     walker.type("we are a mutual")
-    # Words from content/ui.yaml are escaped for Telegram's HTML: ' becomes &#39;.
-    assert "I can&#39;t read a typed answer here.\nPlease tap one of the buttons." in walker.text
+    assert "I can't read a typed answer here.\nPlease tap one of the buttons." in walker.text
     assert "Type a number" not in walker.text
     answer_all(walker, MUTUAL_ANSWERS[1:])
     assert "Tap an answer below to change it, or tap Confirm" in walker.text
