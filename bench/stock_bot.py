@@ -73,6 +73,7 @@ def question(
         optional=q.optional,
         max_length=q.max_length,
         earlier=False,  # no follow-up checks in the stock bot
+        options=len(FLOW.choices(q, answers)),
     )
     buttons = []
     for option in FLOW.choices(q, answers):
@@ -101,7 +102,7 @@ def summary(answers: dict[str, Any]) -> tuple[str, InlineKeyboardMarkup]:
         {"number": i, "label": q.label, "answer": words.get(q.id, "")}
         for i, q in enumerate(path, start=1)
     ]
-    text = CONTENT.render("summary.j2", items=items)
+    text = CONTENT.render("summary.j2", items=items, removed=[])
     changes = [
         InlineKeyboardButton(UI.buttons.change.format(label=q.label), callback_data=f"c:{q.id}")
         for q in path

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 from jinja2 import meta, nodes
 
 from .conditions import Answer
-from .content import FLOW_FILE, TEMPLATES, Content, load_content
+from .content import COMMON_VARIABLES, FLOW_FILE, TEMPLATES, Content, load_content
 from .content_rules import (
     as_warning,
     check_engine,
@@ -203,7 +203,7 @@ def _template_variables(content: Content) -> list[Problem]:
     for name, spec in TEMPLATES.items():
         source = (content.root / "templates" / name).read_text(encoding="utf-8")
         used = meta.find_undeclared_variables(env.parse(source)) - set(env.globals)
-        for var in sorted(used - set(spec.variables)):
+        for var in sorted(used - set(spec.variables) - set(COMMON_VARIABLES)):
             line = next((i for i, text in enumerate(source.splitlines(), 1) if var in text), None)
             problems.append(
                 Problem(

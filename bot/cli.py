@@ -20,7 +20,7 @@ from .cli_common import (
     refuse_synthetic,
     settings_from,
 )
-from .content import Content, load_content
+from .content import Channel, Content, load_content
 from .engine import Engine
 from .logsafe import configure_logging
 from .privacy import pseudonym
@@ -57,14 +57,20 @@ def _register_subcommands() -> None:
 
 
 def make_engine(
-    settings: Settings, bundle: Content, *, handover: bool = False, reminders: bool = False
+    settings: Settings,
+    bundle: Content,
+    *,
+    handover: bool = False,
+    reminders: bool = False,
+    channel: Channel = "telegram",
 ) -> Engine:
     """The engine for a content bundle, with the retention periods the privacy notice quotes.
 
     ``handover``: offer "Ask the team to contact me" (only where the team's chat can be
     reached: the Telegram bot with TRIAGE_TEAM_CHAT_ID set). ``reminders``: the transport can
     write to people later (Telegram only): one reminder, and the follow-up check offered
-    after TRIAGE_FOLLOWUP_MONTHS (issue 9).
+    after TRIAGE_FOLLOWUP_MONTHS (issue 9). ``channel``: whose words for answering the
+    messages use ("terminal" for the terminal chat).
     """
     return Engine(
         bundle,
@@ -74,6 +80,7 @@ def make_engine(
         handover=handover,
         reminders=reminders,
         follow_up_months=settings.follow_up_months if reminders else 0,
+        channel=channel,
     )
 
 
@@ -84,11 +91,12 @@ def make_triage(
     *,
     handover: bool = False,
     reminders: bool = False,
+    channel: Channel = "telegram",
 ) -> Triage:
     """The engine and the store together, as every adapter uses them."""
     return Triage(
         store,
-        make_engine(settings, bundle, handover=handover, reminders=reminders),
+        make_engine(settings, bundle, handover=handover, reminders=reminders, channel=channel),
         rules=settings.rules,
         quiet=settings.quiet_hours,
     )
@@ -133,7 +141,7 @@ def chat(
         raise fail(str(exc)) from None
     console = Console(highlight=False)
     console.print(f"[dim]Terminal chat on {settings.db_path} — type /quit to leave.[/dim]")
-    triage = make_triage(settings, bundle, store)
+    triage = make_triage(settings, bundle, store, channel="terminal")
     subject = pseudonym(settings.require_secret(), TERMINAL_SUBJECT_ID)
     plans = settings.db_path.parent / "plans"
     try:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from jinja2 import Environment, Template, TemplateError
 from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .conditions import Condition
 from .flow import Flow, Option, Question, load_flow
@@ -56,6 +58,9 @@ RESULT_HELP = (
     "result.answers (label, answer)"
 )
 
+# Given to every chat template besides its own variables: the channel's words for answering.
+COMMON_VARIABLES = ("say",)
+
 # The contract between code and templates. Rendering checks that the code passes exactly
 # these variables, and content/README.md's variable list is generated from here.
 TEMPLATES: dict[str, TemplateSpec] = {
@@ -94,6 +99,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "optional": "true if the question can be skipped",
             "max_length": "longest typed answer accepted, in characters",
             "earlier": "true in a follow-up check when the answer given last time is shown ticked",
+            "options": "how many options the question has (0 for a typed answer)",
         },
     ),
     "answered.j2": TemplateSpec(
@@ -110,7 +116,11 @@ TEMPLATES: dict[str, TemplateSpec] = {
     ),
     "summary.j2": TemplateSpec(
         "The summary of answers before confirming.",
-        {"items": "list of {number, label, answer}, one per question asked"},
+        {
+            "items": "list of {number, label, answer}, one per question asked",
+            "removed": "what was taken out of typed answers, in words from removed_said in "
+            "content/ui.yaml (e.g. ['a name', 'a phone number']); empty if nothing was",
+        },
     ),
     "result.j2": TemplateSpec(
         "The first message of the result: stage, ranked next steps, code, how to reach the "
@@ -193,6 +203,8 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "expects": "what the current step takes: buttons, multi, text or start",
             "limit": "the longest typed answer accepted (for too_long)",
             "length": "how long the typed answer was (for too_long)",
+            "options": "how many options there are to choose from now (a question's options, "
+            "or every button under the summary or the result)",
         },
     ),
     "cancelled.j2": TemplateSpec(
@@ -275,6 +287,27 @@ class Notices(BaseModel):
     follow_up_gone: str = Field(description="a check-again button whose follow-up has ended")
 
 
+Channel = Literal["telegram", "terminal"]
+
+
+class ChannelWords(BaseModel):
+    """How to answer, in one chat channel's words (``say`` in every chat template)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tap: str = Field(description="before a button's name: 'then tap Done'")
+    Tap: str = Field(description="the same at the start of a sentence")
+    tapping: str = Field(description="'In about five minutes of tapping buttons'")
+    keep: str = Field(description="the answer given last time is ticked: 'tap it to keep it'")
+    tick: str = Field(description="how to answer a multi-select, before ', then tap Done'")
+    type_it: str = Field(description="how to answer a typed question")
+    how: str = Field(description="under each single-choice and scale question; {n} options")
+    typed: str = Field(description="text typed where an option is expected")
+    pick: str = Field(description="then what to do instead; {n} is how many options")
+    answer: str = Field(description="/help's first words")
+    quit: str = Field(description="/quit's line in /help where there is a /quit, else empty")
+
+
 class Durations(BaseModel):
     """How lengths of time read; ``{n}`` is replaced by the number."""
 
@@ -287,15 +320,44 @@ class Durations(BaseModel):
 
 
 class Removed(BaseModel):
-    """What replaces contact details removed from typed answers."""
+    """What replaces personal details removed from typed answers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    name: str
+    address: str
     email: str
     link: str
     handle: str
     phone: str
     postcode: str
+
+
+class Counted(BaseModel):
+    """Words for one thing and for several (``{n}`` is replaced by how many)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    one: str
+    many: str = Field(description="'{n}' is replaced by how many")
+
+    def said(self, n: int) -> str:
+        """The words for ``n`` of them."""
+        return self.one if n == 1 else self.many.format(n=n)
+
+
+class RemovedSaid(BaseModel):
+    """How the summary names what was taken out of a typed answer, kind by kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Counted
+    address: Counted
+    email: Counted
+    link: Counted
+    handle: Counted
+    phone: Counted
+    postcode: Counted
 
 
 class UiText(BaseModel):
@@ -310,12 +372,41 @@ class UiText(BaseModel):
     durations: Durations
     skipped_answer: str
     removed: Removed
+    removed_said: RemovedSaid
+    channels: dict[Channel, ChannelWords] = Field(
+        description="each chat channel's words for answering: telegram and terminal"
+    )
     commands: dict[str, str] = Field(description="command -> description for Telegram's menu")
     plan_filename: str = Field(description="the plan file's name; '{code}' is replaced")
     name_label: str = Field(
         description="words before the person's Telegram name in the team's post (added only "
         "with their consent)"
     )
+
+    @field_validator("channels")
+    @classmethod
+    def _every_channel(cls, value: dict[str, ChannelWords]) -> dict[str, ChannelWords]:
+        missing = set(get_args(Channel)) - set(value)
+        if missing:
+            raise ValueError(f"add the words for {', '.join(sorted(missing))}")
+        return value
+
+    @model_validator(mode="after")
+    def _notices_fill_in(self) -> UiText:
+        for channel in self.channels:
+            try:
+                self.notices_for(channel)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(
+                    f"notices: {{{exc.args[0]}}} is not one of the words in channels "
+                    "(use {tap} or {Tap})"
+                ) from None
+        return self
+
+    def notices_for(self, channel: Channel) -> Notices:
+        """The notices with the channel's {tap} and {Tap} filled in."""
+        say = self.channels[channel].model_dump()
+        return Notices(**{k: v.format(**say) for k, v in self.notices.model_dump().items()})
 
 
 class ReminderTiming(BaseModel):
@@ -423,14 +514,26 @@ class Content:
     reminders: RemindersText
     glossary: tuple[Term, ...] = ()
 
-    def render(self, name: str, **context: Any) -> str:
-        """Render a named template, checking the code passes exactly its declared variables."""
+    def render(self, name: str, *, channel: Channel = "telegram", **context: Any) -> str:
+        """Render a named template, checking the code passes exactly its declared variables.
+
+        Every chat template is also given ``say``: the channel's words for answering.
+        """
         spec = TEMPLATES[name]
         if set(context) != set(spec.variables):
             missing = set(spec.variables) - set(context)
             extra = set(context) - set(spec.variables)
             raise TypeError(f"{name}: missing {sorted(missing)}, unexpected {sorted(extra)}")
-        return render(self.templates[name], context)
+        return render(self.templates[name], {**context, "say": self._say[channel]})
+
+    @cached_property
+    def _say(self) -> dict[str, dict[str, Markup]]:
+        # Plain text made safe once: <, > and & escaped, quotes left as typed (they need no
+        # escaping in Telegram's HTML, and a terminal shows them as they are).
+        return {
+            channel: {k: Markup(html.escape(v, quote=False)) for k, v in words}
+            for channel, words in self.ui.channels.items()
+        }
 
     def question_body(self, question: Question, said: dict[str, str]) -> Markup:
         """Render a question's own text (it may use ``said``, the answers so far in words).

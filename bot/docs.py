@@ -32,7 +32,9 @@ def variables_markdown() -> str:
         "",
         "Every template can also use `{{ BREAK }}` (a place the message may be split when it "
         "is too long for one Telegram message) and the filter `count` (`1234 | count` gives "
-        "`1,234`).",
+        "`1,234`). Every chat template can use `say`: how to answer in the words of the channel "
+        'it is shown on (`channels` in `content/ui.yaml`: "tap" on Telegram, "type the '
+        'number of" in the terminal), for example `{{ say.tap }} Done`.',
         "",
         "A question's `text` in `flows/triage.yaml` is a template too. It can use `said`: the "
         "answers given so far in words, by question id (for example "

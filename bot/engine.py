@@ -21,7 +21,7 @@ from transitions import MachineError
 
 from .conditions import Answer, Frozen, freeze, thaw
 from .contacts import Contact
-from .content import Content
+from .content import Channel, Content
 from .flow import DONE, SUMMARY, WELCOME, Question, build_machine
 from .later import FOLLOW_UP, REMINDER, add_months
 from .privacy import new_link_id, scrub
@@ -263,7 +263,8 @@ class Screen:
     where there is no Back). For a question: its id, ``kind``, rendered ``body`` (HTML),
     position ``number`` of ``total``, ``choices`` in order (the exclusive ones flagged; a
     multi-select's ticks are its draft), ``scale`` words, ``optional``, ``max_length`` and
-    any typed ``text`` already given. For the summary: ``items``. When done: ``code``.
+    any typed ``text`` already given. For the summary: ``items``, and ``removed``, what was
+    taken out of typed answers in words ("a name", "2 phone numbers"). When done: ``code``.
     ``error`` is the question's own error text from the flow, if written (see Question.error).
     ``revisit`` marks an earlier question shown again where the person is (see
     :meth:`Engine.revisit`): its ``back`` is the question before it, reached the same way.
@@ -284,6 +285,7 @@ class Screen:
     max_length: int = 0
     text: str | None = None
     items: tuple[SummaryItem, ...] = ()
+    removed: tuple[str, ...] = ()
     code: str | None = None
     revisit: bool = False
     error: str | None = None
@@ -360,6 +362,7 @@ class Engine:
         handover: bool = False,
         reminders: bool = False,
         follow_up_months: int = 0,
+        channel: Channel = "telegram",
     ) -> None:
         """Build the engine for one content bundle.
 
@@ -368,11 +371,15 @@ class Engine:
         ``reminders`` is True where the transport can write to people later (Telegram): a
         conversation left part-way then asks for one reminder. With ``follow_up_months``
         above 0 the result offers a follow-up check after that many months (give it only
-        where messages can be sent later, as ``bot.cli.make_engine`` does).
+        where messages can be sent later, as ``bot.cli.make_engine`` does). ``channel`` picks
+        the words for answering (content/ui.yaml, ``channels``): "telegram" (also the web
+        page's engine, which shows none of them) or "terminal".
         """
         self.content = content
         self.flow = content.flow
         self.ui = content.ui
+        self.channel: Channel = channel
+        self.notices = content.ui.notices_for(channel)
         self.machine = build_machine(self.flow)
         self.retention_days = retention_days
         self.idle_days = idle_days
@@ -492,14 +499,21 @@ class Engine:
             expects = "buttons"
         else:
             expects = {"multi": "multi", "text": "text"}.get(question.kind, "buttons")
-        note = self.content.render(
+        view = self._view(conv)
+        # A question's options (its Back is not an answer); elsewhere every button shown.
+        options = len(
+            self.flow.choices(question, conv.answers)
+            if question is not None and conv is not None
+            else [b for row in view.buttons for b in row]
+        )
+        note = self._render(
             "reask.j2",
             reason=reason,
             expects=expects,
             limit=extra.get("limit"),
             length=extra.get("length"),
+            options=options,
         )
-        view = self._view(conv)
         text = f"{note}\n\n{view.text}"
         return Outcome(conv, [replace(view, text=text, source=f"reask.j2 + {view.source}")])
 
@@ -507,9 +521,9 @@ class Engine:
 
     def _submit(self, conv: Conversation | None, event: Submit) -> Outcome:
         if conv is None:
-            return self._stale(None, self.ui.notices.expired)
+            return self._stale(None, self.notices.expired)
         if event.step != conv.step:
-            return self._stale(conv, self.ui.notices.stale)
+            return self._stale(conv, self.notices.stale)
         question = self._question(conv)
         # The answer goes in from where the person is, or, for an earlier question shown
         # again (Engine.revisit), as a Change of it. A refused answer changes nothing.
@@ -517,7 +531,7 @@ class Engine:
         if question is None or event.question != question.id:
             at = self._revisit(conv, event.question)
             if at is None:
-                return self._stale(conv, self.ui.notices.stale)
+                return self._stale(conv, self.notices.stale)
             question = self.flow.by_id[event.question]
         if question.kind == "text":
             text, problem = self._typed(question, event.text or "")
@@ -531,13 +545,13 @@ class Engine:
         options = self.flow.choices(question, at.answers)
         known = {o.code for o in options}
         if any(code not in known for code in event.codes):
-            return self._stale(conv, self.ui.notices.unknown)  # a forged or outdated option
+            return self._stale(conv, self.notices.unknown)  # a forged or outdated option
         picked = set(event.codes)
         if not picked:
             return Outcome(conv, invalid="required")
         if question.kind != "multi":
             if len(picked) > 1:
-                return self._stale(conv, self.ui.notices.unknown)
+                return self._stale(conv, self.notices.unknown)
             return self._answer(at, question, event.codes[0], pressed=False)
         if picked & question.exclusive_codes and len(picked) > 1:
             return Outcome(conv, invalid="exclusive")
@@ -592,7 +606,7 @@ class Engine:
         try:
             step = int(step_text)
         except ValueError:
-            return self._stale(conv, self.ui.notices.unknown)
+            return self._stale(conv, self.notices.unknown)
 
         if conv is None:
             # Nothing is stored until the person taps Start.
@@ -602,10 +616,10 @@ class Engine:
                 return Outcome(None, [self._privacy(), self._view(None)])
             if verb == "nn":
                 return Outcome(None, [self._msg("not_now.j2")])
-            return self._stale(None, self.ui.notices.expired)
+            return self._stale(None, self.notices.expired)
 
         if step != conv.step:
-            return self._stale(conv, self.ui.notices.stale)
+            return self._stale(conv, self.notices.stale)
         question = self._question(conv)
         handler = {
             "go": self._on_go,
@@ -632,9 +646,9 @@ class Engine:
             "fx": self._on_follow_up_off,
         }.get(verb)
         if handler is None:
-            return self._stale(conv, self.ui.notices.unknown)
+            return self._stale(conv, self.notices.unknown)
         outcome = handler(conv, question, arg, ctx)
-        return outcome if outcome is not None else self._stale(conv, self.ui.notices.unknown)
+        return outcome if outcome is not None else self._stale(conv, self.notices.unknown)
 
     def _on_go(
         self, conv: Conversation, q: Question | None, arg: str, ctx: Context
@@ -690,7 +704,7 @@ class Engine:
         if q is None or q.kind != "multi":
             return None
         if not conv.draft:
-            return Outcome(conv, notice=self.ui.notices.pick_one)
+            return Outcome(conv, notice=self.notices.pick_one)
         return self._answer(conv, q, list(conv.draft), pressed=True)
 
     def _on_skip(
@@ -814,7 +828,7 @@ class Engine:
         return self._plan(self.result(conv), today)
 
     def _plan(self, result: Result, today: dt.date) -> Document:
-        page = self.content.render("plan.html.j2", result=result, date=long_date(today))
+        page = self._render("plan.html.j2", result=result, date=long_date(today))
         name = self.ui.plan_filename.format(code=result.code)
         return Document(filename=name, data=page.encode("utf-8"), mime="text/html")
 
@@ -823,16 +837,16 @@ class Engine:
         return list(self._pieces(self.result(conv)))
 
     def _render_pieces(self, result: Result) -> tuple[str, ...]:
-        pieces = [self.content.render("result.j2", result=result)]
+        pieces = [self._render("result.j2", result=result)]
         for section in result.sections:
-            text = self.content.render("section.j2", result=result, section=section)
+            text = self._render("section.j2", result=result, section=section)
             pieces.extend(piece.strip() for piece in text.split(BREAK) if piece.strip())
         return tuple(pieces)
 
     def _result(self, conv: Conversation) -> list[Reply]:
         """The first message: stage, ranked next steps, code and contact; the rest on buttons."""
         result = self.result(conv)
-        text = self.content.render("result.j2", result=result)
+        text = self._render("result.j2", result=result)
         return [Reply(text, self._result_buttons(conv, result), source="result.j2")]
 
     def _result_buttons(
@@ -872,7 +886,7 @@ class Engine:
         section = result.section(arg)
         if section is None:
             return None
-        text = self.content.render("section.j2", result=result, section=section)
+        text = self._render("section.j2", result=result, section=section)
         messages = pack(piece for piece in text.split(BREAK))
         replies = [Reply(m, source="section.j2") for m in messages]
         buttons = self._result_buttons(conv, result, showing=section.id)
@@ -883,7 +897,7 @@ class Engine:
         if conv.state != DONE:
             return None
         result = self.result(conv)
-        caption = self.content.render("plan_caption.j2", result=result)
+        caption = self._render("plan_caption.j2", result=result)
         document = self._plan(result, ctx.now.date())
         return Outcome(conv, [Reply(caption, document=document, source="plan_caption.j2")])
 
@@ -891,7 +905,7 @@ class Engine:
         if conv.state != DONE or not self.handover:
             return None
         if conv.handover:
-            return Outcome(conv, notice=self.ui.notices.handover_already)
+            return Outcome(conv, notice=self.notices.handover_already)
         b, s = self.ui.buttons, conv.step
         buttons = (
             (Button(b.handover_named, f"{NAMED_HANDOVER[0]}|{s}|{NAMED_HANDOVER[1]}"),),
@@ -906,11 +920,11 @@ class Engine:
         if conv.state != DONE or not self.handover or arg not in ("name", "anon"):
             return None
         if conv.handover:
-            return Outcome(conv, [self._closed()], notice=self.ui.notices.handover_already)
+            return Outcome(conv, [self._closed()], notice=self.notices.handover_already)
         named = arg == "name"
         asked = replace(conv, handover=True)
         result = self.result(asked)
-        post = self.content.render(
+        post = self._render(
             "handover_team.j2", result=result, named=named, date=long_date(ctx.now.date())
         )
         team = Reply(
@@ -925,7 +939,7 @@ class Engine:
     def _on_handover_cancel(self, conv: Conversation, q: Any, arg: str, ctx: Any) -> Outcome | None:
         if conv.state != DONE:
             return None
-        return Outcome(conv, [self._closed()], notice=self.ui.notices.handover_cancelled)
+        return Outcome(conv, [self._closed()], notice=self.notices.handover_cancelled)
 
     # ---- coming back: one reminder, a follow-up check (issue 9) -------------------------------
     # The engine says what to send later (Outcome.later) and what the person chose; when it
@@ -970,7 +984,7 @@ class Engine:
     def _render_reminder(self, number: int | None, total: int | None, label: str | None) -> str:
         # Every event on Telegram asks for the reminder anew (only its buttons' step changes):
         # the words are rendered once per place in the flow (cached in __init__).
-        return self.content.render(
+        return self._render(
             "reminder.j2", number=number, total=total, label=label, idle_days=self.idle_days
         )
 
@@ -1004,7 +1018,7 @@ class Engine:
         if conv.state != DONE or not self.follow_up_months or conv.code is None:
             return None
         if conv.follow_up:
-            return Outcome(conv, [self._redrawn(conv, arg)], self.ui.notices.follow_up_already)
+            return Outcome(conv, [self._redrawn(conv, arg)], self.notices.follow_up_already)
         link = ctx.new_link()
         when = add_months(ctx.now, self.follow_up_months)
         booked = replace(conv, follow_up=True)
@@ -1028,7 +1042,7 @@ class Engine:
     ) -> Outcome:
         """Start the follow-up check, with the earlier answers ticked where they still fit."""
         if event.earlier is None:
-            return self._stale(conv, self.ui.notices.follow_up_gone)
+            return self._stale(conv, self.notices.follow_up_gone)
         if conv is not None and conv.link == event.link and conv.state != DONE:
             return Outcome(conv, [self._closed(), self._view(conv)])  # already under way
         if conv is not None and conv.state not in (WELCOME, DONE) and event.step != conv.step:
@@ -1162,6 +1176,20 @@ class Engine:
                 said[q.id] = ", ".join(self.content.words(q, codes))
         return said
 
+    def _removed(self, answers: dict[str, Answer]) -> tuple[str, ...]:
+        """What scrubbing took out of the typed answers, in words, kind by kind."""
+        texts = [
+            value
+            for q in self.flow.path(answers)
+            if q.kind == "text" and isinstance(value := answers.get(q.id), str)
+        ]
+        said = []
+        for kind, mark in self.ui.removed.model_dump().items():
+            n = sum(text.count(mark) for text in texts)
+            if n:
+                said.append(getattr(self.ui.removed_said, kind).said(n))
+        return tuple(said)
+
     def _privacy(self) -> Reply:
         after = self.content.reminders.reminder.after_days
         return self._msg(
@@ -1174,6 +1202,10 @@ class Engine:
             follow_up=self._interval() if self.follow_up_months else None,
         )
 
+    def _render(self, name: str, **context: Any) -> str:
+        """A template rendered in this engine's channel's words."""
+        return self.content.render(name, channel=self.channel, **context)
+
     def _msg(
         self,
         name: str,
@@ -1182,7 +1214,7 @@ class Engine:
         **context: Any,
     ) -> Reply:
         """A message rendered from a named template."""
-        return Reply(self.content.render(name, **context), buttons, edit=edit, source=name)
+        return Reply(self._render(name, **context), buttons, edit=edit, source=name)
 
     def _closed(self) -> Reply:
         """Remove the buttons from the message that was pressed (its text stays)."""
@@ -1238,7 +1270,8 @@ class Engine:
                 SummaryItem(q.id, i, q.label, said.get(q.id, ""))
                 for i, q in enumerate(self.flow.path(conv.answers), start=1)
             )
-            return Screen(page=SUMMARY, step=conv.step, back=back, items=items)
+            removed = self._removed(conv.answers)
+            return Screen(page=SUMMARY, step=conv.step, back=back, items=items, removed=removed)
         q = self.flow.by_id[conv.state]
         pos = self.flow.position(q.id, conv.answers)
         current = conv.answers.get(q.id)
@@ -1270,7 +1303,7 @@ class Engine:
     def _question_view(self, conv: Conversation, q: Question) -> Reply:
         b, marks, s = self.ui.buttons, self.ui.marks, conv.step
         screen = self._screen(conv, with_back=False)
-        text = self.content.render(
+        text = self._render(
             "question.j2",
             body=screen.body,
             number=screen.number,
@@ -1280,6 +1313,7 @@ class Engine:
             optional=screen.optional,
             max_length=screen.max_length,
             earlier=self._shows_earlier(conv, q),
+            options=len(screen.choices),
         )
         buttons: list[Button] = []
         for choice in screen.choices:
@@ -1303,7 +1337,7 @@ class Engine:
         b, s = self.ui.buttons, conv.step
         screen = self._screen(conv, with_back=False)
         items = [{"number": i.number, "label": i.label, "answer": i.answer} for i in screen.items]
-        text = self.content.render("summary.j2", items=items)
+        text = self._render("summary.j2", items=items, removed=list(screen.removed))
         changes = [
             Button(b.change.format(label=i.label), f"c|{s}|{i.question}") for i in screen.items
         ]

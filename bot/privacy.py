@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import hmac
 import re
 import secrets
 from collections.abc import Mapping
+from importlib import resources
 
 # No 0/O, 1/I/L or U/V: a code read aloud over the phone should survive.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
@@ -45,15 +48,78 @@ _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{4,32}\b")
 # UK and international numbers: 9+ digits allowing spaces, dots, dashes and brackets.
 _PHONE = re.compile(r"(?<![\w])(?:\+|00)?\(?\d[\d\s().-]{7,}\d(?![\w])")
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
+# A street address: "14 High Street", "Flat 2, 10 Church Street", "Unit 3, Riverside Business
+# Park". No small library finds UK street addresses without a postcode (postcodes are removed
+# on their own), so this is a pattern: a number, up to three capitalised words, a street word.
+_STREET_WORDS = (
+    "Street|St|Road|Rd|Lane|Avenue|Ave|Close|Drive|Way|Place|Crescent|Terrace|Gardens|"
+    "Court|Grove|Hill|Square|Row|Walk|Mews|Parade|Park|Green|Rise|Wharf|Yard|Estate"
+)
+_ADDRESS = re.compile(
+    r"\b(?:(?:Flat|Unit|Suite|Apartment|Room|Floor)\s+\d{1,4}[A-Za-z]?,?\s+(?:\d{1,4}[A-Za-z]?,?\s+)?"
+    r"|\d{1,4}[A-Za-z]?,?\s+)"
+    rf"(?:[A-Z][\w'’-]*\s+){{0,3}}(?:{_STREET_WORDS})\b"
+)
+# Names: a title and the words after it ("Mrs Patel", "Dr Sarah Mitchell", "Mrs J Patel"), or
+# a known first name followed by a known surname ("Jane Smith"). The lists are the US Census
+# Bureau's 1990 name files (public domain; 5,163 first names, 88,799 surnames), as the `names`
+# package (MIT) ships them; that package has no wheel, which the image needs, so the lists
+# are kept here, gzipped (bot/data/README.md). No library made for finding names fits the
+# image (issue 18): bench/scrub_names.py prints what this catches.
+NAMES_FILE = "data/names.txt.gz"
+_TITLES = "Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Cllr|Councillor|Sir|Dame|Rev|Revd|Lord|Lady"
+_WORD = r"[A-Z][a-zA-Z'’-]+"
+_TITLED = re.compile(rf"\b(?:{_TITLES})\.?(?:\s+(?:[A-Z]\.?(?=\s)|{_WORD})){{1,3}}")
+# Each capitalised word with the next one (a lookahead, so "Ring Andrew Hall" tries both pairs).
+_PAIR = re.compile(rf"\b({_WORD})(?=\s+({_WORD}))")
 
 
 def scrub(text: str, marks: Mapping[str, str]) -> str:
-    """Replace contact details with ``marks`` (keys: email, link, handle, phone, postcode)."""
+    """Replace personal details with ``marks``.
+
+    Keys: email, link, handle, phone, address, postcode and name. Contact details go first, so
+    that a name inside an email address is removed with the address.
+    """
     text = _EMAIL.sub(marks["email"], text)
     text = _URL.sub(marks["link"], text)
     text = _HANDLE.sub(marks["handle"], text)
     text = _PHONE.sub(lambda m: _phone_or_keep(m, marks["phone"]), text)
-    return _POSTCODE.sub(marks["postcode"], text)
+    text = _ADDRESS.sub(marks["address"], text)
+    text = _POSTCODE.sub(marks["postcode"], text)
+    return scrub_names(text, marks["name"])
+
+
+def scrub_names(text: str, mark: str) -> str:
+    """Replace people's names (with any title) by ``mark``; organisations and places stay."""
+    text = _TITLED.sub(mark, text)
+    first, last = _names()
+    spans: list[tuple[int, int]] = []
+    for m in _PAIR.finditer(text):
+        if _key(m[1]) in first and f"\n{_key(m[2])}\n".encode() in last:
+            if spans and m.start() <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], m.end(2))  # "Mary Anne Smith"
+            else:
+                spans.append((m.start(), m.end(2)))
+    for start, end in reversed(spans):
+        text = text[:start] + mark + text[end:]
+    return text
+
+
+def _key(word: str) -> str:
+    # The lists spell O'Brien as OBRIEN.
+    return word.replace("'", "").replace("’", "").upper()
+
+
+@functools.cache
+def _names() -> tuple[frozenset[str], bytes]:
+    """First names (a set) and surnames, read once, the first time typed text is scrubbed.
+
+    The 88,799 surnames stay one block of bytes (under 1 MB; a set of them would take 14 MB
+    of the bot's memory) and are looked up only after a known first name.
+    """
+    data = gzip.decompress(resources.files(__package__).joinpath(NAMES_FILE).read_bytes())
+    first, _, last = data.removeprefix(b"# first\n").partition(b"# last\n")
+    return frozenset(first.decode("ascii").split()), b"\n" + last
 
 
 def _phone_or_keep(match: re.Match[str], mark: str) -> str:

@@ -120,7 +120,7 @@ MUTUAL_ANSWERS = [
     ("tap", "London"),
     ("tap", "51 to 250"),
     ("tap", "£5m to £20m"),
-    ("tap", "5 to 10 years"),
+    ("tap", "Over 5, up to 10 years"),
     ("tap", "3"),
     ("tick", "Informal: agreement", "Subcontracting as the lead"),
     ("tap", "4"),

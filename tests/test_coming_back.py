@@ -33,7 +33,7 @@ TO_QUESTION_6 = ["Start", "A Public Service Mutual", "Leadership", "Health", "Lo
 # The rest of a Mutual's check from question 6, then Confirm (ticks then Done, as labels).
 REST = [
     "£5m to £20m",
-    "5 to 10 years",
+    "Over 5, up to 10 years",
     "3",
     "Informal",
     "Done",

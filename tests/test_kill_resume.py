@@ -33,7 +33,7 @@ STEPS = [
     ("Yorkshire and the Humber", "how many staff"),
     ("251 to 1,000", "annual turnover"),
     ("Over £20m", "How long ago"),
-    ("More than 10 years", "How confident"),
+    ("Over 10 years", "How confident"),
     ("4", "Which kinds of partnership"),
     ("Informal", "✅ Informal"),
     ("Contractual joint venture", "✅ Contractual joint venture"),

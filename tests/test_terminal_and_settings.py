@@ -26,7 +26,10 @@ def run_chat(content, db: Path, lines: list[str]) -> str:
     store = Store(db)
     try:
         chat = TerminalChat(
-            Triage(store, Engine(content)), "t" * 64, console, lines_reader(iter(lines))
+            Triage(store, Engine(content, channel="terminal")),
+            "t" * 64,
+            console,
+            lines_reader(iter(lines)),
         )
         chat.run()
     finally:
@@ -63,7 +66,7 @@ def test_terminal_walk_through_to_results(content, tmp_path: Path) -> None:
     ]
     output = run_chat(content, tmp_path / "t.db", lines)
     assert "Question 1 of 17" in output
-    assert "I can't read a typed answer here." in output
+    assert "That isn't one of the numbers here.\nPlease type a number from 1 to 7." in output
     assert "Please check your answers" in output
     assert "[phone removed]" in output
     assert "Your next steps" in output

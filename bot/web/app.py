@@ -520,6 +520,7 @@ def render_here(request: web.Request, here: Here) -> web.Response:
             "summary.j2",
             check.common(request, title, True),
             items=[i.__dict__ for i in screen.items],
+            removed=list(screen.removed),
             step=screen.step,
         )
         return check.html(body)

@@ -180,7 +180,9 @@ WEB_TEMPLATES: dict[str, WebTemplate] = {
         "One question: radios, checkboxes or a text box, with the error summary.",
         ("q", "error", "step", "text", "progress"),
     ),
-    "summary.j2": WebTemplate("Check your answers, with Change buttons.", ("items", "step")),
+    "summary.j2": WebTemplate(
+        "Check your answers, with Change buttons.", ("items", "removed", "step")
+    ),
     "result.j2": WebTemplate(
         "The result (Engine.result, as the chat's): code, stage, ranked next steps, contacts, "
         "the plan download, links to each section's page; Start a new check, delete.",
@@ -378,6 +380,10 @@ def check_pages(
     engine = engine or Engine(content)
     common = {"title": "", "csrf": "0" * 64, "has_session": True, "moved": True, "static": ""}
     contact = engine.contact
+    # The summary's note on what was taken out of typed text, as if a name and two phone
+    # numbers had been (the walks type nothing that is taken out).
+    said = content.ui.removed_said
+    sample_removed = [said.name.said(1), said.phone.said(2)]
     count = 0
     seen: set[tuple[str, str]] = set()
     plan_checked = False
@@ -466,7 +472,11 @@ def check_pages(
                 attempt(
                     who,
                     lambda s=screen: pages.render(
-                        "summary.j2", common, items=[i.__dict__ for i in s.items], step=s.step
+                        "summary.j2",
+                        common,
+                        items=[i.__dict__ for i in s.items],
+                        removed=list(s.removed) or sample_removed,
+                        step=s.step,
                     ),
                 )
             elif screen.page == "done":
