@@ -294,7 +294,8 @@ def _chart(table: SafeTable) -> list[dict[str, Any]]:
     else:
         cells = table.row_totals if _has_total_column(table) else [row[0] for row in table.cells]
         use_percent = table.kind == "share"
-    values = [(c.percent if use_percent else c.count) for c in cells]
+    # A zero by definition has no percentage beside it in the table; its bar is simply empty.
+    values = [0 if c.structural else (c.percent if use_percent else c.count) for c in cells]
     top = max([v for v in values if v is not None] or [1]) or 1
     bars = []
     for label, cell, value in zip(table.rows, cells, values, strict=True):
