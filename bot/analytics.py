@@ -321,6 +321,8 @@ class Analysis:
             percent_of_first=True,
             note=self.text.notes["funnel"],
             extra={"steps": used},
+            # Nobody who finished stopped before the end: zero by definition, shown as 0.
+            structural=frozenset({(used.index(DONE), 1)} if DONE in used else ()),
         )
 
     # ---- which tables a split can show -------------------------------------------------------

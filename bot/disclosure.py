@@ -2,7 +2,11 @@
 
 The ONS "10/5" rule, with configurable thresholds:
 
-- a count under ``min_count`` (10) is suppressed, zero included;
+- a count under ``min_count`` (10) is suppressed, zero included: a zero that could have been
+  otherwise says that nobody in a group did something, which is as telling as a small count;
+- a structural zero (a figure that is zero by definition, such as the people who finished a
+  check and yet stopped before the end) counts nobody and reveals nothing: it is shown as 0,
+  and never chosen to hide another figure;
 - every other count is shown rounded to the nearest ``round_to`` (5);
 - a percentage is shown only over a denominator of at least ``min_denominator`` (10), and is
   worked out from the rounded figures shown beside it, so it reveals nothing more;
@@ -59,14 +63,20 @@ class Table:
     partition: bool = True
     # For a funnel: the later columns' percentages are out of the row's first column.
     percent_of_first: bool = False
+    # Cells (row, column) that are zero by definition, not by count: shown as 0, never hidden.
+    structural: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One protected figure: ``count`` is None when suppressed."""
+    """One protected figure: ``count`` is None when suppressed.
+
+    ``structural``: zero by definition (nobody could be counted there), so shown as 0.
+    """
 
     count: int | None
     percent: int | None = None
+    structural: bool = False
 
     @property
     def suppressed(self) -> bool:
@@ -100,7 +110,11 @@ def protect(table: Table, rules: Rules) -> SafeTable:
     # Work on a grid with the margins as an extra row (bases) and column (row totals).
     grid = [[*table.counts[r], table.row_totals[r]] for r in range(n_rows)]
     grid.append([*table.bases, table.base_total])
-    hidden = [[value < rules.min_count for value in row] for row in grid]
+    fixed = {(r, c) for r, c in table.structural if not table.counts[r][c]}
+    hidden = [
+        [value < rules.min_count and (r, c) not in fixed for c, value in enumerate(row)]
+        for r, row in enumerate(grid)
+    ]
 
     lines: list[list[tuple[int, int]]] = []
     # Along a row, the breakdown columns add up to the row total (columns partition people).
@@ -109,11 +123,13 @@ def protect(table: Table, rules: Rules) -> SafeTable:
     # Down a column, the cells add up to the column's base when there is one answer each.
     if table.additive:
         lines.extend([(r, c) for r in range(n_rows + 1)] for c in range(n_cols + 1))
-    _complementary(grid, hidden, lines)
+    _complementary(grid, hidden, lines, fixed)
 
     def cell(r: int, c: int, base_r: int | None = None, base_c: int | None = None) -> Cell:
         if hidden[r][c]:
             return Cell(None)
+        if (r, c) in fixed:
+            return Cell(0, structural=True)
         shown = rules.rounded(grid[r][c])
         percent = None
         if (
@@ -152,9 +168,15 @@ def protect(table: Table, rules: Rules) -> SafeTable:
 
 
 def _complementary(
-    grid: list[list[int]], hidden: list[list[bool]], lines: Sequence[list[tuple[int, int]]]
+    grid: list[list[int]],
+    hidden: list[list[bool]],
+    lines: Sequence[list[tuple[int, int]]],
+    fixed: set[tuple[int, int]],
 ) -> None:
-    """Hide more cells until no line has exactly one hidden cell."""
+    """Hide more cells until no line has exactly one hidden cell.
+
+    A structural zero is never the one hidden: everyone knows it, so hiding it protects nothing.
+    """
     changed = True
     while changed:
         changed = False
@@ -163,7 +185,7 @@ def _complementary(
             if len(secret) != 1 or len(line) < 2:
                 continue
             # Hide the smallest other cell; the total (last in the line) only as a last resort.
-            others = [(r, c) for r, c in line[:-1] if not hidden[r][c]]
+            others = [(r, c) for r, c in line[:-1] if not hidden[r][c] and (r, c) not in fixed]
             if not others and not hidden[line[-1][0]][line[-1][1]]:
                 others = [line[-1]]
             if not others:
@@ -208,6 +230,8 @@ def check_safe(table: SafeTable, rules: Rules) -> list[str]:
     everything.append(table.base_total)
     for cell in everything:
         if cell.count is not None:
+            if cell.structural and cell.count == 0:
+                continue
             if cell.count < rules.min_count:
                 problems.append(f"count {cell.count} under {rules.min_count}")
             if cell.count % rules.round_to:

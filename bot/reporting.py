@@ -12,12 +12,14 @@ from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from . import inline
 from .content import Content, ReportLabels
 from .disclosure import Cell, Rules, SafeTable
 
@@ -45,6 +47,14 @@ def cell_text(cell: Cell, labels: ReportLabels, percent: bool = True) -> str:
     if percent and cell.percent is not None:
         text += f" ({cell.percent}%)"
     return text
+
+
+def notice_text(text: str, style: str) -> Text:
+    """A notice for the terminal: its `code` spans underlined, without the backticks."""
+    notice = Text(style=style)
+    for piece, code in inline.spans(text):
+        notice.append(piece, style="underline" if code else None)
+    return notice
 
 
 def disclosure_note(content: Content, rules: Rules) -> str:
@@ -139,7 +149,7 @@ def print_tables(
     """Tables in the terminal, fitted to its width: nothing is cut, wide tables come in parts."""
     labels = content.report.labels
     if meta.synthetic:
-        console.print(Text(content.report.synthetic, style="bold white on red"))
+        console.print(notice_text(content.report.synthetic, "bold white on red"))
     console.print(Text(content.report.title, style="bold"))
     console.print(Text(_period_text(meta, content), style="dim"))
     for note in meta.notes:
@@ -196,7 +206,7 @@ def print_tables(
     console.print()
     console.print(Text(disclosure_note(content, meta.rules), style="dim"))
     if meta.synthetic:
-        console.print(Text(content.report.synthetic, style="bold white on red"))
+        console.print(notice_text(content.report.synthetic, "bold white on red"))
 
 
 def _period_text(meta: ReportMeta, content: Content) -> str:
@@ -284,7 +294,8 @@ def _chart(table: SafeTable) -> list[dict[str, Any]]:
     else:
         cells = table.row_totals if _has_total_column(table) else [row[0] for row in table.cells]
         use_percent = table.kind == "share"
-    values = [(c.percent if use_percent else c.count) for c in cells]
+    # A zero by definition has no percentage beside it in the table; its bar is simply empty.
+    values = [0 if c.structural else (c.percent if use_percent else c.count) for c in cells]
     top = max([v for v in values if v is not None] or [1]) or 1
     bars = []
     for label, cell, value in zip(table.rows, cells, values, strict=True):
@@ -352,7 +363,8 @@ def to_html(
         tables=views,
         labels=labels.model_dump(),
         by=content.report.dimensions[meta.by] if meta.by else None,  # type: ignore[index]
-        synthetic=content.report.synthetic if meta.synthetic else "",
+        # Escaped here, with its `code` spans as <code>, so the template shows no backticks.
+        synthetic=Markup(inline.html(content.report.synthetic)) if meta.synthetic else "",
     )
 
 

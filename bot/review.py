@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
+from . import inline
 from .content import Content
 from .disclosure import Rules
 from .flow import DONE, SUMMARY
@@ -265,19 +267,34 @@ _SPLIT_ORDER = (
 _BY_COUNT = "CASE WHEN typeof(count) = 'integer' THEN count END DESC NULLS LAST, row_position"
 
 
+def _sector_choices(sectors: list[str], name: str) -> str:
+    """Links that run the sector query for each sector: Datasette offers only a text box."""
+    links = ", ".join(
+        f'<a href="/{DATABASE}/{name}?{urlencode({"sector": sector})}">{escape(sector)}</a>'
+        for sector in sectors
+    )
+    return f"<p>Choose a sector: {links}.</p>"
+
+
 def _aggregate_queries(content: Content, note: str) -> dict[str, dict[str, Any]]:
     """Canned queries over the protected figures: the same numbers the report prints."""
-    sectors = ", ".join(word for q, _o, word in content.option_labels() if q.id == "service")
+    sectors = [word for q, _o, word in content.option_labels() if q.id == "service"]
+    # With no sector typed yet, the first one's figures: a page of answers, not an empty table.
+    default = sectors[0].replace("'", "''")
     return {
         "support_in_a_sector": {
             "title": "Which support is most needed in a sector?",
-            "description": f"People asking for each kind of support, in one sector: type its "
-            f"name ({sectors}). " + note,
-            "sql": f"""SELECT row_label AS support, count AS people, percent
+            "description_html": f"<p>People asking for each kind of support, in one sector "
+            f"({escape(sectors[0])} until you choose or type another).</p>"
+            + _sector_choices(sectors, "support_in_a_sector")
+            + f"<p>{escape(note)}</p>",
+            # The SQL is a click away ("show"); the figures come first.
+            "hide_sql": True,
+            "sql": f"""SELECT column_label AS sector, row_label AS support, count AS people, percent
 FROM figures
 WHERE split = 'sector' AND table_id = 'support' AND people_asked = 0
   AND lower(column_label) IN (
-    lower(trim(:sector)),
+    lower(coalesce(nullif(trim(:sector), ''), '{default}')),
     (SELECT lower(option_label) FROM options
      WHERE question = 'service' AND option = lower(trim(:sector))))
 ORDER BY {_BY_COUNT}""",
@@ -351,29 +368,36 @@ WHERE code = upper(trim(:code)) ORDER BY position""",
 
 
 def _home(intro: str, queries: dict[str, dict[str, Any]]) -> str:
-    """The home page's text: what this is, and a link to each canned query."""
+    """The home page's text: what this is, and a link to each canned query.
+
+    The view's notice is not repeated here: the banner above every page already says it.
+    """
     links = "".join(
         f'<li><a href="/{DATABASE}/{name}">{escape(query["title"])}</a></li>'
         for name, query in queries.items()
     )
-    return f"<p>{escape(intro)}</p><ul>{links}</ul>"
+    return f"<p>{inline.html(intro)}</p><ul>{links}</ul>"
 
 
 def _reminders_table(protected: bool) -> dict[str, Any]:
     rule = " Counts under the disclosure threshold are hidden, others rounded." if protected else ""
     return {
         "title": "Reminders and follow-ups (counts only)",
-        "description": "Telegram only: the one reminder for a check left part-way, and the "
-        "follow-up checks people asked for on their results. `waiting`: due to be sent later; "
-        "`sent`: delivered so far. Nothing about who they are for." + rule,
+        "description_html": inline.html(
+            "Telegram only: the one reminder for a check left part-way, and the "
+            "follow-up checks people asked for on their results. `waiting`: due to be sent "
+            "later; `sent`: delivered so far. Nothing about who they are for." + rule
+        ),
     }
 
 
 _FIGURES_TABLE = {
     "title": "Report figures (protected)",
-    "description": "Every figure of `python -m bot report`, for everyone (split = none) and "
-    "split by sector, size, region and readiness stage, protected as the report prints "
-    "them. people_asked = 1 marks the row of people asked (or totals).",
+    "description_html": inline.html(
+        "Every figure of `python -m bot report`, for everyone (split = none) and "
+        "split by sector, size, region and readiness stage, protected as the report prints "
+        "them. people_asked = 1 marks the row of people asked (or totals)."
+    ),
     "facets": ["split", "table_title"],
     "sort": "table_position",
 }
@@ -388,10 +412,8 @@ def metadata(
     """
     meta = _metadata(content, rules, protected)
     if synthetic:
+        # The red banner above every page says the rest (write_templates).
         meta["title"] = f"{content.report.labels.synthetic.upper()}: {meta['title']}"
-        meta["description_html"] = (
-            f"<p><strong>{escape(content.report.synthetic)}</strong></p>" + meta["description_html"]
-        )
     return meta
 
 
@@ -406,7 +428,7 @@ def _metadata(content: Content, rules: Rules, protected: bool) -> dict[str, Any]
     if protected:
         return {
             "title": content.report.title,
-            "description_html": _home(content.report.protected + " " + note, queries),
+            "description_html": _home(note, queries),
             "databases": {
                 DATABASE: {
                     "title": "Protected figures",
@@ -422,7 +444,7 @@ def _metadata(content: Content, rules: Rules, protected: bool) -> dict[str, Any]
         }
     queries |= _row_queries()
     intro = (
-        content.report.confidential + " Counts in tables and facets here are exact, for the "
+        "Counts in tables and facets here are exact, for the "
         "team's own review; for figures to share, use `python -m bot report`, "
         "`python -m bot review --protected` or the canned queries below, which apply the "
         "10/5 rule."
@@ -527,7 +549,7 @@ def write_templates(
         banner = (
             '<p class="mpsp-notice mpsp-synthetic" role="alert" style="margin:0 0 1em;'
             'padding:.6em 1em;background:#b00020;color:#fff;font-weight:700">'
-            f"{{% raw %}}{escape(content.report.synthetic)}{{% endraw %}}</p>"
+            f"{{% raw %}}{inline.html(content.report.synthetic)}{{% endraw %}}</p>"
         )
     # The notice is escaped for HTML and kept out of Jinja's reach with {% raw %}.
     (folder / "base.html").write_text(
@@ -536,8 +558,15 @@ def write_templates(
         f"{banner}"
         f'<p class="mpsp-notice mpsp-{kind}" style="margin:0 0 1em;padding:.6em 1em;'
         f'border-left:4px solid;background:{colours};font-weight:600">'
-        f"{{% raw %}}{escape(notice)}{{% endraw %}}</p>"
+        f"{{% raw %}}{inline.html(notice)}{{% endraw %}}</p>"
         "{{ super() }}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    # A canned query's browser tab shows its title, not its SQL.
+    (folder / "query.html").write_text(
+        '{% extends "default:query.html" %}\n'
+        "{% block title %}{% if canned_query and metadata.title %}{{ metadata.title }}"
+        "{% else %}{{ super() }}{% endif %}{% endblock %}\n",
         encoding="utf-8",
     )
     return folder
@@ -546,13 +575,18 @@ def write_templates(
 def datasette_command(
     database: Path, meta: Path, templates: Path, options: ReviewOptions, python: str
 ) -> list[str]:
-    """The Datasette command line for a view; read-only, no downloads."""
-    command = [
+    """The command serving a view with Datasette; read-only, no downloads, no access log."""
+    settings: dict[str, Any] = {
+        "suggest_facets": False,
+        "allow_download": False,
+        "default_page_size": 50,
+    }
+    if options.protected:
+        settings["default_allow_sql"] = False
+    return [
         python,
         "-m",
-        "datasette",
-        "serve",
-        "--immutable",
+        "bot.review_serve",
         str(database),
         "--host",
         options.host,
@@ -562,16 +596,6 @@ def datasette_command(
         str(meta),
         "--template-dir",
         str(templates),
-        "--setting",
-        "suggest_facets",
-        "off",
-        "--setting",
-        "allow_download",
-        "off",
-        "--setting",
-        "default_page_size",
-        "50",
+        "--settings",
+        json.dumps(settings),
     ]
-    if options.protected:
-        command += ["--setting", "default_allow_sql", "off"]
-    return command

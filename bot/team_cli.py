@@ -37,6 +37,7 @@ from .cli_common import (
 )
 from .content import Content
 from .disclosure import Rules
+from .inline import plain
 from .privacy import normalise_code
 from .review import ReviewOptions
 from .settings import Settings
@@ -204,7 +205,9 @@ def report(
 
 def say_synthetic(content: Content) -> None:
     """The demo-data banner on the screen (stderr), whatever was written where."""
-    err.print(Text(content.report.synthetic, style="bold white on red"), soft_wrap=True)
+    from .reporting import notice_text
+
+    err.print(notice_text(content.report.synthetic, "bold white on red"), soft_wrap=True)
 
 
 def lookup(
@@ -233,16 +236,18 @@ def lookup(
         # First, so it is the first thing read in either form.
         found = {
             "dataset": content.report.labels.synthetic,
-            "notice": content.report.synthetic,
+            "notice": plain(content.report.synthetic),
             **found,
         }
     if as_json:
         out.print_json(json.dumps(found, ensure_ascii=False))
         return
     if synthetic:
-        out.print(Text(content.report.synthetic, style="bold white on red"), soft_wrap=True)
+        from .reporting import notice_text
+
+        out.print(notice_text(content.report.synthetic, "bold white on red"), soft_wrap=True)
     out.print(
-        f"[bold]{found['code']}[/bold]  finished {found['completed']} UTC  "
+        f"[bold]{found['code']}[/bold]  finished {_when(found['completed'])}  "
         f"content version {found['content_version']}"
     )
     if found["readiness"]:
@@ -261,6 +266,15 @@ def lookup(
             str(item["position"]), escape(item["title"]), item["section"], escape(item["reasons"])
         )
     out.print(recs)
+
+
+def _when(stamp: str) -> str:
+    """A stored UTC time as people read it: "5 Dec 2026 01:16 UTC"."""
+    try:
+        moment = dt.datetime.fromisoformat(stamp).astimezone(dt.UTC)
+    except (TypeError, ValueError):
+        return str(stamp)  # not a time: shown as stored rather than lost
+    return f"{moment.day} {moment:%b %Y %H:%M} UTC"
 
 
 def _lookup(store: Store, content: Content, code: str) -> dict[str, Any] | None:
@@ -491,7 +505,7 @@ def export(
         store.close()
     notice = " ".join(content.report.confidential.split())
     if synthetic:
-        notice = f"{' '.join(content.report.synthetic.split())} {notice}"
+        notice = f"{' '.join(plain(content.report.synthetic).split())} {notice}"
         # Every row carries the mark, so none can be copied out of the file without it.
         rows = [{"dataset": content.report.labels.synthetic, **row} for row in rows]
     fields = ["dataset", *EXPORT_FIELDS] if synthetic else list(EXPORT_FIELDS)

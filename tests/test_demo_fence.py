@@ -183,10 +183,12 @@ def test_both_review_views_say_so_on_every_page(
     protected: bool, tmp_path: Path, content: Content
 ) -> None:
     from bot.disclosure import Rules
+    from bot.inline import html
 
     made_up = write_templates(tmp_path / "demo", content, protected, synthetic=True)
     base = (made_up / "base.html").read_text(encoding="utf-8")
-    assert "mpsp-synthetic" in base and content.report.synthetic in base
+    # The banner, its `python -m bot demo-data` shown as code.
+    assert "mpsp-synthetic" in base and html(content.report.synthetic) in base
     assert base.index("mpsp-synthetic") < base.index(
         "mpsp-confidential" if not protected else "mpsp-protected"
     )

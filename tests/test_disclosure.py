@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,34 @@ def test_a_lone_hidden_cell_gets_a_partner() -> None:
     assert check_safe(safe, Rules()) == []
 
 
+def test_a_zero_by_definition_shows_as_0_and_never_hides_another() -> None:
+    # The funnel's shape: "stopped here" adds up to its total; nobody who finished stopped.
+    funnel = Table(
+        id="funnel",
+        title="T",
+        rows=["first", "second", "finished"],
+        columns=["reached", "stopped"],
+        counts=[[50, 7], [40, 12], [30, 0]],
+        bases=[50, 19],
+        row_totals=[50, 40, 30],
+        base_total=50,
+        additive=True,
+        kind="count",
+        partition=False,
+        percent_of_first=True,
+        structural=frozenset({(2, 1)}),
+    )
+    safe = protect(funnel, Rules())
+    assert safe.cells[2][1] == Cell(0, structural=True)
+    # The 7 is hidden, and its partner is a count that could tell it, not the known zero.
+    assert safe.cells[0][1].suppressed and safe.cells[1][1].suppressed
+    assert check_safe(safe, Rules()) == []
+    # A zero that could have been otherwise is hidden like any small count.
+    counted = protect(replace(funnel, structural=frozenset()), Rules())
+    assert counted.cells[2][1].suppressed and not counted.cells[1][1].suppressed
+    assert check_safe(replace(counted, cells=[*safe.cells[:2], [Cell(30), Cell(0)]]), Rules())
+
+
 def test_thresholds_are_configurable() -> None:
     rules = Rules(min_count=20, round_to=10, min_denominator=50)
     safe = protect(table([[15], [26], [34]], [75]), rules)
@@ -131,10 +160,13 @@ def test_no_rendered_figure_breaks_the_rule(n, seed, abandon, by, rules) -> None
         assert check_safe(safe, rules) == [], safe.id
         for line in hidden_lines(safe):
             assert sum(c.count is None for c in line) != 1
-    # The CSV: every count is hidden, or big enough and rounded.
+    # The CSV: every count is hidden, or big enough and rounded; a 0 only where it is zero by
+    # definition (the funnel's finished checks, none of whom stopped).
+    structural = sum(cell.structural for safe in tables for row in safe.cells for cell in row)
     rows = list(csv.DictReader(io.StringIO(to_csv(CONTENT, tables))))
     counts = [r["count"] for r in rows]
-    assert rendered_numbers_obey(counts, rules) == []
+    assert counts.count("0") == structural
+    assert rendered_numbers_obey([c for c in counts if c != "0"], rules) == []
     for r in rows:
         if r["percent"]:
             assert r["count"] != SUPPRESSED
@@ -149,7 +181,9 @@ def test_no_rendered_figure_breaks_the_rule(n, seed, abandon, by, rules) -> None
     )
     html = to_html(CONTENT, meta, tables, {**headline, "started": None})
     cells = re.findall(r"<td(?: class=\"[a-z]+\")?>([^<]*)</td>", html)
-    assert rendered_numbers_obey([c for c in cells if re.match(r"^[\d,]", c)], rules) == []
+    assert cells.count("0") == structural
+    numbers = [c for c in cells if re.match(r"^[\d,]", c) and c != "0"]
+    assert rendered_numbers_obey(numbers, rules) == []
     # /stats.
     figures = stats_figures(CONTENT, rules, headline)
     assert (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from .conftest import ROOT
 
@@ -16,13 +18,50 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert main_command.endswith("python -m bot") and "pip install ." in main_command
 
 
-def test_every_setting_is_documented() -> None:
-    source = (ROOT / "bot" / "settings.py").read_text(encoding="utf-8")
-    names = set(re.findall(r'"((?:TRIAGE|TELEGRAM)_[A-Z_]+)"', source))
-    assert len(names) >= 14
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [n for n in sorted(names) if f"| `{n}` |" not in readme]
-    assert missing == []
+class _Reading(Mapping[str, str]):
+    """An empty environment that remembers every name asked of it."""
+
+    def __init__(self) -> None:
+        self.asked: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.asked.add(name)
+        raise KeyError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.asked.add(name)
+        return default
+
+    def __contains__(self, name: object) -> bool:
+        self.asked.add(str(name))
+        return False
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _settings_table(readme: str) -> list[str]:
+    """The variable of each row of the README's settings table, in order."""
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [re.match(r"\| `([A-Z_]+)` \|", row).group(1) for row in rows]  # type: ignore[union-attr]
+
+
+def test_the_settings_table_is_every_setting_once() -> None:
+    """Both ways: every variable Settings reads is in the table, and every row is one it reads."""
+    from bot.settings import load_settings
+
+    environment = _Reading()
+    load_settings(environment)
+    read = {name for name in environment.asked if name.startswith(("TRIAGE_", "TELEGRAM_"))}
+    assert len(read) >= 30
+    documented = _settings_table((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert sorted(read - set(documented)) == [], "read by Settings, not in the table"
+    assert sorted(set(documented) - read) == [], "in the table, not a setting"
+    assert len(documented) == len(set(documented)), "a setting in the table twice"
 
 
 def test_every_command_is_documented() -> None:

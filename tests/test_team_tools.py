@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -149,6 +150,18 @@ def test_report_shows_where_people_drop_out(demo_db: Path) -> None:
     stopped = {r["row"]: r for r in rows if r["column"] == "Stopped here"}
     assert "Organisation" in stopped and "Barriers" in stopped
     assert stopped["Organisation"]["count"] == "[c]" or int(stopped["Organisation"]["count"])
+    # Nobody who finished stopped before the end: zero by definition, shown as 0, not hidden.
+    assert stopped["Finished checks"]["count"] == "0"
+
+
+def test_where_people_stop_shows_a_zero_by_definition_as_0_and_says_why(demo_db: Path) -> None:
+    text = _report_in_terminal(demo_db, columns=100)
+    funnel = text[text.index("Where people stop") :]
+    finished = next(line for line in funnel.splitlines() if line.startswith("Finished checks"))
+    assert finished.split()[-1] == "0", finished
+    flat = " ".join(text.split())
+    assert "A zero is hidden too, unless it is zero by definition" in flat
+    assert "which is shown as 0." in flat
 
 
 def test_html_report_is_one_self_contained_file(demo_db: Path, tmp_path: Path) -> None:
@@ -229,9 +242,36 @@ def test_lookup_shows_one_response_in_full(demo_db: Path) -> None:
     assert found["content_version"] == CONTENT.digest
     pretty = invoke("lookup", code, "--db", str(demo_db))
     assert "Advice shown" in pretty.output and "Answers" in pretty.output
+    # The time as people read it ("5 Dec 2026 01:16 UTC"), not ISO with "+00:00 UTC".
+    finished = dt.datetime.fromisoformat(found["completed"])
+    when = f"finished {finished.day} {finished:%b %Y %H:%M} UTC"
+    assert when in pretty.output and "+00:00" not in pretty.output
     unknown = invoke("lookup", "MPSP-2222-2222", "--db", str(demo_db))
     assert unknown.exit_code == 1 and "no response has the code" in unknown.output
     assert invoke("lookup", "hello", "--db", str(demo_db)).exit_code == 2
+
+
+def test_banners_show_commands_as_code_never_as_backticks(demo_db: Path, tmp_path: Path) -> None:
+    banner = "SYNTHETIC DEMO DATA: made up by"
+    table = _report_in_terminal(demo_db, columns=200)
+    assert f"{banner} python -m bot demo-data to try" in table and "`" not in table
+    code = _a_code(demo_db)
+    exported = tmp_path / "rows.json"
+    for args in (
+        ("lookup", code),
+        ("lookup", code, "--json"),
+        ("export", "--format", "json", "--out", str(exported)),
+        ("report", "--format", "csv", "--out", str(tmp_path / "report.csv")),
+    ):
+        result = invoke(*args, "--db", str(demo_db))
+        assert result.exit_code == 0, result.output
+        assert banner in " ".join(result.output.split()) and "`" not in result.output, args
+    assert "`" not in json.loads(exported.read_text(encoding="utf-8"))["notice"]
+    page = tmp_path / "report.html"
+    assert invoke("report", "--db", str(demo_db), "--format", "html", "--out", str(page))
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<code>python -m bot demo-data</code>") == 2 and "`" not in html
+    assert ">None<" not in html  # the funnel's zero by definition: an empty bar, "0%"
 
 
 def test_export_is_anonymised_and_marked_confidential(demo_db: Path, tmp_path: Path) -> None:
@@ -299,10 +339,15 @@ def test_review_copy_holds_no_pseudonym_and_canned_queries_apply_the_rule(
             if column in columns:
                 for row in rows:
                     count = row[columns.index(column)]
+                    if row[0] == "Finished checks" and column == "stopped_here":
+                        assert count == 0  # zero by definition
+                        continue
                     assert count == "[c]" or (count >= 10 and count % 5 == 0), (name, row)
     in_health = queries["support_in_a_sector"]["sql"]
     best = review.execute(in_health, {"sector": "health"}).fetchall()
-    assert best[0][0] in ("Commercial advice", "Legal advice")
+    assert best[0][:2] in (("Health", "Commercial advice"), ("Health", "Legal advice"))
+    # Nothing typed yet: the first sector's figures, not an empty table.
+    assert review.execute(in_health, {"sector": ""}).fetchall() == best
     # The sector as people see it, in any case, gives the same rows as its code.
     for typed in ("Health", " HEALTH ", "health"):
         assert review.execute(in_health, {"sector": typed}).fetchall() == best
@@ -331,7 +376,12 @@ def test_protected_view_holds_only_the_reports_protected_figures(
     assert later["Follow-up checks"][1] != "[c]"  # the demo sent some
     blob = db.read_bytes()
     assert _a_code(demo_db).encode() not in blob
-    for (count,) in conn.execute("SELECT count FROM figures"):
+    for table_id, row, column, count in conn.execute(
+        "SELECT table_id, row_label, column_label, count FROM figures"
+    ):
+        if (table_id, row, column) == ("funnel", "Finished checks", "Stopped here"):
+            assert count == 0  # zero by definition: nobody who finished stopped
+            continue
         assert count == "[c]" or (count >= 10 and count % 5 == 0)
     # The very figures `report` prints, for everyone and for each split.
     for split in ("none", "sector", "region"):
@@ -536,7 +586,57 @@ def test_review_protected_serves_only_protected_figures(demo_db: Path) -> None:
         assert _get(f"{base}/review?sql=select+1")[0] == 403
         assert _get(f"{base}/review.db")[0] in (403, 404)
     finally:
-        _stop(server)
+        output = _stop(server)
+    # Like the web page, no line names a visitor: no access log with address and port.
+    assert "Uvicorn running on" in output
+    assert '"GET ' not in output
+    assert not re.search(r"\b\d{1,3}(\.\d{1,3}){3}:\d+ - ", output), output
+
+
+def _review_pages(db: Path, folder: Path, protected: bool, *paths: str) -> dict[str, str]:
+    """Pages of a review view of a demo database, from Datasette in this process."""
+    from datasette.app import Datasette
+
+    from bot.review import build_copy, build_protected, write_metadata, write_templates
+
+    rules = Settings().rules
+    build = build_protected if protected else build_copy
+    copy = build(db, folder / "review.db", CONTENT, rules)
+    meta = write_metadata(folder / "metadata.json", CONTENT, rules, protected, synthetic=True)
+    templates = write_templates(folder / "templates", CONTENT, protected, synthetic=True)
+    datasette = Datasette(
+        immutables=[str(copy)],
+        metadata=json.loads(meta.read_text(encoding="utf-8")),
+        template_dir=str(templates),
+    )
+
+    async def fetch() -> dict[str, str]:
+        return {path: (await datasette.client.get(path)).text for path in paths}
+
+    return asyncio.run(fetch())
+
+
+@pytest.mark.parametrize("protected", [False, True])
+def test_review_says_each_notice_once_and_the_sector_query_opens_on_figures(
+    demo_db: Path, tmp_path: Path, protected: bool
+) -> None:
+    query = "/review/support_in_a_sector"
+    pages = _review_pages(demo_db, tmp_path, protected, "/", query, f"{query}?sector=Education")
+    home = pages["/"]
+    notice = CONTENT.report.protected if protected else CONTENT.report.confidential
+    for words in (notice, CONTENT.report.synthetic):
+        assert home.count(" ".join(words.split())[:30]) == 1, words
+    # Commands in the banners and the introduction are code, never literal backticks.
+    assert "<code>python -m bot demo-data</code>" in home and "`python" not in home
+    # The sector query: figures for the first sector straight away, a link for each sector,
+    # and its SQL one click away rather than first on the page.
+    sector = pages[query]
+    assert "<title>Which support is most needed in a sector?</title>" in sector
+    assert "Commercial advice" in sector and '<td class="col-sector">Health</td>' in sector
+    assert '<pre id="sql-query">' not in sector and "SELECT column_label" not in sector
+    assert f'href="{query}?sector=Children+and+young+people"' in sector
+    chosen = pages[f"{query}?sector=Education"]
+    assert '<td class="col-sector">Education</td>' in chosen and 'col-sector">Health' not in chosen
 
 
 def test_review_on_a_busy_port_says_so(demo_db: Path) -> None:

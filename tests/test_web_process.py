@@ -103,3 +103,17 @@ def test_kill_minus_nine_mid_walk_and_the_same_browser_carries_on(
     finally:
         store.close()
     assert answers == dict(ANSWERS) and response["channel"] == "web"
+
+
+def test_sigterm_logs_that_the_web_page_stopped(tmp_path: Path) -> None:
+    """As the bot does, `web` says it stopped when a service manager stops it."""
+    server = WebServer(tmp_path / "triage.db").start()
+    try:
+        Person(server.url).open("/")
+        assert server.stop() == 0
+    finally:
+        server.close()
+    lines = server.stderr.splitlines()
+    assert any("web page on" in line for line in lines)
+    assert "web page stopped" in lines[-1], lines[-3:]
+    assert "Traceback" not in server.stderr

@@ -762,5 +762,10 @@ def serve(
     async def announce(app: web.Application) -> None:
         log.info("web page on %s (listening on %s:%d)", where, host, port)
 
+    async def stopped(app: web.Application) -> None:
+        # Last, once the store is closed: an operator sees the stop was clean (as the bot says).
+        log.info("web page stopped")
+
     app.on_startup.append(announce)
+    app.on_cleanup.append(stopped)
     web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=10)
