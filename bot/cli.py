@@ -57,14 +57,20 @@ def _register_subcommands() -> None:
 
 
 def make_engine(
-    settings: Settings, bundle: Content, *, handover: bool = False, reminders: bool = False
+    settings: Settings,
+    bundle: Content,
+    *,
+    handover: bool = False,
+    reminders: bool = False,
+    channel: str = "telegram",
 ) -> Engine:
     """The engine for a content bundle, with the retention periods the privacy notice quotes.
 
     ``handover``: offer "Ask the team to contact me" (only where the team's chat can be
     reached: the Telegram bot with TRIAGE_TEAM_CHAT_ID set). ``reminders``: the transport can
     write to people later (Telegram only): one reminder, and the follow-up check offered
-    after TRIAGE_FOLLOWUP_MONTHS (issue 9).
+    after TRIAGE_FOLLOWUP_MONTHS (issue 9). ``channel``: "telegram" or "terminal", for the
+    privacy notice and the welcome, which say what that channel keeps.
     """
     return Engine(
         bundle,
@@ -74,6 +80,7 @@ def make_engine(
         handover=handover,
         reminders=reminders,
         follow_up_months=settings.follow_up_months if reminders else 0,
+        channel=channel,
     )
 
 
@@ -84,11 +91,12 @@ def make_triage(
     *,
     handover: bool = False,
     reminders: bool = False,
+    channel: str = "telegram",
 ) -> Triage:
     """The engine and the store together, as every adapter uses them."""
     return Triage(
         store,
-        make_engine(settings, bundle, handover=handover, reminders=reminders),
+        make_engine(settings, bundle, handover=handover, reminders=reminders, channel=channel),
         rules=settings.rules,
         quiet=settings.quiet_hours,
     )
@@ -133,7 +141,7 @@ def chat(
         raise fail(str(exc)) from None
     console = Console(highlight=False)
     console.print(f"[dim]Terminal chat on {settings.db_path} — type /quit to leave.[/dim]")
-    triage = make_triage(settings, bundle, store)
+    triage = make_triage(settings, bundle, store, channel="terminal")
     subject = pseudonym(settings.require_secret(), TERMINAL_SUBJECT_ID)
     plans = settings.db_path.parent / "plans"
     try:

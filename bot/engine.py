@@ -294,6 +294,8 @@ class Screen:
         return tuple(c.code for c in self.choices if c.chosen)
 
 
+# Where a chat runs; the web page has its own templates (bot/web/).
+CHAT_CHANNELS = ("telegram", "terminal")
 COMMANDS = frozenset({"start", "restart", "cancel", "help", "privacy", "forget", "stats"})
 # The handover's "send, with my Telegram name" button: verb and argument of its callback data.
 NAMED_HANDOVER = ("hs", "name")
@@ -355,6 +357,7 @@ class Engine:
         handover: bool = False,
         reminders: bool = False,
         follow_up_months: int = 0,
+        channel: str = "telegram",
     ) -> None:
         """Build the engine for one content bundle.
 
@@ -363,8 +366,12 @@ class Engine:
         ``reminders`` is True where the transport can write to people later (Telegram): a
         conversation left part-way then asks for one reminder. With ``follow_up_months``
         above 0 the result offers a follow-up check after that many months (give it only
-        where messages can be sent later, as ``bot.cli.make_engine`` does).
+        where messages can be sent later, as ``bot.cli.make_engine`` does). ``channel`` is
+        where the chat runs ("telegram" or "terminal"): the welcome and the privacy notice
+        describe what that channel keeps.
         """
+        if channel not in CHAT_CHANNELS:
+            raise ValueError(f"unknown chat channel {channel!r}: one of {CHAT_CHANNELS}")
         self.content = content
         self.flow = content.flow
         self.ui = content.ui
@@ -375,6 +382,7 @@ class Engine:
         self.handover = handover
         self.reminders = reminders
         self.follow_up_months = follow_up_months
+        self.channel = channel
         # Results are pure functions of the answers: keep the last few (every button on a
         # result's messages needs it again). lru_cache is safe across threads.
         self._build = lru_cache(maxsize=256)(self._build_result)
@@ -447,7 +455,7 @@ class Engine:
         if name == "privacy":
             return Outcome(conv, [self._privacy(), self._view(conv)])
         if name == "forget":
-            return Outcome(None, [self._msg("forgotten.j2")], forget=True)
+            return Outcome(conv, [self._forget_ask(conv)])
         if name == "stats":
             # Only programme admins get figures (the adapter sends them as Stats).
             return self._command(conv, "help", ctx)
@@ -549,6 +557,10 @@ class Engine:
                 return Outcome(None, [self._privacy(), self._view(None)])
             if verb == "nn":
                 return Outcome(None, [self._msg("not_now.j2")])
+            if verb == "fg" and not arg:
+                return self._forgotten()
+            if verb == "fk":
+                return Outcome(None, [self._closed(), self._view(None)])
             return self._stale(None, self.ui.notices.expired)
 
         if step != conv.step:
@@ -577,6 +589,8 @@ class Engine:
             "rm": self._on_stop_reminders,
             "fw": self._on_follow_up,
             "fx": self._on_follow_up_off,
+            "fg": self._on_forget,
+            "fk": self._on_keep,
         }.get(verb)
         if handler is None:
             return self._stale(conv, self.ui.notices.unknown)
@@ -592,6 +606,33 @@ class Engine:
 
     def _on_privacy(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
         return Outcome(conv, [self._privacy(), self._view(conv)])
+
+    def _forget_ask(self, conv: Conversation | None) -> Reply:
+        """Ask once before /forget deletes anything: Delete or Keep (issue 18).
+
+        Delete carries the conversation's step and run, so a tap on an old question (or after
+        a new check has started) is stale and deletes nothing.
+        """
+        b = self.ui.buttons
+        step, run = (conv.step, conv.run) if conv is not None else (0, "")
+        delete, keep = (
+            Button(b.forget_delete, f"fg|{step}|{run}"),
+            Button(b.forget_keep, f"fk|{step}"),
+        )
+        buttons = ((delete, keep),)
+        return self._msg("forget_ask.j2", buttons)
+
+    def _forgotten(self) -> Outcome:
+        return Outcome(None, [self._closed(), self._msg("forgotten.j2")], forget=True)
+
+    def _on_forget(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        if arg != conv.run:
+            return None  # asked before this check began: delete nothing
+        return self._forgotten()
+
+    def _on_keep(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        # Nothing changes: back to where they were, as "Carry on" does.
+        return Outcome(conv, [self._closed(), self._view(conv)])
 
     def _on_not_now(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
         return Outcome(conv, [self._msg("not_now.j2")])
@@ -1109,6 +1150,7 @@ class Engine:
         after = self.content.reminders.reminder.after_days
         return self._msg(
             "privacy.j2",
+            channel=self.channel,
             retention_days=self.retention_days,
             idle_days=self.idle_days,
             contact=self.contact,
@@ -1145,6 +1187,7 @@ class Engine:
                 buttons,
                 returning=conv is not None,
                 contact=self.contact,
+                channel=self.channel,
             )
         if conv.state == SUMMARY:
             return self._summary(conv)
