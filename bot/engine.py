@@ -182,7 +182,7 @@ class Later:
 
 @dataclass(frozen=True)
 class Completion:
-    """A finished triage, ready to be stored as an anonymous response."""
+    """A finished triage, ready to be stored as a pseudonymous response (under its code)."""
 
     code: str
     run: str
