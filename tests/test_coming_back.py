@@ -411,7 +411,7 @@ async def test_forget_after_the_owner_link_is_purged_still_removes_the_follow_up
         await say(telegram, bot, KIRI, "/forget")
         await tap(telegram, bot, KIRI, "Delete")  # /forget asks first
         (row,) = bot.store.conn.execute("SELECT followup_link, follows_link FROM responses")
-        assert tuple(row) == (None, None)  # anonymous again: nothing leads back to them
+        assert tuple(row) == (None, None)  # unlinked again: nothing leads back to them
         await tap(telegram, bot, KIRI, "Check again")  # the old button no longer works
         assert bot.store.db["responses"].count == 1
         assert bot.store.load(_subject(KIRI)) is None
