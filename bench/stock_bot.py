@@ -143,7 +143,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
             ],
         ]
     )
-    text = CONTENT.render("welcome.j2", returning=False, contact=ENGINE.contact)
+    text = CONTENT.render(
+        "welcome.j2", returning=False, contact=ENGINE.contact, channel=ENGINE.channel
+    )
     assert update.message is not None
     await update.message.reply_text(text, reply_markup=markup)
     return WELCOME

@@ -22,6 +22,7 @@ from jinja2 import meta, nodes
 from .conditions import Answer
 from .content import COMMON_VARIABLES, FLOW_FILE, TEMPLATES, Content, load_content
 from .content_rules import (
+    CHECK_CONTACT,
     as_warning,
     check_engine,
     editor_doc,
@@ -41,7 +42,7 @@ from .profiles import (
     sample_files,
 )
 from .render import MESSAGE_LIMIT, tag_problems, telegram_length
-from .simulate import Step, later_tour, tour, walk
+from .simulate import Step, channel_tour, later_tour, tour, walk
 from .yamlfile import ContentError, Problem
 
 BUTTON_WARN = 40
@@ -158,6 +159,10 @@ def check_content(
         report.messages += _check_steps(content, TOUR, steps, report, cache)
         # Coming back (issue 9): the reminder and the follow-up check's own screens.
         steps = later_tour(content, paths[0].answers, engine)
+        report.messages += _check_steps(content, TOUR, steps, report, cache)
+        # The terminal chat's own welcome and privacy notice (they describe that channel).
+        terminal = Engine(content, contact=CHECK_CONTACT, channel="terminal")
+        steps = channel_tour(content, terminal)
         report.messages += _check_steps(content, TOUR, steps, report, cache)
     except Exception as exc:
         report.problems.append(_render_problem(content, exc, TOUR))

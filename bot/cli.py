@@ -69,8 +69,8 @@ def make_engine(
     ``handover``: offer "Ask the team to contact me" (only where the team's chat can be
     reached: the Telegram bot with TRIAGE_TEAM_CHAT_ID set). ``reminders``: the transport can
     write to people later (Telegram only): one reminder, and the follow-up check offered
-    after TRIAGE_FOLLOWUP_MONTHS (issue 9). ``channel``: whose words for answering the
-    messages use ("terminal" for the terminal chat).
+    after TRIAGE_FOLLOWUP_MONTHS (issue 9). ``channel``: "telegram" or "terminal": whose words
+    for answering the messages use, and what the privacy notice and the welcome say is kept.
     """
     return Engine(
         bundle,

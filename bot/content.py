@@ -69,11 +69,15 @@ TEMPLATES: dict[str, TemplateSpec] = {
         {
             "returning": "true if the person has been here before and went back to the start",
             "contact": CONTACT_HELP,
+            "channel": "where this chat runs: telegram or terminal (the web page has its own "
+            "templates in templates/web/)",
         },
     ),
     "privacy.j2": TemplateSpec(
         "The privacy notice (/privacy).",
         {
+            "channel": "where this chat runs: telegram or terminal (the web page has its own "
+            "templates in templates/web/)",
             "retention_days": "days completed answers' free text is kept",
             "idle_days": "days an unfinished conversation is kept",
             "contact": CONTACT_HELP,
@@ -212,7 +216,10 @@ TEMPLATES: dict[str, TemplateSpec] = {
         {"had_conversation": "true if there was something to cancel"},
     ),
     "not_now.j2": TemplateSpec("After 'Not now' on the welcome.", {}),
-    "forgotten.j2": TemplateSpec("After /forget has deleted the person's data.", {}),
+    "forget_ask.j2": TemplateSpec(
+        "/forget asks once before deleting anything; its buttons: Delete, Keep.", {}
+    ),
+    "forgotten.j2": TemplateSpec("After /forget's Delete has deleted the person's data.", {}),
     "private_only.j2": TemplateSpec("Reply in a group chat: the bot works one-to-one.", {}),
     "stats.j2": TemplateSpec(
         "/stats for programme admins: headline figures, with disclosure control applied.",
@@ -261,6 +268,8 @@ class Buttons(BaseModel):
     )
     follow_up_off: str = Field(description="cancels the follow-up asked for")
     check_again: str = Field(description="on the follow-up message: starts the new check")
+    forget_delete: str = Field(description="/forget's confirmation: deletes everything")
+    forget_keep: str = Field(description="/forget's confirmation: deletes nothing")
 
 
 class Marks(BaseModel):

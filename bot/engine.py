@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from transitions import MachineError
 
@@ -182,7 +182,7 @@ class Later:
 
 @dataclass(frozen=True)
 class Completion:
-    """A finished triage, ready to be stored as an anonymous response."""
+    """A finished triage, ready to be stored as a pseudonymous response (under its code)."""
 
     code: str
     run: str
@@ -301,6 +301,8 @@ class Screen:
         return tuple(c.code for c in self.choices if c.chosen)
 
 
+# Where a chat runs; the web page has its own templates (bot/web/).
+CHAT_CHANNELS: tuple[Channel, ...] = get_args(Channel)
 COMMANDS = frozenset({"start", "restart", "cancel", "help", "privacy", "forget", "stats"})
 # The handover's "send, with my Telegram name" button: verb and argument of its callback data.
 NAMED_HANDOVER = ("hs", "name")
@@ -371,10 +373,13 @@ class Engine:
         ``reminders`` is True where the transport can write to people later (Telegram): a
         conversation left part-way then asks for one reminder. With ``follow_up_months``
         above 0 the result offers a follow-up check after that many months (give it only
-        where messages can be sent later, as ``bot.cli.make_engine`` does). ``channel`` picks
-        the words for answering (content/ui.yaml, ``channels``): "telegram" (also the web
-        page's engine, which shows none of them) or "terminal".
+        where messages can be sent later, as ``bot.cli.make_engine`` does). ``channel`` is
+        where the chat runs, "telegram" (also the web page's engine) or "terminal": it picks
+        the words for answering (content/ui.yaml, ``channels``), and the welcome and the
+        privacy notice describe what that channel keeps.
         """
+        if channel not in CHAT_CHANNELS:
+            raise ValueError(f"unknown chat channel {channel!r}: one of {CHAT_CHANNELS}")
         self.content = content
         self.flow = content.flow
         self.ui = content.ui
@@ -459,7 +464,7 @@ class Engine:
         if name == "privacy":
             return Outcome(conv, [self._privacy(), self._view(conv)])
         if name == "forget":
-            return Outcome(None, [self._msg("forgotten.j2")], forget=True)
+            return Outcome(conv, [self._forget_ask(conv)])
         if name == "stats":
             # Only programme admins get figures (the adapter sends them as Stats).
             return self._command(conv, "help", ctx)
@@ -616,6 +621,10 @@ class Engine:
                 return Outcome(None, [self._privacy(), self._view(None)])
             if verb == "nn":
                 return Outcome(None, [self._msg("not_now.j2")])
+            if verb == "fg" and not arg:
+                return self._forgotten()
+            if verb == "fk":
+                return Outcome(None, [self._closed(), self._view(None)])
             return self._stale(None, self.notices.expired)
 
         if step != conv.step:
@@ -644,6 +653,8 @@ class Engine:
             "rm": self._on_stop_reminders,
             "fw": self._on_follow_up,
             "fx": self._on_follow_up_off,
+            "fg": self._on_forget,
+            "fk": self._on_keep,
         }.get(verb)
         if handler is None:
             return self._stale(conv, self.notices.unknown)
@@ -659,6 +670,33 @@ class Engine:
 
     def _on_privacy(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
         return Outcome(conv, [self._privacy(), self._view(conv)])
+
+    def _forget_ask(self, conv: Conversation | None) -> Reply:
+        """Ask once before /forget deletes anything: Delete or Keep (issue 18).
+
+        Delete carries the conversation's step and run, so a tap on an old question (or after
+        a new check has started) is stale and deletes nothing.
+        """
+        b = self.ui.buttons
+        step, run = (conv.step, conv.run) if conv is not None else (0, "")
+        delete, keep = (
+            Button(b.forget_delete, f"fg|{step}|{run}"),
+            Button(b.forget_keep, f"fk|{step}"),
+        )
+        buttons = ((delete, keep),)
+        return self._msg("forget_ask.j2", buttons)
+
+    def _forgotten(self) -> Outcome:
+        return Outcome(None, [self._closed(), self._msg("forgotten.j2")], forget=True)
+
+    def _on_forget(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        if arg != conv.run:
+            return None  # asked before this check began: delete nothing
+        return self._forgotten()
+
+    def _on_keep(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
+        # Nothing changes: back to where they were, as "Carry on" does.
+        return Outcome(conv, [self._closed(), self._view(conv)])
 
     def _on_not_now(self, conv: Conversation, q: Any, arg: str, ctx: Context) -> Outcome | None:
         return Outcome(conv, [self._msg("not_now.j2")])
@@ -1194,6 +1232,7 @@ class Engine:
         after = self.content.reminders.reminder.after_days
         return self._msg(
             "privacy.j2",
+            channel=self.channel,
             retention_days=self.retention_days,
             idle_days=self.idle_days,
             contact=self.contact,
@@ -1234,6 +1273,7 @@ class Engine:
                 buttons,
                 returning=conv is not None,
                 contact=self.contact,
+                channel=self.channel,
             )
         if conv.state == SUMMARY:
             return self._summary(conv)

@@ -155,6 +155,9 @@ def tour(content: Content, answers: dict[str, Answer]) -> list[Step]:
     s.do("send /restart", Command("restart"))
     s.do("send /cancel", Command("cancel"))
     s.do("send /forget", Command("forget"))
+    s.press("tap Keep", "fk")
+    s.do("send /forget again", Command("forget"))
+    s.press("tap Delete", "fg")
     s.do("send /stats (not an admin)", Command("stats"))
     suppressed = content.report.labels.suppressed
     s.do(
@@ -173,6 +176,21 @@ def tour(content: Content, answers: dict[str, Answer]) -> list[Step]:
             }
         ),
     )
+    return s.steps
+
+
+def channel_tour(content: Content, engine: Engine) -> list[Step]:
+    """The screens that differ by chat channel, as ``engine``'s channel shows them.
+
+    The welcome, the privacy notice and /forget's question: the checker walks the terminal's.
+    """
+    s = Session(content, engine=engine)
+    s.do("send /start", Command("start"))
+    s.press("tap Privacy notice", "pv")
+    s.press("tap Start", "go")
+    s.do("send /privacy", Command("privacy"))
+    s.do("send /forget", Command("forget"))
+    s.press("tap Keep", "fk")
     return s.steps
 
 

@@ -489,7 +489,7 @@ def export(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Anonymised answer rows for the team's own analysis (confidential, not for publishing).
+    """Pseudonymous answer rows for the team's own analysis (confidential, not for publishing).
 
     One row per option chosen: response number, date finished, readiness stage, content
     version, question and option (codes and words). No reference codes, pseudonyms or free

@@ -41,6 +41,9 @@ def test_stock_bot_renders_a_whole_check() -> None:
     result = stock_bot.CONTENT.render("result.j2", result=stock_bot.ENGINE.result(conv))
     assert "MPSP-TEST" in result
     welcome = stock_bot.CONTENT.render(
-        "welcome.j2", returning=False, contact=stock_bot.ENGINE.contact
+        "welcome.j2",
+        returning=False,
+        contact=stock_bot.ENGINE.contact,
+        channel=stock_bot.ENGINE.channel,
     )
     assert welcome.strip()

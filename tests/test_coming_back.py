@@ -382,6 +382,7 @@ async def test_forget_cancels_the_reminder_and_the_follow_up(telegram, tmp_path,
         assert sorted(p for p, _ in waiting(bot)) == ["follow_up", "reminder"]
         assert bot.store.conn.execute("SELECT count(*) FROM follow_ups").fetchone()[0] == 1
         await say(telegram, bot, KIRI, "/forget")
+        await tap(telegram, bot, KIRI, "Delete")  # /forget asks first
         assert waiting(bot) == []
         store = bot.store
         assert store.conn.execute("SELECT count(*) FROM follow_ups").fetchone()[0] == 0
@@ -408,8 +409,9 @@ async def test_forget_after_the_owner_link_is_purged_still_removes_the_follow_up
         await at(bot, clock, dt.datetime(2027, 2, 24, 10, 0, tzinfo=UTC))
         assert "Time to check again" in telegram.latest(KIRI).text
         await say(telegram, bot, KIRI, "/forget")
+        await tap(telegram, bot, KIRI, "Delete")  # /forget asks first
         (row,) = bot.store.conn.execute("SELECT followup_link, follows_link FROM responses")
-        assert tuple(row) == (None, None)  # anonymous again: nothing leads back to them
+        assert tuple(row) == (None, None)  # unlinked again: nothing leads back to them
         await tap(telegram, bot, KIRI, "Check again")  # the old button no longer works
         assert bot.store.db["responses"].count == 1
         assert bot.store.load(_subject(KIRI)) is None

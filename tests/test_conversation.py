@@ -8,7 +8,7 @@ import pytest
 
 from bot.engine import Outcome, Press, Unsupported
 from bot.flow import DONE, SUMMARY, WELCOME
-from bot.render import MESSAGE_LIMIT, tag_problems, telegram_length
+from bot.render import MESSAGE_LIMIT, plain_text, tag_problems, telegram_length
 
 from .conftest import MUTUAL_ANSWERS, Walker, answer_all
 
@@ -356,8 +356,9 @@ def test_forget_erases_conversation_and_responses(walker: Walker) -> None:
     walker.tap("Confirm")
     store = walker.triage.store
     assert count(store, "responses") == 1
-    out = walker.command("forget")
-    assert "deleted" in out.replies[0].text
+    walker.command("forget")
+    out = walker.tap("Delete")
+    assert "deleted" in out.replies[-1].text
     for table in (
         "responses",
         "answers",
@@ -367,6 +368,53 @@ def test_forget_erases_conversation_and_responses(walker: Walker) -> None:
         "conversations",
     ):
         assert count(store, table) == 0, table
+
+
+def _rows(store) -> dict[str, int]:
+    tables = ("responses", "answers", "response_owners", "conversations")
+    return {table: count(store, table) for table in tables}
+
+
+def test_forget_asks_first_and_keep_loses_nothing(walker: Walker) -> None:
+    """/forget asks once (Delete / Keep); Keep returns to the same question, all kept."""
+    start(walker)
+    answer_all(walker, MUTUAL_ANSWERS[:3])
+    where, answers = walker.state(), walker.triage.store.load(walker.subject).answers
+    out = walker.command("forget")
+    assert out.forget is False and walker.state() == where  # nothing deleted yet
+    assert "Delete your answers? This cannot be undone." in plain_text(out.replies[0].text)
+    assert [b.label for b in walker.buttons()] == ["Delete", "Keep"]
+    out = walker.tap("Keep")
+    assert walker.state() == where
+    assert walker.triage.store.load(walker.subject).answers == answers
+    assert "Question 4 of" in out.replies[-1].text  # back where they were
+    answer_all(walker, MUTUAL_ANSWERS[3:])
+    walker.tap("Confirm")
+    store = walker.triage.store
+    before = _rows(store)
+    walker.command("forget")
+    walker.tap("Keep")
+    assert _rows(store) == before and walker.state() == "done"
+
+
+def test_forget_confirmation_stale_and_repeated_taps_delete_nothing_new(walker: Walker) -> None:
+    """A Delete tap from before the person moved on, or from before a new check, is refused."""
+    start(walker)
+    walker.command("forget")
+    old_delete = walker.button("Delete").data
+    walker.tap("Keep")
+    answer_all(walker, MUTUAL_ANSWERS[:1])  # moved on: the question is now stale
+    out = walker.send(Press(old_delete or ""))
+    assert out.forget is False and out.notice and walker.state() is not None
+    walker.command("forget")
+    delete = walker.button("Delete").data or ""
+    out = walker.send(Press(delete))
+    assert out.forget is True and walker.state() is None
+    again = walker.send(Press(delete))  # tapped twice: nothing more happens
+    assert again.forget is False and walker.state() is None
+    start(walker)  # a new check: the old Delete must not touch it
+    out = walker.send(Press(delete))
+    assert out.forget is False and walker.state() is not None
 
 
 def test_after_finishing_start_offers_results_or_a_new_check(walker: Walker) -> None:

@@ -274,7 +274,7 @@ def test_banners_show_commands_as_code_never_as_backticks(demo_db: Path, tmp_pat
     assert ">None<" not in html  # the funnel's zero by definition: an empty bar, "0%"
 
 
-def test_export_is_anonymised_and_marked_confidential(demo_db: Path, tmp_path: Path) -> None:
+def test_export_is_pseudonymous_and_marked_confidential(demo_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "rows.csv"
     assert invoke("export", "--db", str(demo_db), "--out", str(out)).exit_code == 0
     text = out.read_text(encoding="utf-8")
@@ -292,6 +292,8 @@ def test_export_is_anonymised_and_marked_confidential(demo_db: Path, tmp_path: P
     assert not any(code in text for code in codes)
     data = json.loads(invoke("export", "--db", str(demo_db), "--format", "json").stdout)
     assert data["notice"].startswith("SYNTHETIC DEMO DATA") and "CONFIDENTIAL" in data["notice"]
+    # Rows per response under a code, among few organisations: personal data, not anonymous.
+    assert "pseudonymous answers" in data["notice"] and "personal data" in data["notice"]
     assert len(data["rows"]) == len(rows)
     # Printed rather than saved: the CSV alone on stdout, the notice on the screen (stderr).
     printed = invoke("export", "--db", str(demo_db))
@@ -502,7 +504,7 @@ def test_review_in_a_real_browser(demo_db: Path, tmp_path: Path) -> None:
         # Every page says it is confidential.
         for page in (front, home, table, answer, health):
             assert 'class="mpsp-notice mpsp-confidential"' in page
-            assert "CONFIDENTIAL: anonymised answers" in page
+            assert "CONFIDENTIAL: pseudonymous answers" in page
         assert shot.exists() and shot.stat().st_size > 10_000
         # Read-only: writing through the web is refused.
         with pytest.raises(urllib.error.HTTPError) as refused:

@@ -292,6 +292,8 @@ async def test_reply_address_is_sealed_until_sent_and_forget_leaves_no_trace(
         assert bot.store.db["outbox"].count == 0
         telegram.send_text(ALICE, "/forget")
         await bot.settle()
+        telegram.tap(ALICE, "Delete")  # /forget asks first
+        await bot.settle()
         assert "deleted" in telegram.latest(ALICE).text.lower()  # templates/forgotten.j2
     finally:
         await bot.close()

@@ -443,12 +443,37 @@ async def test_rate_limits_answer_with_429(content, tmp_path) -> None:
         await site.close()
 
 
+async def test_forget_asks_first_and_keep_loses_nothing(browser: Browser, site: WebApp) -> None:
+    """'Delete my answers' is a link to a question page; only its Delete posts (issue 18)."""
+    await walk(browser, comment=None)
+    question = browser.url
+    page = await browser.get(question)
+    # No page deletes in one tap: the footer links to the question.
+    assert 'action="/forget"' not in page and 'href="/forget"' in page
+    counts = (site.store.db["responses"].count, site.store.db["conversations"].count)
+    # An old page's one-tap form (no confirm field) is shown the question: nothing deleted.
+    response = await browser.client.post(
+        "/forget", data={"csrf": browser.field("csrf")}, allow_redirects=False
+    )
+    assert response.status == 303 and response.headers["Location"] == "/forget"
+    page = await browser.get("/forget")
+    assert browser.title.startswith("Delete your answers?")
+    assert "This cannot be undone." in page
+    assert '<a class="govuk-link" href="/check">Keep</a>' in page
+    await browser.get("/check")  # Keep: back where they were, with everything kept
+    assert browser.url == question
+    assert (site.store.db["responses"].count, site.store.db["conversations"].count) == counts
+    assert browser.field("step")  # the same page, still answerable
+
+
 async def test_forget_deletes_everything_and_the_cookie(browser: Browser, site: WebApp) -> None:
     await walk(browser)
     await browser.confirm()
     assert site.store.db["responses"].count == 1
+    page = await browser.get("/forget")
+    assert '<input type="hidden" name="confirm" value="delete">' in page
     response = await browser.client.post(
-        "/forget", data={"csrf": browser.field("csrf")}, allow_redirects=False
+        "/forget", data={"csrf": browser.field("csrf"), "confirm": "delete"}, allow_redirects=False
     )
     assert response.status == 303 and response.headers["Location"] == "/deleted"
     assert (
@@ -456,6 +481,18 @@ async def test_forget_deletes_everything_and_the_cookie(browser: Browser, site: 
         or "Max-Age=0" in response.headers["Set-Cookie"]
     )
     assert site.store.db["responses"].count == 0 and site.store.db["conversations"].count == 0
+    # Without the page's CSRF token nothing is deleted, as for every other form.
+    other = site.browser()
+    try:
+        await walk(other)
+        await other.confirm()
+        await other.get("/forget")
+        forged = await other.client.post(
+            "/forget", data={"csrf": "0" * 64, "confirm": "delete"}, allow_redirects=False
+        )
+        assert forged.status == 403 and site.store.db["responses"].count == 1
+    finally:
+        await other.close()
 
 
 async def test_database_and_logs_hold_no_address_agent_or_session_id(

@@ -147,6 +147,15 @@ def test_every_kind_of_page_passes_axe(server: WebServer) -> None:
         plan_looks_right_under_the_pages_policy(driver)
         driver.get(server.url + "/privacy")
         check_axe(driver, "privacy", seen)
+        # The accessibility statement (from the footer) and 'Delete my answers' question.
+        driver.find_element(By.LINK_TEXT, "Accessibility statement").click()
+        assert driver.current_url.endswith("/accessibility")
+        check_axe(driver, "accessibility statement", seen)
+        driver.find_element(By.LINK_TEXT, "Delete my answers").click()
+        assert driver.current_url.endswith("/forget")
+        check_axe(driver, "delete question", seen)
+        driver.find_element(By.LINK_TEXT, "Keep").click()  # nothing deleted: the result again
+        assert driver.current_url.endswith("/result")
         driver.get(server.url + "/no-such-page")
         check_axe(driver, "not found", seen)
     assert set(seen) == {
@@ -159,6 +168,8 @@ def test_every_kind_of_page_passes_axe(server: WebServer) -> None:
         "summary",
         "result",
         "privacy",
+        "accessibility statement",
+        "delete question",
         "not found",
     }
 

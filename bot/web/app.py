@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from ..engine import Command, Conversation, Document, Engine, Event, Outcome, Press, Screen, Submit
+from ..engine import Conversation, Document, Engine, Event, Outcome, Press, Screen, Submit
 from ..flow import DONE, SUMMARY, WELCOME
 from ..health import purge_once, queue_figures, read_verdict
 from ..metrics import Metrics
@@ -268,8 +268,13 @@ class WebCheck:
         return outcome
 
     def forget(self, subject: str) -> None:
-        """Delete everything linked to this browser (as /forget does)."""
-        self.triage.handle(subject, Command("forget"), channel=CHANNEL)
+        """Delete everything linked to this browser, as /forget's Delete does in the chat.
+
+        The page has already asked; this is the engine's own Delete for where they are now.
+        """
+        conv = self.triage.store.load(subject)
+        event = Press(f"fg|{conv.step}|{conv.run}" if conv is not None else "fg|0|")
+        self.triage.handle(subject, event, channel=CHANNEL)
 
     # ---- rendering ------------------------------------------------------------------------
 
@@ -613,9 +618,24 @@ def _attachment(filename: str) -> str:
     return f'attachment; filename="{safe}"'
 
 
-async def forget(request: web.Request) -> web.Response:
-    """Delete my answers: the conversation, every linked result, and the cookie."""
+async def forget_page(request: web.Request) -> web.Response:
+    """'Delete my answers' asks once: Delete (posts below) or Keep (back, nothing lost)."""
     check = request.app[KEY]
+    title = check.pages.title(check.pages.text.titles.forget)
+    started = check.reader.load(check.subject(request[SID])) is not None
+    body = check.pages.render("forget.j2", check.common(request, title, has_session=started))
+    return check.html(body)
+
+
+async def forget(request: web.Request) -> web.Response:
+    """Delete my answers: the conversation, every linked result, and the cookie.
+
+    Only from the question page's Delete: any other post (an old page's one-tap form) is
+    shown the question instead, so nothing is deleted without being asked.
+    """
+    check = request.app[KEY]
+    if request[FORM].get("confirm") != "delete":
+        return _see_other("/forget")
     await check.store_thread.call(check.forget, check.subject(request[SID]))
     request[DROP_SESSION] = True
     return _see_other("/deleted")
@@ -643,6 +663,19 @@ async def privacy(request: web.Request) -> web.Response:
         idle_days=engine.idle_days,
         contact=engine.contact,
         cookie_name=check.cookie,
+    )
+    return check.html(body)
+
+
+async def accessibility(request: web.Request) -> web.Response:
+    """The accessibility statement (no session needed, nothing stored)."""
+    check = request.app[KEY]
+    title = check.pages.title(check.pages.text.titles.accessibility)
+    started = check.reader.load(check.subject(request[SID])) is not None
+    body = check.pages.render(
+        "accessibility.j2",
+        check.common(request, title, has_session=started),
+        contact=check.triage.engine.contact,
     )
     return check.html(body)
 
@@ -691,9 +724,11 @@ def create_app(
     app.router.add_get("/result", show)
     app.router.add_get("/result/plan.html", plan)
     app.router.add_get("/result/{section}", result_section)
+    app.router.add_get("/forget", forget_page)
     app.router.add_post("/forget", forget)
     app.router.add_get("/deleted", deleted)
     app.router.add_get("/privacy", privacy)
+    app.router.add_get("/accessibility", accessibility)
     app.router.add_get(HEALTHZ, healthz)
     app.router.add_static(STATIC, STATIC_DIR)
     app.on_response_prepare.append(_on_prepare)

@@ -54,6 +54,8 @@ class WebTitles(_Strict):
     result: str
     privacy: str
     deleted: str
+    forget: str = Field(description="'Delete my answers' asks once, on this page")
+    accessibility: str
     status_403: str
     status_404: str
     status_405: str
@@ -78,6 +80,8 @@ class WebButtons(_Strict):
     change: str
     confirm: str
     delete: str
+    forget_delete: str = Field(description="on 'Delete your answers?': deletes everything")
+    forget_keep: str = Field(description="on 'Delete your answers?': back, nothing deleted")
     download: str
     new_check: str
 
@@ -197,7 +201,15 @@ WEB_TEMPLATES: dict[str, WebTemplate] = {
         "The privacy notice, with what the cookie is for and how long it lasts.",
         ("retention_days", "idle_days", "contact", "cookie_name"),
     ),
+    "forget.j2": WebTemplate(
+        "'Delete my answers' asks once: Delete (a form) or Keep (back to where they were).", ()
+    ),
     "deleted.j2": WebTemplate("After 'Delete my answers'.", ()),
+    "accessibility.j2": WebTemplate(
+        "The accessibility statement, linked from every page's footer: what was tested and "
+        "how to report a problem (the deployment's contact settings; plain words when unset).",
+        ("contact",),
+    ),
     "error.j2": WebTemplate("404, 405, 403, 413, 429 and 500 pages.", ("status",)),
 }
 
@@ -421,6 +433,12 @@ def check_pages(
             ),
         )
     attempt("the deleted page", lambda: pages.render("deleted.j2", common))
+    attempt("the delete question", lambda: pages.render("forget.j2", common))
+    for shown in (contact, Contact(name=contact.name)):  # contacts set, and none set
+        attempt(
+            "the accessibility statement",
+            lambda c=shown: pages.render("accessibility.j2", common, contact=c),
+        )
     for status in (403, 404, 405, 413, 429, 500, 503):
         attempt(
             f"the {status} page",
