@@ -526,9 +526,12 @@ class Content:
     def render(self, name: str, *, channel: Channel = "telegram", **context: Any) -> str:
         """Render a named template, checking the code passes exactly its declared variables.
 
-        Every chat template is also given ``say``: the channel's words for answering.
+        Every chat template is also given ``say``: the channel's words for answering; one
+        that declares ``channel`` (it says what that channel keeps) is given the channel too.
         """
         spec = TEMPLATES[name]
+        if "channel" in spec.variables:
+            context["channel"] = channel
         if set(context) != set(spec.variables):
             missing = set(spec.variables) - set(context)
             extra = set(context) - set(spec.variables)

@@ -1232,7 +1232,6 @@ class Engine:
         after = self.content.reminders.reminder.after_days
         return self._msg(
             "privacy.j2",
-            channel=self.channel,
             retention_days=self.retention_days,
             idle_days=self.idle_days,
             contact=self.contact,
@@ -1273,7 +1272,6 @@ class Engine:
                 buttons,
                 returning=conv is not None,
                 contact=self.contact,
-                channel=self.channel,
             )
         if conv.state == SUMMARY:
             return self._summary(conv)
