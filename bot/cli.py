@@ -1,19 +1,25 @@
-"""Command line: ``python -m bot <command>``. Settings are read once here and passed down."""
+"""Command line: ``python -m bot <command>``. Settings are read once here and passed down.
+
+Only what ``run`` and ``web`` need is imported here: the team's and editors' commands (and
+rich, Datasette, textstat, graphviz behind them) are imported when one of them is asked for,
+so the long-running processes stay small and start quickly.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from .cli_common import (
     ContentOption,
     DbOption,
     TriageGroup,
+    click_style_help,
     content_or_exit,
     fail,
     open_store,
@@ -30,30 +36,82 @@ from .store import Store, StoreThread
 from .yamlfile import ContentError
 
 if TYPE_CHECKING:
+    import click
+
     from .metrics import Metrics
     from .telegram import TelegramBot
+
+
+def _team_commands(extra: typer.Typer) -> None:
+    from .team_cli import register
+
+    register(extra)
+
+
+def _ops_commands(extra: typer.Typer) -> None:
+    from .ops_cli import register
+
+    register(extra)
+
+
+def _editor_commands(extra: typer.Typer) -> None:
+    from .editor_cli import content_app, flow_app
+
+    extra.add_typer(content_app, name="content")
+    extra.add_typer(flow_app, name="flow")
+
+
+# The other commands, each group registered only when one of its commands is asked for (or
+# the list of commands is shown), in the order --help lists them.
+_LAZY: tuple[tuple[tuple[str, ...], Callable[[typer.Typer], None]], ...] = (
+    (("report", "lookup", "review", "export", "demo-data", "backup"), _team_commands),
+    (("health",), _ops_commands),
+    (("content", "flow"), _editor_commands),
+)
+
+
+class BotGroup(TriageGroup):
+    """The root command: the team's, operators' and editors' commands load when used."""
+
+    def _load(self, register: Callable[[typer.Typer], None]) -> None:
+        extra = typer.Typer(rich_markup_mode=None)
+        register(extra)
+        group = typer.main.get_group(extra)
+        for name, command in group.commands.items():
+            self.commands.setdefault(name, command)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The named command, loading its group if it is not loaded yet."""
+        if cmd_name not in self.commands:
+            for names, register in _LAZY:
+                if cmd_name in names:
+                    self._load(register)
+        command = super().get_command(ctx, cmd_name)
+        return click_style_help(command) if command is not None else None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, in the order of the help (loads them all)."""
+        for names, register in _LAZY:
+            if names[0] not in self.commands:
+                self._load(register)
+        return super().list_commands(ctx)
+
 
 app = typer.Typer(
     name="python -m bot",
     help="MPSP triage bot: a Telegram conversation for Public Service Mutuals, and its tools.",
     no_args_is_help=False,
     add_completion=False,
-    rich_markup_mode="rich",
-    cls=TriageGroup,
-    # A crash must never print local variables: they include the token and the secret.
-    pretty_exceptions_show_locals=False,
+    # Plain help, as click prints it: rich is slow to import and its boxes wrap mid-sentence.
+    rich_markup_mode=None,
+    cls=BotGroup,
+    # One line for each command and option where the terminal is wide enough (click stops
+    # at 80 columns otherwise).
+    context_settings={"max_content_width": 120},
+    # No rich tracebacks: a crash must never print local variables (they include the token
+    # and the secret), and BotGroup turns whatever escapes into one line anyway.
+    pretty_exceptions_enable=False,
 )
-
-
-def _register_subcommands() -> None:
-    from .editor_cli import content_app, flow_app
-    from .ops_cli import register as register_ops
-    from .team_cli import register
-
-    register(app)
-    register_ops(app)
-    app.add_typer(content_app, name="content")
-    app.add_typer(flow_app, name="flow")
 
 
 def make_engine(
@@ -127,6 +185,8 @@ def chat(
     Type the number of a button to press it, type text to answer, and use the same
     commands as on Telegram (/start, /restart, /cancel, /help, /privacy, /forget), or /quit.
     """
+    from rich.console import Console
+
     from .terminal import TERMINAL_SUBJECT_ID, TerminalChat, console_reader
 
     settings = settings_from(ctx, db, content)
@@ -161,11 +221,17 @@ WebhookOption = Annotated[
 
 
 @app.command()
-def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
+def run(
+    ctx: typer.Context,
+    webhook: WebhookOption = False,
+    db: DbOption = None,
+    content: ContentOption = None,
+) -> None:
     """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN and TRIAGE_SECRET)."""
+    _without_httpx_cli()
     from .telegram import StartupError, run_bot
 
-    settings: Settings = ctx.obj
+    settings = settings_from(ctx, db, content)
     try:
         token = settings.require_token()
         secret = settings.require_secret()
@@ -202,6 +268,17 @@ def run(ctx: typer.Context, webhook: WebhookOption = False) -> None:
         store.close()
     if code:
         raise typer.Exit(code)
+
+
+def _without_httpx_cli() -> None:
+    """Keep httpx's command-line client (and the rich and pygments it brings) out of the bot.
+
+    python-telegram-bot imports httpx, whose ``__init__`` imports its own command-line client
+    whenever rich is installed (it is, for the team's tools): 6 MB the bot never uses. An
+    entry of None in sys.modules makes that import fail, which httpx expects when its "cli"
+    extra is missing.
+    """
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 def _metrics(settings: Settings) -> Metrics | None:
@@ -289,7 +366,7 @@ def web(
 
     settings = settings_from(ctx, db, content)
     try:
-        secret = settings.require_secret()
+        secret = settings.require_secret("the web page")
     except SettingsError as exc:
         raise fail(str(exc)) from None
     configure_logging(settings.log_level, (secret,))
@@ -321,9 +398,6 @@ def purge(ctx: typer.Context, db: DbOption = None) -> None:
         store.close()
     for name, count in counts.items():
         typer.echo(f"{name.replace('_', ' ')}: {count} removed")
-
-
-_register_subcommands()
 
 
 def main() -> None:

@@ -7,13 +7,9 @@ import os
 import re
 import sqlite3
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 from typer.core import TyperGroup
 
 from .content import Content, load_content
@@ -22,8 +18,24 @@ from .settings import Settings, SettingsError, load_settings
 from .store import Store, StoreError, check_database_path, explain
 from .yamlfile import ContentError
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+
+def __getattr__(name: str) -> Console:
+    """``out`` and ``err``, the tools' rich consoles, made on first use.
+
+    rich is heavy to import, and ``run`` and ``web`` never print with it: they log.
+    """
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    console = Console(stderr=name == "err", highlight=False)
+    globals()[name] = console
+    return console
+
 
 DbOption = Annotated[
     Path | None,
@@ -39,9 +51,73 @@ ContentOption = Annotated[
 ]
 
 
+class _HelpFormatter(typer.Context.formatter_class):  # type: ignore[name-defined,misc]
+    """click's help layout with a first column up to 40 wide.
+
+    So ``--by [sector|size|region|readiness]`` and its description fit on one line.
+    """
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        """A definition list (options, commands) whose first column may be 40 wide."""
+        super().write_dl(rows, col_max=max(col_max, 40), col_spacing=col_spacing)
+
+
+class HelpContext(typer.Context):
+    """The context of every command: its help uses :class:`_HelpFormatter`."""
+
+    formatter_class = _HelpFormatter
+
+
+def click_style_help(command: Any) -> Any:
+    """Make a command's help read as click's own: ``--port INTEGER``, ``--by [a|b]``, flags bare.
+
+    Typer shows ``<int>``, ``<bool>`` and ``<list[...]>``; and click cuts each command's line
+    in a list of commands short with "...". Here every option gets click's own metavar, and
+    each command's line is the first paragraph of its help, whole. Subcommands too.
+    """
+    if getattr(command, "_click_style", False):
+        return command
+    command._click_style = True
+    command.context_class = HelpContext
+    for param in command.params:
+        if param.metavar is not None or getattr(param, "is_flag", False):
+            continue  # flags show no type; a metavar chosen by hand stays
+        if getattr(param, "param_type_name", "") == "argument":
+            # click's own: CODE in the usage line and the list, with no type after it.
+            name = (param.name or "value").upper()
+            usage = (name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else "")
+            param.metavar = name
+            param.display_type_rich = lambda ctx: None
+            param._usage_display_name = lambda usage=usage: usage
+        else:
+            param.metavar = _click_metavar(param)
+    if command.help and not command.short_help:
+        first = command.help.strip().split("\n\n")[0]
+        command.short_help = " ".join(first.split())
+    for sub in getattr(command, "commands", {}).values():
+        click_style_help(sub)
+    return command
+
+
+_METAVARS = {int: "INTEGER", float: "FLOAT", str: "TEXT", bool: "BOOLEAN"}
+
+
+def _click_metavar(param: Any) -> str | None:
+    """What click would show after an option: INTEGER, TEXT, PATH or [a|b|c]."""
+    desc = getattr(param, "type_descriptor", None)  # typer's description of the parameter
+    if desc is None:
+        return None
+    if desc.choices:
+        return "[" + "|".join(str(getattr(c, "value", c)) for c in desc.choices) + "]"
+    if desc.is_path:
+        return "PATH"
+    annotation = get_args(desc.annotation)[0] if desc.is_list else desc.annotation
+    return _METAVARS.get(annotation, getattr(annotation, "__name__", "VALUE").upper())
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
-    err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
+    typer.echo(f"{typer.style('error:', fg='red', bold=True)} {message}", err=True)
     return typer.Exit(code)
 
 
@@ -64,6 +140,8 @@ class TriageGroup(TyperGroup):
     is explained with the path of the database the command opened; anything unexpected is one
     line too (with TRIAGE_LOG_LEVEL=DEBUG, the traceback follows for developers).
     """
+
+    context_class = HelpContext
 
     def invoke(self, ctx: typer.Context) -> Any:
         """Run the command, turning errors into one-line messages."""
@@ -160,10 +238,10 @@ def announce_content(folder: Path, log: logging.Logger | None = None) -> None:
         if warning := source.warning():
             log.warning("%s", warning)
         return
-    err.print(Text(source.line(), style="dim"), soft_wrap=True)
+    typer.echo(typer.style(source.line(), dim=True), err=True)
     warning = source.warning()
     if warning:
-        err.print(Text("warning: ", style="bold yellow") + Text(warning), soft_wrap=True)
+        typer.echo(f"{typer.style('warning:', fg='yellow', bold=True)} {warning}", err=True)
 
 
 def content_or_exit(settings: Settings, log: logging.Logger | None = None) -> Content:
@@ -172,14 +250,23 @@ def content_or_exit(settings: Settings, log: logging.Logger | None = None) -> Co
     try:
         return load_content(settings.content_dir)
     except ContentError as exc:
-        err.print("[bold red]The content has problems; fix them and try again:[/bold red]")
+        message = "The content has problems; fix them and try again:"
+        typer.echo(typer.style(message, fg="red", bold=True), err=True)
         for problem in exc.problems:
-            err.print(f"  {escape(str(problem))}", soft_wrap=True)
+            typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
 
 
 def progress_bar(label: str, console: Console) -> Progress:
     """The progress bar long commands show (it disappears when done)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn(label),
         BarColumn(),

@@ -16,16 +16,6 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    gc_collector,
-    generate_latest,
-    platform_collector,
-    process_collector,
-)
 
 from .store import Health
 
@@ -55,6 +45,16 @@ class Metrics:
     """One process's counters and gauges."""
 
     def __init__(self) -> None:
+        # Imported here: metrics are off unless asked for, and the module costs memory.
+        from prometheus_client import (
+            CollectorRegistry,
+            Counter,
+            Gauge,
+            gc_collector,
+            platform_collector,
+            process_collector,
+        )
+
         self.registry = CollectorRegistry()
         process_collector.ProcessCollector(registry=self.registry)
         platform_collector.PlatformCollector(registry=self.registry)
@@ -164,6 +164,7 @@ class Metrics:
 
     def app(self, figures: Figures) -> web.Application:
         """An application serving ``GET /metrics`` (gauges read from ``figures`` each time)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         async def metrics(_request: web.Request) -> web.Response:
             try:

@@ -107,12 +107,16 @@ class Settings:
         """Bot API base URL in the form python-telegram-bot expects (token appended)."""
         return f"{self.api_url}/bot"
 
-    def require_secret(self) -> str:
-        """Return the pseudonymisation secret or fail with a one-line reason."""
+    def require_secret(self, needed_by: str = "the Telegram bot") -> str:
+        """Return the pseudonymisation secret or fail with a one-line reason.
+
+        ``needed_by`` names what is being started ("the web page"), for the message.
+        """
         if not self.secret:
             raise SettingsError(
-                "TRIAGE_SECRET is not set: it is required to run the Telegram bot "
-                '(make one with: python -c "import secrets; print(secrets.token_hex(32))")'
+                f"TRIAGE_SECRET is not set: {needed_by} needs it to keep people's answers "
+                "pseudonymous (make one with: "
+                'python -c "import secrets; print(secrets.token_hex(32))")'
             )
         return self.secret
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import errno
+import importlib.util
 import io
 import ipaddress
 import json
@@ -361,12 +362,23 @@ def review(
     every page says it is confidential. With --protected, only the report's protected
     figures. Stop it with Ctrl-C.
     """
+    _require_datasette()
     settings, content, store = _open(ctx, db)
     synthetic = store.synthetic
     store.close()
     serve_review(
         settings, content, ReviewOptions(port=port, host=host, protected=protected), synthetic
     )
+
+
+def _require_datasette() -> None:
+    """Datasette is an extra (it brings pip and setuptools): say how to get it, in one line."""
+    if importlib.util.find_spec("datasette") is None:
+        raise fail(
+            "review needs Datasette, which is not installed: run pip install '.[review]' in "
+            "the bot's folder, or in a container use the review image (README, \"The review "
+            'tools in a container")'
+        )
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -1,0 +1,177 @@
+"""The command line itself: what `run` and `web` import, the shape of every --help, and the
+options and messages of `run`, `web` and `review` (issues 18.11, 20.5 and 20.6)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+from .conftest import ROOT
+
+runner = CliRunner()
+
+# What the team's and editors' tools bring, and `run` and `web` never use.
+HEAVY = (
+    "rich",
+    "pygments",
+    "datasette",
+    "textstat",
+    "graphviz",
+    "markdown_it",
+    "prometheus_client",
+)
+TOOLS = ("bot.team_cli", "bot.editor_cli", "bot.ops_cli", "bot.checker", "bot.review")
+
+
+def imported_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has imported after running ``code``."""
+    probe = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return set(result.stdout.split())
+
+
+def test_the_command_line_imports_no_tools_for_run_and_web() -> None:
+    modules = imported_after("import bot.cli")
+    top = {name.split(".")[0] for name in modules}
+    assert not top & set(HEAVY), sorted(top & set(HEAVY))
+    assert not modules & set(TOOLS), sorted(modules & set(TOOLS))
+
+
+def test_the_telegram_bot_and_the_web_page_import_no_tools() -> None:
+    """What `run` imports on its way to the first getUpdates, and what `web` imports."""
+    modules = imported_after(
+        "import bot.cli\nbot.cli._without_httpx_cli()\nimport bot.telegram\nimport bot.web.app"
+    )
+    top = {name.split(".")[0] for name in modules}
+    assert "telegram" in top and "aiohttp" in top  # the probe did import the transport
+    assert not top & set(HEAVY), sorted(top & set(HEAVY))
+    assert not modules & set(TOOLS), sorted(modules & set(TOOLS))
+
+
+def every_command() -> list[list[str]]:
+    """Every command's words, sub-commands included, from the command line's own list."""
+    import typer
+
+    group = typer.main.get_command(app)
+    ctx = group.make_context("python -m bot", [], resilient_parsing=True)
+    found: list[list[str]] = [[]]
+
+    def walk(command: object, words: list[str], ctx: object) -> None:
+        for name in command.list_commands(ctx):  # type: ignore[attr-defined]
+            sub = command.get_command(ctx, name)  # type: ignore[attr-defined]
+            found.append([*words, name])
+            if hasattr(sub, "list_commands"):
+                walk(sub, [*words, name], sub.make_context(name, [], resilient_parsing=True))
+
+    walk(group, [], ctx)
+    return found
+
+
+COMMANDS = every_command()
+
+
+def test_every_command_is_listed() -> None:
+    names = {" ".join(words) for words in COMMANDS}
+    assert {"run", "web", "chat", "report", "review", "content check", "flow diagram"} <= names
+
+
+@pytest.mark.parametrize("words", COMMANDS, ids=lambda words: " ".join(words) or "(root)")
+def test_help_reads_like_clicks_own(words: list[str]) -> None:
+    """Options with click's metavars (flags bare), one line each, nothing cut with "..."."""
+    result = runner.invoke(app, [*words, "--help"], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert text.startswith("Usage: "), text
+    # typer's own types and rich's boxes.
+    assert not re.search(r"<(int|str|bool|path|float|list\[)", text), text
+    assert not set("╭│╰─") & set(text), text
+    sections = re.split(r"\n(?=[A-Z][a-z]+:\n)", text)
+    for section in sections:
+        heading, _, body = section.partition("\n")
+        if heading not in ("Options:", "Commands:", "Arguments:"):
+            continue
+        entries = [line for line in body.splitlines() if re.match(r"  \S", line)]
+        assert entries, section
+        for line in entries:
+            name, gap, description = line.strip().partition("  ")
+            # Each option, argument or command has its description on its own first line.
+            assert gap and description.strip(), f"{heading} {line!r}"
+            assert not description.rstrip().endswith("..."), line
+            if heading == "Options:":
+                tokens = name.replace(",", " ").replace(" / ", " ").split()
+                metavars = [t for t in tokens if not t.startswith("-")]
+                assert tokens[0].startswith("-") and len(metavars) <= 1, line
+                # click's own: INTEGER, TEXT, PATH or [a|b]; a flag shows nothing.
+                assert all(re.fullmatch(r"[A-Z]+|\[[a-z0-9_|-]+\]", m) for m in metavars), line
+    # No line is wider than the terminal.
+    assert all(len(line) <= 120 for line in text.splitlines())
+
+
+def test_flags_and_lists_read_as_click_shows_them() -> None:
+    review = runner.invoke(app, ["review", "--help"], terminal_width=120).output
+    (protected,) = [line for line in review.splitlines() if line.startswith("  --protected ")]
+    assert protected.split()[1] == "Serve"  # no type after a flag
+    report = runner.invoke(app, ["report", "--help"], terminal_width=120).output
+    (by,) = [line for line in report.splitlines() if line.startswith("  --by ")]
+    assert by.split()[:3] == ["--by", "[sector|size|region|readiness]", "Split"]
+    listing = runner.invoke(app, ["--help"], terminal_width=120).output
+    assert (
+        "web        Serve the check as a web page (needs TRIAGE_SECRET; see README for HTTPS "
+        in (listing)
+    )
+
+
+def test_run_accepts_db(tmp_path: Path) -> None:
+    """`run --db FILE` uses that file (here a demo database, which run refuses by name)."""
+    demo = tmp_path / "demo.db"
+    made = runner.invoke(app, ["demo-data", "--n", "1", "--db", str(demo)])
+    assert made.exit_code == 0, made.output
+    env = {"TELEGRAM_BOT_TOKEN": "4242:not-a-real-token", "TRIAGE_SECRET": "b" * 64}
+    result = runner.invoke(app, ["run", "--db", str(demo)], env=env)
+    assert result.exit_code == 2, result.output
+    assert "No such option" not in result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert f"{demo} holds synthetic demo data" in line and "`run`" in line
+
+
+def test_web_without_a_secret_says_what_the_web_page_needs(tmp_path: Path) -> None:
+    env = {"TRIAGE_SECRET": "", "TRIAGE_DB": str(tmp_path / "triage.db")}
+    result = runner.invoke(app, ["web"], env=env)
+    assert result.exit_code == 2
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: TRIAGE_SECRET is not set: the web page needs it"), line
+    assert "Telegram" not in line and "secrets.token_hex(32)" in line
+    run = runner.invoke(app, ["run"], env={**env, "TELEGRAM_BOT_TOKEN": "4242:x"})
+    assert "the Telegram bot needs it" in run.output
+
+
+def test_review_without_datasette_says_how_to_install_it(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['datasette'] = None  # as if the review extra were not installed\n"
+        "from bot.cli import main\n"
+        f"sys.argv = ['python -m bot', 'review', '--db', {str(tmp_path / 'x.db')!r}]\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2 and not result.stdout
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: review needs Datasette") and "pip install '.[review]'" in line
+    assert "review image" in line
