@@ -40,7 +40,7 @@ from .profiles import (
     path_profiles,
     sample_files,
 )
-from .render import MESSAGE_LIMIT, tag_problems, telegram_length
+from .render import MESSAGE_LIMIT, failure_words, tag_problems, telegram_length
 from .simulate import Step, later_tour, tour, walk
 from .yamlfile import ContentError, Problem
 
@@ -514,13 +514,8 @@ def _render_problem(
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         name = frame.filename
         if name.endswith(".j2"):
-            return Problem(
-                f"templates/{Path(name).name}",
-                frame.lineno,
-                f"rendering failed: {failed}",
-                "check the names used on that line",
-                path=path(),
-            )
+            message, hint = failure_words(exc, name, frame.lineno)
+            return Problem(f"templates/{Path(name).name}", frame.lineno, message, hint, path=path())
         if name == "<template>":
             if question is None:
                 return Problem(FLOW_FILE, None, f"a question's text failed: {failed}", path=path())

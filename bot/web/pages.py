@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..contacts import Contact
 from ..content import Content, compile_templates
 from ..engine import Choice, Conversation, Engine, Screen
+from ..render import FieldStrictUndefined, failure_words
 from ..yamlfile import ContentError, Problem, YamlDoc
 
 WEB_TEXT_FILE = "content/web.yaml"
@@ -115,12 +116,11 @@ class WebText(_Strict):
 
 
 class NameStrictUndefined(ChainableUndefined):
-    """Strict about names a template uses; lenient about a macro's optional parameters.
+    """For GOV.UK Frontend's macros: strict about names, lenient about optional parameters.
 
-    GOV.UK Frontend's macros test optional parameters (``params.classes``) freely, so a
-    missing key of a dict is empty. A missing *variable*, or a missing attribute of the
-    engine's typed data (``result.steps``, ``q.label``...), is still an error, as in the
-    chat's templates: a misspelt name never renders as nothing.
+    The macros test optional parameters (``params.classes``) freely, so a missing key of a
+    dict is empty there. A missing *variable*, or a missing attribute of an object, is still
+    an error. The editors' own templates are stricter still (:class:`WebEnvironment`).
     """
 
     __slots__ = ()
@@ -191,26 +191,53 @@ WEB_TEMPLATES: dict[str, WebTemplate] = {
 }
 
 
-def make_web_environment(root: Path) -> ImmutableSandboxedEnvironment:
+GOVUK = "govuk_frontend_jinja"
+
+
+class WebEnvironment(ImmutableSandboxedEnvironment):
+    """The editors' web templates, strict about every name and field they use.
+
+    ``q.idd`` fails (at run time, and so in ``content check``) and says which fields ``q``
+    has, as in the chat's templates. GOV.UK Frontend's macros test optional parameters
+    freely, so they are loaded from ``macros``, an environment lenient about a dict's
+    missing keys: each template keeps the environment it was loaded from.
+    """
+
+    def __init__(self, macros: ImmutableSandboxedEnvironment, **options: Any) -> None:
+        super().__init__(**options)
+        self.macros = macros
+
+    def get_template(
+        self,
+        name: str | Template,
+        parent: str | None = None,
+        globals: Mapping[str, Any] | None = None,
+    ) -> Template:
+        """Load a template: GOV.UK Frontend's from the lenient environment."""
+        if isinstance(name, str) and name.startswith(f"{GOVUK}/"):
+            return self.macros.get_template(name, parent, globals)
+        return super().get_template(name, parent, globals)
+
+
+def make_web_environment(root: Path) -> WebEnvironment:
     """The web pages' Jinja environment: sandboxed, HTML-escaping, with the GOV.UK macros."""
     loader = ChoiceLoader(
         [
             FileSystemLoader(str(root / WEB_TEMPLATE_DIR)),
-            PrefixLoader(
-                {"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja", "templates")}
-            ),
+            PrefixLoader({GOVUK: PackageLoader("govuk_frontend_jinja", "templates")}),
         ]
     )
-    return ImmutableSandboxedEnvironment(
-        loader=loader,
-        autoescape=True,
-        undefined=NameStrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    options: dict[str, Any] = {
+        "loader": loader,
+        "autoescape": True,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
         # The macros import each other on every call: without this, each import checks
         # the file's time on disk. Content is reloaded by restarting, as for the chat.
-        auto_reload=False,
-    )
+        "auto_reload": False,
+    }
+    macros = ImmutableSandboxedEnvironment(undefined=NameStrictUndefined, **options)
+    return WebEnvironment(macros, undefined=FieldStrictUndefined, **options)
 
 
 class Pages:
@@ -459,7 +486,7 @@ def check_pages(
                 if not plan_checked:
                     plan_checked = True
                     problems.extend(_plan_problems(engine, conv))
-    return count, problems
+    return count, _each_once(problems)
 
 
 def _plan_problems(engine: Engine, conv: Conversation) -> list[Problem]:
@@ -514,13 +541,40 @@ def _undeclared(pages: Pages) -> list[Problem]:
 
 
 def _render_problem(who: str, exc: Exception) -> Problem:
-    """Point at the web template line that failed, if the traceback shows one."""
+    """Point at the web template line that failed, if the traceback shows one.
+
+    The page it failed on is the problem's ``path``: the same mistake on many pages is one
+    problem (see :func:`_each_once`).
+    """
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if frame.filename.endswith(".j2"):
-            return Problem(
-                f"{WEB_TEMPLATE_DIR}/{Path(frame.filename).name}",
-                frame.lineno,
-                f"rendering {who} failed: {type(exc).__name__}: {exc}",
-                "check the names used on that line",
-            )
-    return Problem(WEB_TEMPLATE_DIR, None, f"rendering {who} failed: {type(exc).__name__}: {exc}")
+        if frame.filename.endswith(".j2") and f"/{GOVUK}/" not in frame.filename:
+            message, hint = failure_words(exc, frame.filename, frame.lineno)
+            file = f"{WEB_TEMPLATE_DIR}/{Path(frame.filename).name}"
+            return Problem(file, frame.lineno, message, hint, path=who)
+    return Problem(
+        WEB_TEMPLATE_DIR, None, f"rendering failed: {type(exc).__name__}: {exc}", path=who
+    )
+
+
+def _each_once(problems: list[Problem]) -> list[Problem]:
+    """Each problem once, saying on how many pages it was found (and one of them).
+
+    A failure on a line that reading the templates already explains (a name the page is not
+    given) is that problem again: it is left out, as the chat's check does.
+    """
+    explained = {(p.file, p.line) for p in problems if not p.path and p.line is not None}
+    pages: dict[Problem, list[str]] = {}
+    for problem in problems:
+        if problem.path and (problem.file, problem.line) in explained:
+            continue
+        found = pages.setdefault(problem, [])
+        if problem.path and problem.path not in found:
+            found.append(problem.path)
+    out = []
+    for problem, found in pages.items():
+        if len(found) == 1:
+            problem = replace(problem, detail=f"on {found[0]}")
+        elif found:
+            problem = replace(problem, detail=f"on {len(found)} web pages, for example {found[0]}")
+        out.append(replace(problem, path=""))
+    return out
