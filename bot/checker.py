@@ -184,10 +184,11 @@ def check_content(
                 report.problems.append(_render_problem(content, exc, profile, sample))
         if tick:
             tick(n, len(profiles) + 1)
-    # The web page's templates, on every path and sample (issue 12).
+    # The web page's templates, on every path and sample (issue 12), each page drawn as the
+    # web app draws it, by an engine set up as the web page's is.
     from .web.pages import check_pages
 
-    pages, problems = check_pages(content, [p.answers for p in [*samples, *paths]], engine)
+    pages, problems = check_pages(content, [p.answers for p in [*samples, *paths]])
     report.messages += pages
     report.problems.extend(problems)
     report.seconds = time.perf_counter() - started

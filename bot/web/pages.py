@@ -31,8 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..contacts import Contact
 from ..content import Content, compile_templates
 from ..engine import Choice, Conversation, Engine, Screen
+from ..flow import DONE, SUMMARY
 from ..render import FieldStrictUndefined, failure_words
+from ..result import Result
 from ..yamlfile import ContentError, Problem, YamlDoc
+from .result import web_result
 
 WEB_TEXT_FILE = "content/web.yaml"
 WEB_TEMPLATE_DIR = "templates/web"
@@ -248,6 +251,8 @@ class Pages:
         self.text = text
         self.templates = templates
         self.words = text.model_dump(by_alias=False)
+        # The templates drawn so far: content check reports a page it never drew.
+        self.rendered: set[str] = set()
 
     # ---- titles ------------------------------------------------------------------------------
 
@@ -265,6 +270,7 @@ class Pages:
             raise TypeError(f"web/{name}: got {sorted(context)}, expects {sorted(spec.variables)}")
         if set(common) != set(COMMON) - {"words"}:
             raise TypeError(f"web/{name}: common variables {sorted(common)}")
+        self.rendered.add(name)
         return self.templates[name].render(words=self.words, **common, **context)
 
     def question(
@@ -325,6 +331,71 @@ class Pages:
             progress=progress,
         )
 
+    # ---- every other page: its variables built here, for the app and for content check --------
+
+    def start(self, screen: Screen, common: dict[str, Any], contact: Contact) -> str:
+        """The start page, or 'carry on or start again' for someone part-way through."""
+        resume = None
+        if screen.page == "question":
+            resume = {"number": screen.number, "total": screen.total, "label": screen.label}
+        elif screen.page == SUMMARY:
+            resume = {"number": None, "total": None, "label": None}
+        titles = self.text.titles
+        title = self.title(titles.resume if resume else titles.start)
+        return self.render(
+            "start.j2",
+            {**common, "title": title},
+            resume=resume,
+            finished=screen.page == DONE,
+            step=screen.step,
+            contact=contact,
+        )
+
+    def here(
+        self, engine: Engine, conv: Conversation | None, screen: Screen, common: dict[str, Any]
+    ) -> str | None:
+        """The page for where the person is now: a question, the summary or the result.
+
+        None where no page shows it (the welcome: the start page does).
+        """
+        if screen.page == "question":
+            return self.question(screen, common)
+        if screen.page == SUMMARY:
+            return self.render(
+                "summary.j2",
+                {**common, "title": self.title(self.text.titles.summary)},
+                items=[i.__dict__ for i in screen.items],
+                step=screen.step,
+            )
+        if screen.page == DONE and conv is not None:
+            return self.result(web_result(engine, conv), screen, common)
+        return None
+
+    def result(self, result: Result, screen: Screen, common: dict[str, Any]) -> str:
+        """The result page."""
+        title = self.title(self.text.titles.result)
+        return self.render("result.j2", {**common, "title": title}, result=result, step=screen.step)
+
+    def privacy(self, engine: Engine, common: dict[str, Any], cookie_name: str) -> str:
+        """The privacy notice, with the periods and contacts this deployment has."""
+        return self.render(
+            "privacy.j2",
+            {**common, "title": self.title(self.text.titles.privacy)},
+            retention_days=engine.retention_days,
+            idle_days=engine.idle_days,
+            contact=engine.contact,
+            cookie_name=cookie_name,
+        )
+
+    def deleted(self, common: dict[str, Any]) -> str:
+        """After 'Delete my answers'."""
+        return self.render("deleted.j2", {**common, "title": self.title(self.text.titles.deleted)})
+
+    def error(self, status: int, common: dict[str, Any]) -> str:
+        """A friendly error page (404, 500...)."""
+        title = self.title(self.text.titles.for_status(status))
+        return self.render("error.j2", {**common, "title": title}, status=status)
+
     def error_message(self, screen: Screen, reason: str, text: str | None) -> str:
         """The Design System's error message for why an answer was refused."""
         e = self.text.errors
@@ -371,25 +442,30 @@ def check_pages(
 ) -> tuple[int, list[Problem]]:
     """Render every web page a person could see on these paths (``content check``).
 
-    Returns how many pages were rendered and the problems found: a template or words file
-    that does not load, a variable a template is not given, or a page that fails to render.
+    Each page is drawn by the same :class:`Pages` method the web app draws it with, from an
+    engine set up as the web page's is (no Telegram handover, reminders or follow-ups):
+    ``engine``, or one with the deployment's contacts set, and again with none set. Returns
+    how many pages were rendered and the problems found: a template or words file that does
+    not load, a variable a template is not given, a name or field it misspells, a page
+    that fails to render, or a page the check never rendered.
     """
+    from ..content_rules import CHECK_CONTACT
     from ..simulate import walk
-    from .result import web_result
 
     try:
         pages = load_pages(content)
     except ContentError as exc:
         return 0, list(exc.problems)
     problems = _undeclared(pages)
-    engine = engine or Engine(content)
-    common = {"title": "", "csrf": "0" * 64, "has_session": True, "moved": True, "static": ""}
-    contact = engine.contact
+    # As the web app builds them, for a first visit and for someone part-way through.
+    first = {"title": "", "csrf": "", "has_session": False, "moved": False, "static": ""}
+    common = {**first, "csrf": "0" * 64, "has_session": True, "moved": True}
+    engines = [engine or Engine(content, contact=CHECK_CONTACT), Engine(content)]
     count = 0
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[object, ...]] = set()
     plan_checked = False
 
-    def attempt(what: str, render: Callable[[], str]) -> None:
+    def attempt(what: str, render: Callable[[], str | None]) -> None:
         nonlocal count
         try:
             render()
@@ -397,59 +473,43 @@ def check_pages(
         except Exception as exc:
             problems.append(_render_problem(what, exc))
 
-    for resume, finished in (
-        (None, False),
-        ({"number": 3, "total": 15, "label": "Region"}, False),
-        ({"number": None, "total": None, "label": None}, False),
-        (None, True),
-    ):
-        attempt(
-            "the start page",
-            lambda r=resume, f=finished: pages.render(
-                "start.j2", common, resume=r, finished=f, step=1, contact=contact
-            ),
-        )
-    for shown in (contact, Contact(name=contact.name)):  # contacts set, and none set
-        attempt(
-            "the privacy notice",
-            lambda c=shown: pages.render(
-                "privacy.j2",
-                common,
-                retention_days=engine.retention_days,
-                idle_days=engine.idle_days,
-                contact=c,
-                cookie_name="triage",
-            ),
-        )
-    attempt("the deleted page", lambda: pages.render("deleted.j2", common))
-    for status in (403, 404, 405, 413, 429, 500, 503):
-        attempt(
-            f"the {status} page",
-            lambda s=status: pages.render(
-                "error.j2",
-                {**common, "title": pages.title(pages.text.titles.for_status(s))},
-                status=s,
-            ),
-        )
+    for status in _statuses():
+        attempt(f"the {status} page", lambda s=status: pages.error(s, first))
+    attempt("the deleted page", lambda: pages.deleted(first))
+    for e in engines:  # contacts set, and none set
+        for shown in (first, common):
+            attempt("the privacy notice", lambda e=e, c=shown: pages.privacy(e, c, "triage"))
     for answers in answer_sets:
         try:
-            steps = walk(content, answers, engine=engine)
+            steps = walk(content, answers, engine=engines[0])
         except Exception:
             continue  # the chat's own check reports a walk that fails
         for step in steps:
             conv = step.outcome.conversation
             if conv is None:
                 continue
-            screen = engine.screen(conv)
+            screen = engines[0].screen(conv)
+            # The start page shows where someone is: once for each kind of place.
+            for e in engines:
+                key: tuple[object, ...] = ("start", id(e), screen.page, bool(screen.label))
+                if key not in seen:
+                    seen.add(key)
+                    attempt(
+                        "the start page",
+                        lambda e=e, s=screen: pages.start(s, common, e.contact),
+                    )
             key = (screen.page, f"{screen.question}|{screen.body}|{screen.total}")
-            if screen.page == "done":
-                key = ("done", str(sorted(conv.answers.items())))
-            if key in seen or screen.page == "welcome":
+            if screen.page == DONE:
+                key = (DONE, str(sorted(conv.answers.items())))
+            if key in seen:
                 continue
             seen.add(key)
             who = f"the {screen.question or screen.page} page"
+            # The page for where they are, as each engine shows it (the result names the
+            # deployment's contacts, or says it in plain words where none are set).
+            for e in engines if screen.page == DONE else engines[:1]:
+                attempt(who, lambda e=e, c=conv, s=screen: pages.here(e, c, s, common))
             if screen.page == "question":
-                attempt(who, lambda s=screen: pages.question(s, common))
                 reasons = ["required"]
                 if screen.exclusive:
                     reasons.append("exclusive")
@@ -462,31 +522,29 @@ def check_pages(
                             s, common, error=r, text="x" * (s.max_length + 1)
                         ),
                     )
-            elif screen.page == "summary":
-                attempt(
-                    who,
-                    lambda s=screen: pages.render(
-                        "summary.j2", common, items=[i.__dict__ for i in s.items], step=s.step
-                    ),
+            elif screen.page == DONE and not plan_checked:
+                plan_checked = True
+                problems.extend(_plan_problems(engines[0], conv))
+    for name in WEB_TEMPLATES:
+        if name not in pages.rendered and not any(p.file.endswith(f"/{name}") for p in problems):
+            problems.append(
+                Problem(
+                    f"{WEB_TEMPLATE_DIR}/{name}",
+                    None,
+                    "content check never rendered this page, so cannot vouch for it",
+                    "a developer must draw it through a Pages method that check_pages calls",
                 )
-            elif screen.page == "done":
-                try:
-                    result = web_result(engine, conv)
-                except Exception:
-                    continue  # the chat's own check reports a result that fails
-                # With the deployment's contacts set, and with none set (plain words).
-                unset = replace(result, contact=Contact(name=result.contact.name))
-                for shown in (result, unset):
-                    attempt(
-                        who,
-                        lambda r=shown, s=screen: pages.render(
-                            "result.j2", common, result=r, step=s.step
-                        ),
-                    )
-                if not plan_checked:
-                    plan_checked = True
-                    problems.extend(_plan_problems(engine, conv))
+            )
     return count, _each_once(problems)
+
+
+def _statuses() -> list[int]:
+    """Every status that has an error page (a title in content/web.yaml)."""
+    return [
+        int(name.removeprefix("status_"))
+        for name in WebTitles.model_fields
+        if name.startswith("status_")
+    ]
 
 
 def _plan_problems(engine: Engine, conv: Conversation) -> list[Problem]:
