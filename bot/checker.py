@@ -188,9 +188,13 @@ def check_content(
     # web app draws it, by an engine set up as the web page's is.
     from .web.pages import check_pages
 
+    # Only when the chat's check is otherwise clean: a failing walk leaves much unreached.
+    clean = not any(not p.warning for p in report.problems)
     pages, problems = check_pages(content, [p.answers for p in [*samples, *paths]])
     report.messages += pages
     report.problems.extend(problems)
+    if clean:
+        report.problems.extend(_never_rendered(content))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -241,6 +245,20 @@ def _template_variables(content: Content) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _never_rendered(content: Content) -> list[Problem]:
+    """A template the check never drew (a new one its tours do not reach) is not checked."""
+    return [
+        Problem(
+            f"templates/{name}",
+            None,
+            "content check never rendered this template, so cannot vouch for it",
+            "a developer must add the screen that shows it to the check's tours (bot/simulate.py)",
+        )
+        for name in TEMPLATES
+        if name not in content.rendered
+    ]
 
 
 def _said_names(tree: nodes.Template) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -422,6 +422,8 @@ class Content:
     digest: str
     reminders: RemindersText
     glossary: tuple[Term, ...] = ()
+    # The templates drawn so far: content check reports one it never drew.
+    rendered: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def render(self, name: str, **context: Any) -> str:
         """Render a named template, checking the code passes exactly its declared variables."""
@@ -430,6 +432,7 @@ class Content:
             missing = set(spec.variables) - set(context)
             extra = set(context) - set(spec.variables)
             raise TypeError(f"{name}: missing {sorted(missing)}, unexpected {sorted(extra)}")
+        self.rendered.add(name)
         return render(self.templates[name], context)
 
     def question_body(self, question: Question, said: dict[str, str]) -> Markup:

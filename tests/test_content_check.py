@@ -518,6 +518,33 @@ def test_a_misspelt_field_in_a_chat_template_names_the_fields_there_are(copy: Pa
     ), found
 
 
+def test_a_template_the_check_never_renders_is_reported(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new page or message the check does not reach would go live unchecked: say so."""
+    from bot import content as content_module
+    from bot.web import pages as pages_module
+
+    (copy / "templates" / "web" / "statement.j2").write_text("{{ words.title }}\n")
+    (copy / "templates" / "thanks.j2").write_text("Thank you.\n")
+    monkeypatch.setitem(
+        pages_module.WEB_TEMPLATES, "statement.j2", pages_module.WebTemplate("A new page.", ())
+    )
+    monkeypatch.setitem(
+        content_module.TEMPLATES, "thanks.j2", content_module.TemplateSpec("A new message.", {})
+    )
+    found = errors(copy)
+    assert any(
+        e.startswith("templates/web/statement.j2: content check never rendered this page")
+        for e in found
+    ), found
+    assert any(
+        e.startswith("templates/thanks.j2: content check never rendered this template")
+        for e in found
+    ), found
+    assert len(found) == 2, found
+
+
 def test_both_messages_sent_later_are_rendered_and_checked(copy: Path) -> None:
     """Issue 9: the reminder and the follow-up message are rendered like every message."""
     for name in ("templates/reminder.j2", "templates/follow_up.j2"):

@@ -525,8 +525,9 @@ def check_pages(
             elif screen.page == DONE and not plan_checked:
                 plan_checked = True
                 problems.extend(_plan_problems(engines[0], conv))
-    for name in WEB_TEMPLATES:
-        if name not in pages.rendered and not any(p.file.endswith(f"/{name}") for p in problems):
+    # Only when all else is clean: a walk that fails leaves pages unreached.
+    for name in WEB_TEMPLATES if not any(not p.warning for p in problems) else ():
+        if name not in pages.rendered:
             problems.append(
                 Problem(
                     f"{WEB_TEMPLATE_DIR}/{name}",
