@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import html
+import inspect
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -62,17 +62,27 @@ class MissingField(UndefinedError):
 
 
 def fields_of(value: Any) -> list[str]:
-    """The fields a template can read on ``value``: a mapping's keys, a record's fields."""
+    """The fields a template can read on ``value``: a mapping's keys, a record's fields.
+
+    A record's properties count (``contact.reachable``); its methods do not.
+    """
     if isinstance(value, Mapping):
         return sorted(str(key) for key in value)
+    # Statically: reading a property here could itself fail and hide the mistake.
+    found = {name: inspect.getattr_static(value, name, None) for name in dir(value)}
+    properties = {
+        name
+        for name, attr in found.items()
+        if isinstance(attr, property) and not name.startswith(("_", "model_"))
+    }
     if isinstance(value, BaseModel):
-        return sorted(type(value).model_fields)
-    if dataclasses.is_dataclass(value):
-        return sorted(f.name for f in dataclasses.fields(value))
+        return sorted({*type(value).model_fields, *properties})
     return sorted(
         name
-        for name in dir(value)
-        if not name.startswith("_") and not callable(getattr(value, name, None))
+        for name, attr in found.items()
+        if not name.startswith("_")
+        and not callable(attr)
+        and not isinstance(attr, classmethod | staticmethod)
     )
 
 

@@ -463,13 +463,13 @@ def check_pages(
     engines = [engine or Engine(content, contact=CHECK_CONTACT), Engine(content)]
     count = 0
     seen: set[tuple[object, ...]] = set()
-    plan_checked = False
+    plan_checked = unreached = False
 
     def attempt(what: str, render: Callable[[], str | None]) -> None:
         nonlocal count
         try:
-            render()
-            count += 1
+            if render() is not None:  # None: no page shows this place (the welcome)
+                count += 1
         except Exception as exc:
             problems.append(_render_problem(what, exc))
 
@@ -483,6 +483,7 @@ def check_pages(
         try:
             steps = walk(content, answers, engine=engines[0])
         except Exception:
+            unreached = True
             continue  # the chat's own check reports a walk that fails
         for step in steps:
             conv = step.outcome.conversation
@@ -526,7 +527,8 @@ def check_pages(
                 plan_checked = True
                 problems.extend(_plan_problems(engines[0], conv))
     # Only when all else is clean: a walk that fails leaves pages unreached.
-    for name in WEB_TEMPLATES if not any(not p.warning for p in problems) else ():
+    clean = not unreached and not any(not p.warning for p in problems)
+    for name in WEB_TEMPLATES if clean else ():
         if name not in pages.rendered:
             problems.append(
                 Problem(
