@@ -41,7 +41,7 @@ from .profiles import (
     path_profiles,
     sample_files,
 )
-from .render import MESSAGE_LIMIT, tag_problems, telegram_length
+from .render import MESSAGE_LIMIT, failure_words, tag_problems, telegram_length
 from .simulate import Step, channel_tour, later_tour, tour, walk
 from .yamlfile import ContentError, Problem
 
@@ -189,12 +189,17 @@ def check_content(
                 report.problems.append(_render_problem(content, exc, profile, sample))
         if tick:
             tick(n, len(profiles) + 1)
-    # The web page's templates, on every path and sample (issue 12).
+    # The web page's templates, on every path and sample (issue 12), each page drawn as the
+    # web app draws it, by an engine set up as the web page's is.
     from .web.pages import check_pages
 
-    pages, problems = check_pages(content, [p.answers for p in [*samples, *paths]], engine)
+    # Only when the chat's check is otherwise clean: a failing walk leaves much unreached.
+    clean = not any(not p.warning for p in report.problems)
+    pages, problems = check_pages(content, [p.answers for p in [*samples, *paths]])
     report.messages += pages
     report.problems.extend(problems)
+    if clean:
+        report.problems.extend(_never_rendered(content))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -245,6 +250,20 @@ def _template_variables(content: Content) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _never_rendered(content: Content) -> list[Problem]:
+    """A template the check never drew (a new one its tours do not reach) is not checked."""
+    return [
+        Problem(
+            f"templates/{name}",
+            None,
+            "content check never rendered this template, so cannot vouch for it",
+            "a developer must add the screen that shows it to the check's tours (bot/simulate.py)",
+        )
+        for name in TEMPLATES
+        if name not in content.rendered
+    ]
 
 
 def _said_names(tree: nodes.Template) -> set[str]:
@@ -519,13 +538,8 @@ def _render_problem(
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         name = frame.filename
         if name.endswith(".j2"):
-            return Problem(
-                f"templates/{Path(name).name}",
-                frame.lineno,
-                f"rendering failed: {failed}",
-                "check the names used on that line",
-                path=path(),
-            )
+            message, hint = failure_words(exc, name, frame.lineno)
+            return Problem(f"templates/{Path(name).name}", frame.lineno, message, hint, path=path())
         if name == "<template>":
             if question is None:
                 return Problem(FLOW_FILE, None, f"a question's text failed: {failed}", path=path())

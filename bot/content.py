@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -522,6 +522,8 @@ class Content:
     digest: str
     reminders: RemindersText
     glossary: tuple[Term, ...] = ()
+    # The templates drawn so far: content check reports one it never drew.
+    rendered: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def render(self, name: str, *, channel: Channel = "telegram", **context: Any) -> str:
         """Render a named template, checking the code passes exactly its declared variables.
@@ -536,6 +538,7 @@ class Content:
             missing = set(spec.variables) - set(context)
             extra = set(context) - set(spec.variables)
             raise TypeError(f"{name}: missing {sorted(missing)}, unexpected {sorted(extra)}")
+        self.rendered.add(name)
         return render(self.templates[name], {**context, "say": self._say[channel]})
 
     @cached_property

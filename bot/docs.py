@@ -39,6 +39,10 @@ def variables_markdown() -> str:
         "A question's `text` in `flows/triage.yaml` is a template too. It can use `said`: the "
         "answers given so far in words, by question id (for example "
         "`{{ said.service }}`).",
+        "",
+        "Every template, the web page's included, is strict: a misspelt name or field (say "
+        "`{{ result.cdoe }}`) is an error, never an empty gap, and `content check` names the "
+        "file, the line and the fields there are (`result has: answers, code, ...`).",
         END,
     ]
     return "\n".join(lines)

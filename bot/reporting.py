@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from rich import box
@@ -22,6 +22,7 @@ from rich.text import Text
 from . import inline
 from .content import Content, ReportLabels
 from .disclosure import Cell, Rules, SafeTable
+from .render import FieldStrictUndefined
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,7 @@ def to_html(
     env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(str(content.root / "templates" / "report")),
         autoescape=True,
-        undefined=StrictUndefined,
+        undefined=FieldStrictUndefined,  # a misspelt field names the fields there are
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -118,11 +118,32 @@ class YamlDoc:
         for err in exc.errors():
             loc = [*prefix, *(p for p in err["loc"] if isinstance(p, str | int))]
             # pydantic appends the union branch or validator name; keep the data path only.
-            path = ".".join(str(p) for p in loc if not str(p).startswith("function-"))
+            path = self.path_name([p for p in loc if not str(p).startswith("function-")])
             message = err["msg"].removeprefix("Value error, ")
             hint = _HINTS.get(err["type"], "")
             problems.append(self.problem(loc, f"{path or 'file'}: {message}", hint))
         return problems
+
+    def path_name(self, loc: Sequence[str | int]) -> str:
+        """``loc`` as an editor finds it: a list item by its id (or code), not its position.
+
+        ``signposts.37.fit`` becomes ``signposts[offer_legal].fit``: the id is what the editor
+        searches for; an item without one keeps its number.
+        """
+        parts: list[str] = []
+        data: Any = self.data
+        for key in loc:
+            item: Any = None
+            if isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
+                item = data[key]
+            elif isinstance(data, dict):
+                item = data.get(key)
+            name = next(
+                (item[k] for k in ("id", "code") if isinstance(item, dict) and item.get(k)), None
+            )
+            parts.append(f"[{name}]" if isinstance(data, list) and name else f".{key}")
+            data = item
+        return "".join(parts).lstrip(".")
 
 
 _HINTS = {

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.checker import check_content
+from bot.content import Content, load_content
+from bot.engine import Engine, Screen
 
 from .conftest import ROOT
 
@@ -189,8 +191,35 @@ def test_missing_template_and_bad_signpost_fields(copy: Path) -> None:
     assert "templates/done.j2: this template is missing (restore it from the repository)" in found
     line = line_of(copy, "content/signposts.yaml", "kind: tip")
     assert any(
-        p.startswith(f"content/signposts.yaml:{line}: signposts.") and "kind" in p for p in found
+        p.startswith(f"content/signposts.yaml:{line}: signposts[tip_legal_complexity]")
+        and "kind" in p
+        for p in found
+    ), found
+
+
+def test_an_unknown_key_names_the_item_by_its_id_not_its_position(copy: Path) -> None:
+    """Issue 18.8: `signposts.37.fit` sent editors counting list items; the id is searchable."""
+    edit(
+        copy,
+        "content/signposts.yaml",
+        lambda t: t.replace(
+            "  - id: tip_legal_complexity\n", "  - id: tip_legal_complexity\n    fit: yes\n", 1
+        ),
     )
+    edit(
+        copy,
+        "flows/triage.yaml",
+        lambda t: t.replace("    label: Your role\n", "    label: Your role\n    lable: x\n", 1),
+    )
+    found = errors(copy)
+    line = line_of(copy, "flows/triage.yaml", "lable: x")
+    assert f"flows/triage.yaml:{line}: questions[role].lable: Extra inputs" in found[0], found
+    edit(copy, "flows/triage.yaml", lambda t: t.replace("    lable: x\n", ""))
+    (problem,) = errors(copy)
+    line = line_of(copy, "content/signposts.yaml", "fit: yes")
+    assert problem.startswith(
+        f"content/signposts.yaml:{line}: signposts[tip_legal_complexity].fit: Extra inputs"
+    ), problem
 
 
 def test_overdue_reviews_are_warnings_and_made_up_contacts_errors(copy: Path) -> None:
@@ -406,6 +435,114 @@ def test_web_result_misspelt_and_a_plan_the_page_policy_blocks(copy: Path) -> No
     plan = [p for p in found if p.startswith("templates/plan.html.j2")]
     assert any("<script>" in p and "Content-Security-Policy" in p for p in plan), found
     assert any('style="..."' in p for p in plan), found
+
+
+# ---- every template strict about the fields it reads (issue 18.8) ------------------------------
+
+
+def test_a_misspelt_field_in_a_web_template_names_the_fields_there_are(copy: Path) -> None:
+    """`{{ q.idd }}` rendered as nothing: every web visitor then hit "Page not found"."""
+    edit(
+        copy,
+        "templates/web/question.j2",
+        lambda t: t.replace('action="/question/{{ q.id }}"', 'action="/question/{{ q.idd }}"'),
+    )
+    line = line_of(copy, "templates/web/question.j2", "q.idd")
+    report = check_content(copy, quick=True, pool_size=40)
+    (error,) = [str(p) for p in report.errors]
+    assert error.startswith(
+        f"templates/web/question.j2:{line}: uses q.idd, but q has no field 'idd'"
+    ), error
+    assert "(q has: body, id, items, kind, label," in error, error
+    assert "web pages, for example the " in error, error
+
+
+def test_a_misspelt_field_fails_the_web_page_itself_not_only_the_check(copy: Path) -> None:
+    """At run time too: a loud error (the 500 page), never a form that posts to nowhere."""
+    from jinja2 import UndefinedError
+
+    from bot.web.pages import load_pages
+
+    edit(
+        copy,
+        "templates/web/question.j2",
+        lambda t: t.replace('action="/question/{{ q.id }}"', 'action="/question/{{ q.idd }}"'),
+    )
+    content = load_content(copy)
+    engine = Engine(content)
+    pages = load_pages(content)
+    screen = _first_question(content, engine)
+    common = {"title": "", "csrf": "0", "has_session": True, "moved": False, "static": ""}
+    with pytest.raises(UndefinedError, match="no field 'idd'; it has: body, id, items"):
+        pages.question(screen, common)
+    # GOV.UK Frontend's macros still read their optional parameters leniently.
+    edit(copy, "templates/web/question.j2", lambda t: t.replace("q.idd", "q.id"))
+    assert 'action="/question/' in load_pages(load_content(copy)).question(screen, common)
+
+
+def _first_question(content: Content, engine: Engine) -> Screen:
+    from bot.profiles import path_profiles
+    from bot.simulate import walk
+
+    for step in walk(content, path_profiles(content.flow)[0].answers, engine=engine):
+        conv = step.outcome.conversation
+        if conv is not None and engine.screen(conv).page == "question":
+            return engine.screen(conv)
+    raise AssertionError("no question on the first path")
+
+
+def test_a_misspelt_name_in_a_web_template_is_one_error(copy: Path) -> None:
+    """It printed 46 near-identical lines, one per page and error message rendered."""
+    edit(copy, "templates/web/question.j2", lambda t: t.replace("{{ csrf }}", "{{ csrff }}", 1))
+    line = line_of(copy, "templates/web/question.j2", "csrff")
+    (error,) = errors(copy)
+    assert error.startswith(f"templates/web/question.j2:{line}: uses 'csrff'"), error
+    assert "it can use: csrf, error," in error
+
+
+def test_a_misspelt_field_in_a_chat_template_names_the_fields_there_are(copy: Path) -> None:
+    edit(copy, "templates/result.j2", lambda t: t.replace("{{ result.code }}", "{{ result.cdoe }}"))
+    edit(copy, "templates/question.j2", lambda t: t.replace("{{ scale.low }}", "{{ scale.lo }}"))
+    found = errors(copy)
+    result = line_of(copy, "templates/result.j2", "result.cdoe")
+    question = line_of(copy, "templates/question.j2", "scale.lo")
+    assert any(
+        e.startswith(f"templates/result.j2:{result}: uses result.cdoe, but result has no field")
+        and "(result has: answers, code, contact," in e
+        for e in found
+    ), found
+    assert any(
+        e.startswith(f"templates/question.j2:{question}: uses scale.lo, but scale has no field")
+        and "(scale has: high, low, max, min)" in e
+        for e in found
+    ), found
+
+
+def test_a_template_the_check_never_renders_is_reported(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new page or message the check does not reach would go live unchecked: say so."""
+    from bot import content as content_module
+    from bot.web import pages as pages_module
+
+    (copy / "templates" / "web" / "statement.j2").write_text("{{ words.title }}\n")
+    (copy / "templates" / "thanks.j2").write_text("Thank you.\n")
+    monkeypatch.setitem(
+        pages_module.WEB_TEMPLATES, "statement.j2", pages_module.WebTemplate("A new page.", ())
+    )
+    monkeypatch.setitem(
+        content_module.TEMPLATES, "thanks.j2", content_module.TemplateSpec("A new message.", {})
+    )
+    found = errors(copy)
+    assert any(
+        e.startswith("templates/web/statement.j2: content check never rendered this page")
+        for e in found
+    ), found
+    assert any(
+        e.startswith("templates/thanks.j2: content check never rendered this template")
+        for e in found
+    ), found
+    assert len(found) == 2, found
 
 
 def test_both_messages_sent_later_are_rendered_and_checked(copy: Path) -> None:

@@ -297,10 +297,7 @@ class WebCheck:
 
     def error_page(self, request: web.Request, status: int) -> web.Response:
         """A friendly error page: one clear message, never a traceback."""
-        title = self.pages.title(self.pages.text.titles.for_status(status))
-        body = self.pages.render(
-            "error.j2", self.common(request, title, has_session=False), status=status
-        )
+        body = self.pages.error(status, self.common(request, "", has_session=False))
         return self.html(body, status=status)
 
 
@@ -448,21 +445,10 @@ async def start_page(request: web.Request) -> web.Response:
     """The start page, or 'carry on or start again'."""
     check = request.app[KEY]
     here = check.here(check.subject(request[SID]))
-    screen, conv = here.screen, here.conv
-    titles = check.pages.text.titles
-    resume = None
-    if screen.page == "question":
-        resume = {"number": screen.number, "total": screen.total, "label": screen.label}
-    elif screen.page == SUMMARY:
-        resume = {"number": None, "total": None, "label": None}
-    title = check.pages.title(titles.resume if resume else titles.start)
-    body = check.pages.render(
-        "start.j2",
-        check.common(request, title, has_session=conv is not None),
-        resume=resume,
-        finished=screen.page == DONE,
-        step=screen.step,
-        contact=check.triage.engine.contact,
+    body = check.pages.start(
+        here.screen,
+        check.common(request, "", has_session=here.conv is not None),
+        check.triage.engine.contact,
     )
     return check.html(body)
 
@@ -516,27 +502,9 @@ async def show(request: web.Request) -> web.Response:
 def render_here(request: web.Request, here: Here) -> web.Response:
     """Render the page for where the person is now."""
     check = request.app[KEY]
-    pages, screen = check.pages, here.screen
-    if screen.page == "question":
-        return check.html(pages.question(screen, check.common(request, "", True)))
-    if screen.page == SUMMARY:
-        title = pages.title(pages.text.titles.summary)
-        body = pages.render(
-            "summary.j2",
-            check.common(request, title, True),
-            items=[i.__dict__ for i in screen.items],
-            removed=list(screen.removed),
-            step=screen.step,
-        )
-        return check.html(body)
-    if screen.page == DONE and here.conv is not None:
-        title = pages.title(pages.text.titles.result)
-        result = web_result(check.view_engine, here.conv)
-        body = pages.render(
-            "result.j2", check.common(request, title, True), result=result, step=screen.step
-        )
-        return check.html(body)
-    return _see_other("/")
+    common = check.common(request, "", True)
+    body = check.pages.here(check.view_engine, here.conv, here.screen, common)
+    return _see_other("/") if body is None else check.html(body)
 
 
 async def result_section(request: web.Request) -> web.Response:
@@ -549,9 +517,7 @@ async def result_section(request: web.Request) -> web.Response:
     section = result.section(request.match_info["section"])
     if section is None:
         raise web.HTTPNotFound()
-    pages = check.pages
-    common = check.common(request, pages.title(section.title), True)
-    return check.html(pages.render("section.j2", common, result=result, section=section))
+    return check.html(check.pages.section(result, section, check.common(request, "", True)))
 
 
 async def answer(request: web.Request) -> web.Response:
@@ -621,10 +587,8 @@ def _attachment(filename: str) -> str:
 async def forget_page(request: web.Request) -> web.Response:
     """'Delete my answers' asks once: Delete (posts below) or Keep (back, nothing lost)."""
     check = request.app[KEY]
-    title = check.pages.title(check.pages.text.titles.forget)
     started = check.reader.load(check.subject(request[SID])) is not None
-    body = check.pages.render("forget.j2", check.common(request, title, has_session=started))
-    return check.html(body)
+    return check.html(check.pages.forget(check.common(request, "", has_session=started)))
 
 
 async def forget(request: web.Request) -> web.Response:
@@ -653,39 +617,23 @@ async def healthz(request: web.Request) -> web.Response:
 async def privacy(request: web.Request) -> web.Response:
     """The privacy notice (no session needed, nothing stored)."""
     check = request.app[KEY]
-    engine = check.triage.engine
-    title = check.pages.title(check.pages.text.titles.privacy)
     started = check.reader.load(check.subject(request[SID])) is not None
-    body = check.pages.render(
-        "privacy.j2",
-        check.common(request, title, has_session=started),
-        retention_days=engine.retention_days,
-        idle_days=engine.idle_days,
-        contact=engine.contact,
-        cookie_name=check.cookie,
-    )
-    return check.html(body)
+    common = check.common(request, "", has_session=started)
+    return check.html(check.pages.privacy(check.triage.engine, common, check.cookie))
 
 
 async def accessibility(request: web.Request) -> web.Response:
     """The accessibility statement (no session needed, nothing stored)."""
     check = request.app[KEY]
-    title = check.pages.title(check.pages.text.titles.accessibility)
     started = check.reader.load(check.subject(request[SID])) is not None
-    body = check.pages.render(
-        "accessibility.j2",
-        check.common(request, title, has_session=started),
-        contact=check.triage.engine.contact,
-    )
-    return check.html(body)
+    common = check.common(request, "", has_session=started)
+    return check.html(check.pages.accessibility(common, check.triage.engine.contact))
 
 
 async def deleted(request: web.Request) -> web.Response:
     """After Delete my answers."""
     check = request.app[KEY]
-    title = check.pages.title(check.pages.text.titles.deleted)
-    body = check.pages.render("deleted.j2", check.common(request, title, has_session=False))
-    return check.html(body)
+    return check.html(check.pages.deleted(check.common(request, "", has_session=False)))
 
 
 # ---- the application ----------------------------------------------------------------------------

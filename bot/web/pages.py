@@ -31,7 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..contacts import Contact
 from ..content import Content, compile_templates
 from ..engine import Choice, Conversation, Engine, Screen
+from ..flow import DONE, SUMMARY
+from ..render import FieldStrictUndefined, failure_words
+from ..result import Result
 from ..yamlfile import ContentError, Problem, YamlDoc
+from .result import web_result
 
 WEB_TEXT_FILE = "content/web.yaml"
 WEB_TEMPLATE_DIR = "templates/web"
@@ -123,12 +127,11 @@ class WebText(_Strict):
 
 
 class NameStrictUndefined(ChainableUndefined):
-    """Strict about names a template uses; lenient about a macro's optional parameters.
+    """For GOV.UK Frontend's macros: strict about names, lenient about optional parameters.
 
-    GOV.UK Frontend's macros test optional parameters (``params.classes``) freely, so a
-    missing key of a dict is empty. A missing *variable*, or a missing attribute of the
-    engine's typed data (``result.steps``, ``q.label``...), is still an error, as in the
-    chat's templates: a misspelt name never renders as nothing.
+    The macros test optional parameters (``params.classes``) freely, so a missing key of a
+    dict is empty there. A missing *variable*, or a missing attribute of an object, is still
+    an error. The editors' own templates are stricter still (:class:`WebEnvironment`).
     """
 
     __slots__ = ()
@@ -214,26 +217,53 @@ WEB_TEMPLATES: dict[str, WebTemplate] = {
 }
 
 
-def make_web_environment(root: Path) -> ImmutableSandboxedEnvironment:
+GOVUK = "govuk_frontend_jinja"
+
+
+class WebEnvironment(ImmutableSandboxedEnvironment):
+    """The editors' web templates, strict about every name and field they use.
+
+    ``q.idd`` fails (at run time, and so in ``content check``) and says which fields ``q``
+    has, as in the chat's templates. GOV.UK Frontend's macros test optional parameters
+    freely, so they are loaded from ``macros``, an environment lenient about a dict's
+    missing keys: each template keeps the environment it was loaded from.
+    """
+
+    def __init__(self, macros: ImmutableSandboxedEnvironment, **options: Any) -> None:
+        super().__init__(**options)
+        self.macros = macros
+
+    def get_template(
+        self,
+        name: str | Template,
+        parent: str | None = None,
+        globals: Mapping[str, Any] | None = None,
+    ) -> Template:
+        """Load a template: GOV.UK Frontend's from the lenient environment."""
+        if isinstance(name, str) and name.startswith(f"{GOVUK}/"):
+            return self.macros.get_template(name, parent, globals)
+        return super().get_template(name, parent, globals)
+
+
+def make_web_environment(root: Path) -> WebEnvironment:
     """The web pages' Jinja environment: sandboxed, HTML-escaping, with the GOV.UK macros."""
     loader = ChoiceLoader(
         [
             FileSystemLoader(str(root / WEB_TEMPLATE_DIR)),
-            PrefixLoader(
-                {"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja", "templates")}
-            ),
+            PrefixLoader({GOVUK: PackageLoader("govuk_frontend_jinja", "templates")}),
         ]
     )
-    return ImmutableSandboxedEnvironment(
-        loader=loader,
-        autoescape=True,
-        undefined=NameStrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    options: dict[str, Any] = {
+        "loader": loader,
+        "autoescape": True,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
         # The macros import each other on every call: without this, each import checks
         # the file's time on disk. Content is reloaded by restarting, as for the chat.
-        auto_reload=False,
-    )
+        "auto_reload": False,
+    }
+    macros = ImmutableSandboxedEnvironment(undefined=NameStrictUndefined, **options)
+    return WebEnvironment(macros, undefined=FieldStrictUndefined, **options)
 
 
 class Pages:
@@ -244,6 +274,8 @@ class Pages:
         self.text = text
         self.templates = templates
         self.words = text.model_dump(by_alias=False)
+        # The templates drawn so far: content check reports a page it never drew.
+        self.rendered: set[str] = set()
 
     # ---- titles ------------------------------------------------------------------------------
 
@@ -261,6 +293,7 @@ class Pages:
             raise TypeError(f"web/{name}: got {sorted(context)}, expects {sorted(spec.variables)}")
         if set(common) != set(COMMON) - {"words"}:
             raise TypeError(f"web/{name}: common variables {sorted(common)}")
+        self.rendered.add(name)
         return self.templates[name].render(words=self.words, **common, **context)
 
     def question(
@@ -327,6 +360,86 @@ class Pages:
             progress=progress,
         )
 
+    # ---- every other page: its variables built here, for the app and for content check --------
+
+    def start(self, screen: Screen, common: dict[str, Any], contact: Contact) -> str:
+        """The start page, or 'carry on or start again' for someone part-way through."""
+        resume = None
+        if screen.page == "question":
+            resume = {"number": screen.number, "total": screen.total, "label": screen.label}
+        elif screen.page == SUMMARY:
+            resume = {"number": None, "total": None, "label": None}
+        titles = self.text.titles
+        title = self.title(titles.resume if resume else titles.start)
+        return self.render(
+            "start.j2",
+            {**common, "title": title},
+            resume=resume,
+            finished=screen.page == DONE,
+            step=screen.step,
+            contact=contact,
+        )
+
+    def here(
+        self, engine: Engine, conv: Conversation | None, screen: Screen, common: dict[str, Any]
+    ) -> str | None:
+        """The page for where the person is now: a question, the summary or the result.
+
+        None where no page shows it (the welcome: the start page does).
+        """
+        if screen.page == "question":
+            return self.question(screen, common)
+        if screen.page == SUMMARY:
+            return self.render(
+                "summary.j2",
+                {**common, "title": self.title(self.text.titles.summary)},
+                items=[i.__dict__ for i in screen.items],
+                removed=list(screen.removed),
+                step=screen.step,
+            )
+        if screen.page == DONE and conv is not None:
+            return self.result(web_result(engine, conv), screen, common)
+        return None
+
+    def result(self, result: Result, screen: Screen, common: dict[str, Any]) -> str:
+        """The result page."""
+        title = self.title(self.text.titles.result)
+        return self.render("result.j2", {**common, "title": title}, result=result, step=screen.step)
+
+    def privacy(self, engine: Engine, common: dict[str, Any], cookie_name: str) -> str:
+        """The privacy notice, with the periods and contacts this deployment has."""
+        return self.render(
+            "privacy.j2",
+            {**common, "title": self.title(self.text.titles.privacy)},
+            retention_days=engine.retention_days,
+            idle_days=engine.idle_days,
+            contact=engine.contact,
+            cookie_name=cookie_name,
+        )
+
+    def deleted(self, common: dict[str, Any]) -> str:
+        """After 'Delete my answers'."""
+        return self.render("deleted.j2", {**common, "title": self.title(self.text.titles.deleted)})
+
+    def forget(self, common: dict[str, Any]) -> str:
+        """'Delete my answers' asks once: Delete or Keep."""
+        return self.render("forget.j2", {**common, "title": self.title(self.text.titles.forget)})
+
+    def accessibility(self, common: dict[str, Any], contact: Contact) -> str:
+        """The accessibility statement, with how to report a problem (``contact``)."""
+        title = self.title(self.text.titles.accessibility)
+        return self.render("accessibility.j2", {**common, "title": title}, contact=contact)
+
+    def section(self, result: Result, section: Any, common: dict[str, Any]) -> str:
+        """One section of a finished result, on its own page."""
+        title = self.title(section.title)
+        return self.render("section.j2", {**common, "title": title}, result=result, section=section)
+
+    def error(self, status: int, common: dict[str, Any]) -> str:
+        """A friendly error page (404, 500...)."""
+        title = self.title(self.text.titles.for_status(status))
+        return self.render("error.j2", {**common, "title": title}, status=status)
+
     def error_message(self, screen: Screen, reason: str, text: str | None) -> str:
         """The Design System's error message for why an answer was refused."""
         e = self.text.errors
@@ -378,95 +491,90 @@ def check_pages(
 ) -> tuple[int, list[Problem]]:
     """Render every web page a person could see on these paths (``content check``).
 
-    Returns how many pages were rendered and the problems found: a template or words file
-    that does not load, a variable a template is not given, or a page that fails to render.
+    Each page is drawn by the same :class:`Pages` method the web app draws it with, from an
+    engine set up as the web page's is (no Telegram handover, reminders or follow-ups):
+    ``engine``, or one with the deployment's contacts set, and again with none set. Returns
+    how many pages were rendered and the problems found: a template or words file that does
+    not load, a variable a template is not given, a name or field it misspells, a page
+    that fails to render, or a page the check never rendered.
     """
+    from ..content_rules import CHECK_CONTACT
     from ..simulate import walk
-    from .result import web_result
 
     try:
         pages = load_pages(content)
     except ContentError as exc:
         return 0, list(exc.problems)
     problems = _undeclared(pages)
-    engine = engine or Engine(content)
-    common = {"title": "", "csrf": "0" * 64, "has_session": True, "moved": True, "static": ""}
-    contact = engine.contact
-    # The summary's note on what was taken out of typed text, as if a name and two phone
-    # numbers had been (the walks type nothing that is taken out).
-    said = content.ui.removed_said
-    sample_removed = [said.name.said(1), said.phone.said(2)]
+    # As the web app builds them, for a first visit and for someone part-way through.
+    first = {"title": "", "csrf": "", "has_session": False, "moved": False, "static": ""}
+    common = {**first, "csrf": "0" * 64, "has_session": True, "moved": True}
+    engines = [engine or Engine(content, contact=CHECK_CONTACT), Engine(content)]
     count = 0
-    seen: set[tuple[str, str]] = set()
-    plan_checked = False
+    seen: set[tuple[object, ...]] = set()
+    plan_checked = unreached = False
 
-    def attempt(what: str, render: Callable[[], str]) -> None:
+    def attempt(what: str, render: Callable[[], str | None]) -> None:
         nonlocal count
         try:
-            render()
-            count += 1
+            if render() is not None:  # None: no page shows this place (the welcome)
+                count += 1
         except Exception as exc:
             problems.append(_render_problem(what, exc))
 
-    for resume, finished in (
-        (None, False),
-        ({"number": 3, "total": 15, "label": "Region"}, False),
-        ({"number": None, "total": None, "label": None}, False),
-        (None, True),
-    ):
-        attempt(
-            "the start page",
-            lambda r=resume, f=finished: pages.render(
-                "start.j2", common, resume=r, finished=f, step=1, contact=contact
-            ),
-        )
-    for shown in (contact, Contact(name=contact.name)):  # contacts set, and none set
-        attempt(
-            "the privacy notice",
-            lambda c=shown: pages.render(
-                "privacy.j2",
-                common,
-                retention_days=engine.retention_days,
-                idle_days=engine.idle_days,
-                contact=c,
-                cookie_name="triage",
-            ),
-        )
-    attempt("the deleted page", lambda: pages.render("deleted.j2", common))
-    attempt("the delete question", lambda: pages.render("forget.j2", common))
-    for shown in (contact, Contact(name=contact.name)):  # contacts set, and none set
-        attempt(
-            "the accessibility statement",
-            lambda c=shown: pages.render("accessibility.j2", common, contact=c),
-        )
-    for status in (403, 404, 405, 413, 429, 500, 503):
-        attempt(
-            f"the {status} page",
-            lambda s=status: pages.render(
-                "error.j2",
-                {**common, "title": pages.title(pages.text.titles.for_status(s))},
-                status=s,
-            ),
-        )
+    for status in _statuses():
+        attempt(f"the {status} page", lambda s=status: pages.error(s, first))
+    attempt("the deleted page", lambda: pages.deleted(first))
+    for shown in (first, common):
+        attempt("the delete question", lambda c=shown: pages.forget(c))
+    for e in engines:  # contacts set, and none set
+        for shown in (first, common):
+            attempt("the privacy notice", lambda e=e, c=shown: pages.privacy(e, c, "triage"))
+            attempt(
+                "the accessibility statement",
+                lambda e=e, c=shown: pages.accessibility(c, e.contact),
+            )
+    # The summary's note on what was taken out of typed text, as if a name and two phone
+    # numbers had been (the walks type nothing that is taken out).
+    said = content.ui.removed_said
+    sample_removed = (said.name.said(1), said.phone.said(2))
     for answers in answer_sets:
         try:
-            steps = walk(content, answers, engine=engine)
+            steps = walk(content, answers, engine=engines[0])
         except Exception:
+            unreached = True
             continue  # the chat's own check reports a walk that fails
         for step in steps:
             conv = step.outcome.conversation
             if conv is None:
                 continue
-            screen = engine.screen(conv)
+            screen = engines[0].screen(conv)
+            # The start page shows where someone is: once for each kind of place.
+            for e in engines:
+                key: tuple[object, ...] = ("start", id(e), screen.page, bool(screen.label))
+                if key not in seen:
+                    seen.add(key)
+                    attempt(
+                        "the start page",
+                        lambda e=e, s=screen: pages.start(s, common, e.contact),
+                    )
             key = (screen.page, f"{screen.question}|{screen.body}|{screen.total}")
-            if screen.page == "done":
-                key = ("done", str(sorted(conv.answers.items())))
-            if key in seen or screen.page == "welcome":
+            if screen.page == DONE:
+                key = (DONE, str(sorted(conv.answers.items())))
+            if key in seen:
                 continue
             seen.add(key)
             who = f"the {screen.question or screen.page} page"
+            # The page for where they are, as each engine shows it (the result names the
+            # deployment's contacts, or says it in plain words where none are set).
+            if screen.page == SUMMARY and not screen.removed:
+                screen = replace(screen, removed=sample_removed)
+            for e in engines if screen.page == DONE else engines[:1]:
+                attempt(who, lambda e=e, c=conv, s=screen: pages.here(e, c, s, common))
+            if screen.page == DONE:
+                for e in engines:
+                    _attempt_sections(attempt, pages, e, conv, common)
             if screen.page == "question":
-                attempt(who, lambda s=screen: pages.question(s, common))
                 # Shown again by the browser's Back, with a back link by address.
                 attempt(
                     f"{who} (an earlier question)",
@@ -486,42 +594,50 @@ def check_pages(
                             s, common, error=r, text="x" * (s.max_length + 1)
                         ),
                     )
-            elif screen.page == "summary":
-                attempt(
-                    who,
-                    lambda s=screen: pages.render(
-                        "summary.j2",
-                        common,
-                        items=[i.__dict__ for i in s.items],
-                        removed=list(s.removed) or sample_removed,
-                        step=s.step,
-                    ),
+            elif screen.page == DONE and not plan_checked:
+                plan_checked = True
+                problems.extend(_plan_problems(engines[0], conv))
+    # Only when all else is clean: a walk that fails leaves pages unreached.
+    clean = not unreached and not any(not p.warning for p in problems)
+    for name in WEB_TEMPLATES if clean else ():
+        if name not in pages.rendered:
+            problems.append(
+                Problem(
+                    f"{WEB_TEMPLATE_DIR}/{name}",
+                    None,
+                    "content check never rendered this page, so cannot vouch for it",
+                    "a developer must draw it through a Pages method that check_pages calls",
                 )
-            elif screen.page == "done":
-                try:
-                    result = web_result(engine, conv)
-                except Exception:
-                    continue  # the chat's own check reports a result that fails
-                # With the deployment's contacts set, and with none set (plain words).
-                unset = replace(result, contact=Contact(name=result.contact.name))
-                for shown in (result, unset):
-                    attempt(
-                        who,
-                        lambda r=shown, s=screen: pages.render(
-                            "result.j2", common, result=r, step=s.step
-                        ),
-                    )
-                for section in result.sections:
-                    attempt(
-                        f"the result's {section.id} page",
-                        lambda r=result, sec=section: pages.render(
-                            "section.j2", common, result=r, section=sec
-                        ),
-                    )
-                if not plan_checked:
-                    plan_checked = True
-                    problems.extend(_plan_problems(engine, conv))
-    return count, problems
+            )
+    return count, _each_once(problems)
+
+
+def _attempt_sections(
+    attempt: Callable[[str, Callable[[], str | None]], None],
+    pages: Pages,
+    engine: Engine,
+    conv: Conversation,
+    common: dict[str, Any],
+) -> None:
+    """Each section page of this finished result, as ``engine`` shows it."""
+    try:
+        result = web_result(engine, conv)
+    except Exception:
+        return  # the chat's own check reports a result that fails
+    for section in result.sections:
+        attempt(
+            f"the result's {section.id} page",
+            lambda sec=section: pages.section(result, sec, common),
+        )
+
+
+def _statuses() -> list[int]:
+    """Every status that has an error page (a title in content/web.yaml)."""
+    return [
+        int(name.removeprefix("status_"))
+        for name in WebTitles.model_fields
+        if name.startswith("status_")
+    ]
 
 
 def _plan_problems(engine: Engine, conv: Conversation) -> list[Problem]:
@@ -576,13 +692,40 @@ def _undeclared(pages: Pages) -> list[Problem]:
 
 
 def _render_problem(who: str, exc: Exception) -> Problem:
-    """Point at the web template line that failed, if the traceback shows one."""
+    """Point at the web template line that failed, if the traceback shows one.
+
+    The page it failed on is the problem's ``path``: the same mistake on many pages is one
+    problem (see :func:`_each_once`).
+    """
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if frame.filename.endswith(".j2"):
-            return Problem(
-                f"{WEB_TEMPLATE_DIR}/{Path(frame.filename).name}",
-                frame.lineno,
-                f"rendering {who} failed: {type(exc).__name__}: {exc}",
-                "check the names used on that line",
-            )
-    return Problem(WEB_TEMPLATE_DIR, None, f"rendering {who} failed: {type(exc).__name__}: {exc}")
+        if frame.filename.endswith(".j2") and f"/{GOVUK}/" not in frame.filename:
+            message, hint = failure_words(exc, frame.filename, frame.lineno)
+            file = f"{WEB_TEMPLATE_DIR}/{Path(frame.filename).name}"
+            return Problem(file, frame.lineno, message, hint, path=who)
+    return Problem(
+        WEB_TEMPLATE_DIR, None, f"rendering failed: {type(exc).__name__}: {exc}", path=who
+    )
+
+
+def _each_once(problems: list[Problem]) -> list[Problem]:
+    """Each problem once, saying on how many pages it was found (and one of them).
+
+    A failure on a line that reading the templates already explains (a name the page is not
+    given) is that problem again: it is left out, as the chat's check does.
+    """
+    explained = {(p.file, p.line) for p in problems if not p.path and p.line is not None}
+    pages: dict[Problem, list[str]] = {}
+    for problem in problems:
+        if problem.path and (problem.file, problem.line) in explained:
+            continue
+        found = pages.setdefault(problem, [])
+        if problem.path and problem.path not in found:
+            found.append(problem.path)
+    out = []
+    for problem, found in pages.items():
+        if len(found) == 1:
+            problem = replace(problem, detail=f"on {found[0]}")
+        elif found:
+            problem = replace(problem, detail=f"on {len(found)} web pages, for example {found[0]}")
+        out.append(replace(problem, path=""))
+    return out
