@@ -453,7 +453,7 @@ def test_a_misspelt_field_in_a_web_template_names_the_fields_there_are(copy: Pat
     assert error.startswith(
         f"templates/web/question.j2:{line}: uses q.idd, but q has no field 'idd'"
     ), error
-    assert "(q has: body, id, items, kind, label," in error, error
+    assert "(q has: back_url, body, id, items, kind, label," in error, error
     assert "web pages, for example the " in error, error
 
 
@@ -473,7 +473,7 @@ def test_a_misspelt_field_fails_the_web_page_itself_not_only_the_check(copy: Pat
     pages = load_pages(content)
     screen = _first_question(content, engine)
     common = {"title": "", "csrf": "0", "has_session": True, "moved": False, "static": ""}
-    with pytest.raises(UndefinedError, match="no field 'idd'; it has: body, id, items"):
+    with pytest.raises(UndefinedError, match="no field 'idd'; it has: back_url, body, id, items"):
         pages.question(screen, common)
     # GOV.UK Frontend's macros still read their optional parameters leniently.
     edit(copy, "templates/web/question.j2", lambda t: t.replace("q.idd", "q.id"))
