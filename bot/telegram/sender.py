@@ -234,18 +234,16 @@ class Sender:
         """Take a chat's waiting screen out of its queue: ``row`` shows a newer one.
 
         A waiting message is never sent; a waiting edit that redraws live buttons would only
-        make an older message look current. Either is recorded as sent along with ``row``.
+        make an older message look current. Either is deleted from the outbox at once: the
+        newer screen is committed already, so nothing the person needs is lost.
         """
         for old in [each for each in lane.queue if each.options.get("screen") and each is not row]:
             lane.queue.remove(old)
             self._queued.pop(old.id, None)
             self._retry_at.pop(old.id, None)
-            self._absorbed[row.id] = [
-                *self._absorbed.get(row.id, []),
-                *self._absorbed.pop(old.id, []),
-                old.id,
-            ]
+            self._sent.extend([*self._absorbed.pop(old.id, []), old.id])
             self.stats.replaced += 1
+            self._dirty.set()
 
     # ---- sending -------------------------------------------------------------------------
 
