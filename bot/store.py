@@ -451,7 +451,7 @@ class InboxEntry:
     status: str = "todo"
     subject: str | None = None
     lane: str | None = None
-    event: str | None = None
+    event: str | bytes | None = None  # sealed (bytes) by the Telegram transport
     callback_id: str | None = None
     message_id: int | None = None
     address: bytes | None = None
@@ -466,7 +466,7 @@ class InboxItem:
     kind: str
     subject: str
     lane: str
-    event: str
+    event: str | bytes
     callback_id: str | None
     message_id: int | None
     address: bytes | None

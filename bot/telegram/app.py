@@ -99,7 +99,12 @@ class TelegramBot:
         # Replies to outbox rows; posts for the team go to its chat, sealed (issue 8).
         self.composer = Composer(self.sealer, secret, settings.team_chat_id)
         self.worker = Worker(
-            triage, self.store_thread, self.sender, compose=self.composer, metrics=metrics
+            triage,
+            self.store_thread,
+            self.sender,
+            compose=self.composer,
+            metrics=metrics,
+            unseal=self.sealer.open_text,
         )
         self.inbox = InboxWriter(self.store, self.store_thread, self.worker.poke)
         self.webhook: Webhook | None = None

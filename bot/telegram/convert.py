@@ -243,7 +243,8 @@ class Reader:
             kind,
             subject=subject,
             lane=subject if same else pseudonym(self.secret, incoming.chat_id),
-            event=encode_event(incoming.event),
+            # Sealed before it is stored: typed text may hold a phone number or an email.
+            event=self.sealer.seal_text(encode_event(incoming.event)),
             callback_id=incoming.callback_id,
             message_id=incoming.message_id,
             address=self.sealer.seal(Address(incoming.chat_id, who=incoming.who)),
