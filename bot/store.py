@@ -793,6 +793,14 @@ class Store:
             row.id = int(new_id)
         return given
 
+    def waiting(self) -> tuple[int, int]:
+        """Inbox rows still to handle and outbox rows still to send now (not those for later)."""
+        inbox = self.conn.execute("SELECT count(*) FROM inbox WHERE status = 'todo'").fetchone()
+        outbox = self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE status = 'todo' AND not_before = 0"
+        ).fetchone()
+        return int(inbox[0]), int(outbox[0])
+
     def reshow_subjects(self) -> set[str]:
         """Everyone waiting to be shown their question (usually no one)."""
         return {row[0] for row in self.conn.execute("SELECT subject FROM reshow")}

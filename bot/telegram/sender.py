@@ -66,6 +66,8 @@ SEND_ATTEMPTS = 8
 BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 PAUSE_SLACK = 0.25
+# At shutdown, how long button answers still under way get (all together).
+ANSWERS_WITHIN = 0.5
 # The longest an edit (a tick, buttons taken off) waits behind new messages.
 EDIT_WAIT = 2.0
 # Bot API answers meaning the message to edit cannot be edited (gone, or too old).
@@ -617,9 +619,14 @@ class Sender:
         for task in lanes:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for task in list(self._answering):
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(task, 2)
+        # Button answers still out get one short wait together (they expire anyway).
+        answering = list(self._answering)
+        if answering:
+            _, late = await asyncio.wait(answering, timeout=ANSWERS_WITHIN)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=0.5)
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
