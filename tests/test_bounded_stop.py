@@ -77,7 +77,9 @@ def test_stop_within_ten_seconds_of_sigterm_against_a_frozen_bot_api(
             act(lambda person=person: server.telegram.tap(person, "Start"))
         for person in PEOPLE:
             wait_for(server, "Which of these best describes", after=0, person=person)
-        shown = {p.user_id: len(server.call(lambda p=p: server.telegram.messages(p))) for p in PEOPLE}
+        shown = {
+            p.user_id: len(server.call(lambda p=p: server.telegram.messages(p))) for p in PEOPLE
+        }
         # Mid-walk the Bot API stops answering replies; each person taps once more.
         server.call(lambda: server.telegram.frozen.update(REPLIES))
         for person in PEOPLE:
@@ -140,3 +142,35 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_the_web_page_stops_within_ten_seconds_with_a_request_stuck_mid_body(
+    tmp_path: Path,
+) -> None:
+    """A client that sent half a form and went quiet does not hold the web page's stop."""
+    import socket
+
+    from .browser import WebServer
+
+    server = WebServer(tmp_path / "triage.db").start()
+    stuck = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        stuck.sendall(
+            b"POST /start HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+            b"csrf=half"
+        )
+        time.sleep(0.5)
+        assert server.proc is not None
+        began = time.monotonic()
+        server.proc.terminate()
+        try:
+            server.proc.wait(timeout=30)
+        finally:
+            seconds = time.monotonic() - began
+        print(f"web page: stopped {seconds:.1f}s after SIGTERM with a request stuck mid-body")
+        assert seconds < 10
+    finally:
+        stuck.close()
+        if server.proc is not None and server.proc.poll() is None:
+            server.kill()

@@ -723,4 +723,4 @@ def serve(
         log.info("web page on %s (listening on %s:%d)", where, host, port)
 
     app.on_startup.append(announce)
-    web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=10)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=5)
