@@ -244,6 +244,8 @@ class Sender:
             self._queued.pop(old.id, None)
             self._retry_at.pop(old.id, None)
             self._sent.extend([*self._absorbed.pop(old.id, []), old.id])
+            if old.options.get("wipe"):
+                row.options["wipe"] = True  # a /forget reply's log wipe waits for the newer
             self.stats.replaced += 1
             self._dirty.set()
 
