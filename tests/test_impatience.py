@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any
 
 from bench.fake_api import choose, labels
+from bot.telegram.sender import Sender
 
 from .fake_telegram import FakeTelegram, Person, Shown
 from .telegram_harness import RunningBot
@@ -157,3 +159,38 @@ async def test_fifty_impatient_walkers_all_finish_with_the_outbox_near_empty(
     assert taps > 50 * 25  # they really were impatient
     assert deepest <= 150  # at most about three rows a person, never a growing queue
     assert left == 0
+
+
+async def test_an_edit_waits_behind_new_messages_for_a_bounded_time() -> None:
+    """Across chats (the send slots) and within one chat (its queue) an edit that has waited
+    ``edit_wait`` goes before new messages, so no button is left looking live for minutes."""
+    from bot.store import Outgoing
+    from bot.telegram.sender import _Slots
+
+    slots = _Slots(1, edit_wait=0.2)
+    await slots.acquire()
+    order: list[str] = []
+
+    async def take(name: str, urgent: bool) -> None:
+        await slots.acquire(urgent=urgent)
+        order.append(name)
+        await asyncio.sleep(0.05)
+        slots.release()
+
+    waiting = [asyncio.create_task(take("edit", False))]
+    await asyncio.sleep(0.25)  # the edit has waited longer than edit_wait
+    waiting += [asyncio.create_task(take(f"question {i}", True)) for i in range(3)]
+    await asyncio.sleep(0)
+    slots.release()
+    await asyncio.gather(*waiting)
+    assert order[0] == "edit"
+
+    sender = Sender.__new__(Sender)  # only the choice of the next row is tried here
+    sender.edit_wait = 0.2
+    edit = Outgoing("lane", "editMessageText", {}, None, id=1)
+    question = Outgoing("lane", "sendMessage", {}, None, id=2)
+    sender._queued = {1: time.monotonic(), 2: time.monotonic()}
+    queue = deque([edit, question])
+    assert sender._next(queue) is question  # a fresh edit lets the next question go first
+    sender._queued[1] -= 0.25
+    assert sender._next(queue) is edit
