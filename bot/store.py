@@ -621,18 +621,6 @@ class Store:
             raise
 
     @contextmanager
-    def _quick_commit(self) -> Iterator[None]:
-        """Commit without syncing the write-ahead log (safe against a crash of the process)."""
-        if self.conn.in_transaction:
-            yield
-            return
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            yield
-        finally:
-            self.conn.execute("PRAGMA synchronous=FULL")
-
-    @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Inside a transaction: undo just this block's changes if it raises."""
         if not self.conn.in_transaction:
@@ -859,15 +847,10 @@ class Store:
         the people in ``lost`` missed a reply and are shown their question when they next write.
         ``counted`` adds delivered reminders and follow-ups (by purpose) to the counters; the
         people in ``blocked`` refused the bot (403): nothing more waits for them.
-
-        Committed without waiting for the disk to confirm (``synchronous=NORMAL``): the record
-        survives the process being killed at once, which is what keeps a restart from sending
-        a delivered message again; only a power cut could undo it, and then a few messages go
-        twice. Outside another transaction only (else it joins that one as it is).
         """
         now = now or dt.datetime.now(dt.UTC)
         finished = _utc(now)
-        with self._quick_commit(), self.transaction():
+        with self.transaction():
             for subject in lost:
                 self.reshow_flag(subject, now)
             self.add_sent(counted or {}, now)
