@@ -154,10 +154,24 @@ async def test_fifty_impatient_walkers_all_finish_with_the_outbox_near_empty(
         watcher.cancel()
         await bot.close()
     taps = sum(w.taps for w in walkers)
-    print(f"50 impatient walkers: {finished} finished, {taps} taps, outbox at most {deepest}")
+    # A screen sent again right after itself: what each impatient tap used to cost.
+    last: dict[object, object] = {}
+    repeats = 0
+    for method, params in telegram.calls:
+        if method == "sendMessage":
+            chat, text = params.get("chat_id"), params.get("text")
+            repeats += last.get(chat) == text
+            last[chat] = text
+    print(
+        f"50 impatient walkers: {finished} finished, {taps} taps, outbox at most {deepest}, "
+        f"{repeats} screens sent twice in a row"
+    )
     assert finished == 50
     assert taps > 50 * 25  # they really were impatient
-    assert deepest <= 150  # at most about three rows a person, never a growing queue
+    assert repeats == 0
+    # A screen and the edits still waiting a person, never a growing queue (generous: the
+    # machine may be busy; the queue that grew without bound reached thousands).
+    assert deepest <= 10 * 50
     assert left == 0
 
 
