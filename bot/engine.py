@@ -214,6 +214,9 @@ class Outcome:
     # still waiting; one here takes its place.
     later: list[Later] = field(default_factory=list)
     follow_up_off: bool = False  # the person cancelled the follow-up they had asked for
+    # A button from an earlier screen was pressed: nothing changed, the current screen is
+    # shown again (a transport may skip that if the same message's button was just handled).
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -1194,7 +1197,7 @@ class Engine:
         return model.state if moved else None
 
     def _stale(self, conv: Conversation | None, notice: str) -> Outcome:
-        return Outcome(conv, [self._view(conv)], notice=notice)
+        return Outcome(conv, [self._view(conv)], notice=notice, stale=True)
 
     # ---- views -----------------------------------------------------------------------------
 

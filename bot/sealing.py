@@ -6,6 +6,11 @@ share with the programme team, see :class:`Who`) is kept sealed with AES-256-GCM
 authenticated cipher from ``cryptography``, under a key derived from ``TRIAGE_SECRET`` by
 HKDF-SHA256 with a fixed label. The store sees only the sealed bytes and deletes them once
 the message is delivered or dropped.
+
+The event an inbox row holds (what the person typed or tapped) is sealed the same way, from
+the moment it is taken in until it is handled, so text typed into the chat (a phone number,
+an email address) never reaches the disk in the clear, not even in the write-ahead log; the
+engine removes such details before anything about the answer is kept.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 # The label ties the derived key to this one use: the same secret also keys pseudonyms.
 KEY_LABEL = b"mpsp-triage/reply-address/v1"
 VERSION = b"\x01"
+# Associated data of a sealed event: it cannot be opened as an address, nor the reverse.
+EVENT = b"event"
 NONCE_BYTES = 12
 
 
@@ -75,6 +82,27 @@ class Sealer:
         nonce = os.urandom(NONCE_BYTES)
         plain = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         return VERSION + nonce + self._aead.encrypt(nonce, plain, VERSION)
+
+    def seal_text(self, text: str) -> bytes:
+        """Encrypt an inbox event (a fresh random nonce each time)."""
+        nonce = os.urandom(NONCE_BYTES)
+        return VERSION + nonce + self._aead.encrypt(nonce, text.encode(), VERSION + EVENT)
+
+    def open_text(self, sealed: bytes | str) -> str:
+        """Decrypt an inbox event; one taken in before events were sealed comes back as is.
+
+        Raises :class:`SealError` if it is damaged or sealed under another key.
+        """
+        if isinstance(sealed, str):
+            return sealed
+        if len(sealed) < 1 + NONCE_BYTES + 16 or sealed[:1] != VERSION:
+            raise SealError("not a sealed event")
+        nonce = sealed[1 : 1 + NONCE_BYTES]
+        try:
+            plain = self._aead.decrypt(nonce, sealed[1 + NONCE_BYTES :], VERSION + EVENT)
+        except InvalidTag:
+            raise SealError("sealed under another key, or damaged") from None
+        return plain.decode()
 
     def open(self, sealed: bytes) -> Address:
         """Decrypt an address; raise :class:`SealError` if it is damaged or foreign."""

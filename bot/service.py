@@ -179,13 +179,19 @@ class Triage:
 
     # ---- the inbox path ----------------------------------------------------------------------
 
-    def work(self, compose: Compose, limit: int = 64) -> Worked:
+    def work(
+        self,
+        compose: Compose,
+        limit: int = 64,
+        unseal: Callable[[str | bytes], str] | None = None,
+    ) -> Worked:
         """Handle up to ``limit`` due inbox rows in one transaction, each in its own savepoint.
 
         For each row: the state change, the outbox rows ``compose`` makes from the outcome and
         "row done" commit together. A row that raises is rolled back alone and retried later
         (the person's later rows wait behind it); after :data:`WORK_ATTEMPTS` it is recorded as
         failed and the person is re-shown their question the next time they write.
+        ``unseal`` opens a row's sealed event (memory only; the row keeps it sealed).
         """
         worked = Worked()
         now = self.clock()
@@ -198,7 +204,7 @@ class Triage:
         done: list[int] = []
         self._checks.clear()
         try:
-            self._work_all(due, worked, blocked, done, now, compose)
+            self._work_all(due, worked, blocked, done, now, compose, unseal)
         except BaseException:
             self._checks.clear()
             raise
@@ -218,6 +224,7 @@ class Triage:
         done: list[int],
         now: dt.datetime,
         compose: Compose,
+        unseal: Callable[[str | bytes], str] | None = None,
     ) -> None:
         with self.store.transaction():
             flagged = self.store.reshow_subjects()
@@ -226,6 +233,8 @@ class Triage:
                     continue  # an earlier row of theirs failed just now: keep their order
                 told = len(self._checks)
                 try:
+                    if unseal is not None:
+                        item = replace(item, event=unseal(item.event))
                     outcome, rows = self._work_one(item, now, compose, item.subject in flagged)
                 except Exception as exc:
                     del self._checks[told:]  # rolled back: nothing of it happened
@@ -248,7 +257,7 @@ class Triage:
         self, item: InboxItem, now: dt.datetime, compose: Compose, flagged: bool
     ) -> tuple[Outcome, list[Outgoing]]:
         """One row in its own savepoint: the state change and its outbox rows."""
-        event = decode_event(item.event)
+        event = decode_event(item.event)  # type: ignore[arg-type]
 
         def attempt() -> tuple[Outcome, list[Outgoing]]:
             with self.store.savepoint():

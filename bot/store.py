@@ -451,7 +451,7 @@ class InboxEntry:
     status: str = "todo"
     subject: str | None = None
     lane: str | None = None
-    event: str | None = None
+    event: str | bytes | None = None  # sealed (bytes) by the Telegram transport
     callback_id: str | None = None
     message_id: int | None = None
     address: bytes | None = None
@@ -466,7 +466,7 @@ class InboxItem:
     kind: str
     subject: str
     lane: str
-    event: str
+    event: str | bytes
     callback_id: str | None
     message_id: int | None
     address: bytes | None
@@ -780,6 +780,14 @@ class Store:
         for row, new_id in zip(rows, sorted(r[0] for r in ids), strict=True):
             row.id = int(new_id)
         return given
+
+    def waiting(self) -> tuple[int, int]:
+        """Inbox rows still to handle and outbox rows still to send now (not those for later)."""
+        inbox = self.conn.execute("SELECT count(*) FROM inbox WHERE status = 'todo'").fetchone()
+        outbox = self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE status = 'todo' AND not_before = 0"
+        ).fetchone()
+        return int(inbox[0]), int(outbox[0])
 
     def reshow_subjects(self) -> set[str]:
         """Everyone waiting to be shown their question (usually no one)."""

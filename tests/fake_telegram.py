@@ -116,6 +116,8 @@ class FakeTelegram:
         self.hang_sends = False  # messages are received but never answered
         # Messages are delivered (the person sees them) but the answer never comes back.
         self.hang_after_delivery = False
+        # Methods that are accepted and never answered ("*": every method, getUpdates too).
+        self.frozen: set[str] = set()
         self.reject_token = False
         self.limits: tuple[float, float] | None = None  # (messages/s overall, s between per chat)
         self.too_many = 0
@@ -283,6 +285,8 @@ class FakeTelegram:
         """Answer one Bot API call; ``files`` are uploads as (file name, bytes, ...) by field."""
         if self.record:
             self.calls.append((method, params))
+        if "*" in self.frozen or method in self.frozen:
+            await asyncio.Event().wait()
         if self.reject_token:
             return 401, "Unauthorized"
         if self.fail_next.get(method):

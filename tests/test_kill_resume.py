@@ -69,9 +69,9 @@ class BotProcess:
         }
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def start(self, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "bot", "run", *args],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,

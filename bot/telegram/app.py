@@ -4,8 +4,11 @@
 the inbox writer, the worker, the sender, and the poller or the webhook), checks the token
 with ``getMe`` (a rejected token stops at once; an unreachable Bot API is retried with a
 growing wait, one log line per attempt), sets or deletes the webhook for the chosen mode,
-and shuts everything down in order: stop taking updates, finish the pass under way, give
-the sender a few seconds, record what went out.
+and shuts everything down in order, within :data:`STOP_WITHIN` seconds whatever the Bot API
+does (answers, answers slowly, accepts and never answers): stop taking updates (the long
+poll is cancelled at once; nothing confirmed is lost, as the inbox is committed before the
+offset moves), finish the pass under way, give the sender a bounded grace, record what went
+out, and log one line saying what is left for the next start.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -39,10 +42,15 @@ from .webhook import Webhook
 from .worker import Worker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PURGE_EVERY = 6 * 3600
 SCHEDULED_EVERY = 30.0
 SHUTDOWN_GRACE = 5.0
+# From SIGTERM to exit, whatever the Bot API does (Docker sends SIGKILL after 10 s).
+STOP_WITHIN = 6.0
+# The webhook server's wait for requests under way (each only commits to the inbox).
+WEBHOOK_SHUTDOWN = 2.0
 
 
 class StartupError(Exception):
@@ -99,7 +107,12 @@ class TelegramBot:
         # Replies to outbox rows; posts for the team go to its chat, sealed (issue 8).
         self.composer = Composer(self.sealer, secret, settings.team_chat_id)
         self.worker = Worker(
-            triage, self.store_thread, self.sender, compose=self.composer, metrics=metrics
+            triage,
+            self.store_thread,
+            self.sender,
+            compose=self.composer,
+            metrics=metrics,
+            unseal=self.sealer.open_text,
         )
         self.inbox = InboxWriter(self.store, self.store_thread, self.worker.poke)
         self.webhook: Webhook | None = None
@@ -190,7 +203,12 @@ class TelegramBot:
     async def _serve_webhook(self) -> None:
         assert self.webhook is not None
         # No access log: it would write each caller's address and user agent.
-        self._runner = web.AppRunner(self.webhook.app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.webhook.app(),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=WEBHOOK_SHUTDOWN,
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.webhook_listen, self.settings.webhook_port)
         try:
@@ -280,32 +298,63 @@ class TelegramBot:
     async def run(self, commands: dict[str, str] | None = None) -> None:
         """Start, run until :attr:`stop` is set, then shut down in order."""
         try:
-            await self.start(commands)
-            await self.stop.wait()
-        except _Stopped:
-            pass
+            # Starting waits on the Bot API too: a stop request ends it at once.
+            starting = asyncio.ensure_future(self.start(commands))
+            stopping = asyncio.ensure_future(self.stop.wait())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, _Stopped):
+                await starting
+            await stopping
         finally:
             await self.close()
 
-    async def close(self) -> None:
-        """Stop taking updates, finish the work under way, record what went out."""
+    async def close(self, within: float = STOP_WITHIN) -> None:
+        """Stop taking updates, finish the work under way, record what went out.
+
+        Takes at most about ``within`` seconds whatever the Bot API does: what is not sent by
+        then stays in the outbox (and what is not handled, in the inbox) for the next start.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
         self.stop.set()
         if self._runner is not None:
-            await self._runner.cleanup()
+            await _bounded(self._runner.cleanup(), WEBHOOK_SHUTDOWN + 0.5)
         if self._metrics_runner is not None:
-            await self._metrics_runner.cleanup()
+            await _bounded(self._metrics_runner.cleanup(), 1.0)
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=30)
+            # The poller cancels its long poll at once; the worker finishes its pass.
+            await asyncio.wait(self._tasks, timeout=max(0.5, (deadline - loop.time()) / 3))
         for task in self._tasks:
             task.cancel()
-        await self.sender.close(SHUTDOWN_GRACE)
-        await self.api.shutdown()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=0.5)
+        # The sender's grace: what is left, less a little for recording and closing.
+        await self.sender.close(max(0.0, min(SHUTDOWN_GRACE, deadline - loop.time() - 1.5)))
+        await _bounded(self.api.shutdown(), 0.5)
+        left = await _bounded(self.store_thread.call(self.store.waiting), 1.0)
         self.store_thread.close()
+        inbox, outbox = left if left is not None else ("?", "?")
         log.info(
-            "bot stopped after handling %d update(s) and sending %d message(s)",
+            "bot stopped after handling %d update(s) and sending %d message(s); left for the "
+            "next start: %s update(s) in the inbox, %s message(s) in the outbox",
             self.worker.handled,
             self.sender.stats.sent,
+            inbox,
+            outbox,
         )
+
+
+async def _bounded(work: Awaitable[T], seconds: float) -> T | None:
+    """Await ``work`` for at most ``seconds``; None (and ``work`` cancelled) if it takes longer."""
+    try:
+        return await asyncio.wait_for(work, seconds)
+    except TimeoutError:
+        return None
+    except Exception as exc:  # closing: note it, and go on closing the rest
+        log.debug("while stopping: %s", type(exc).__name__)
+        return None
 
 
 class _Stopped(Exception):

@@ -17,6 +17,7 @@ import contextlib
 import html
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,8 @@ ATTACHMENTS = (
 HTML = {"parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
 # The outbox purpose of a post to the programme team's chat (the sender names it in its logs).
 TEAM_POST = "team"
+# How many handled-press messages the composer remembers (a few hundred bytes each).
+PRESSED_KEPT = 20_000
 _KIND = re.compile(r"^[a-z_]{1,40}$")
 
 
@@ -240,7 +243,8 @@ class Reader:
             kind,
             subject=subject,
             lane=subject if same else pseudonym(self.secret, incoming.chat_id),
-            event=encode_event(incoming.event),
+            # Sealed before it is stored: typed text may hold a phone number or an email.
+            event=self.sealer.seal_text(encode_event(incoming.event)),
             callback_id=incoming.callback_id,
             message_id=incoming.message_id,
             address=self.sealer.seal(Address(incoming.chat_id, who=incoming.who)),
@@ -267,12 +271,38 @@ class Composer:
     dropped. Button-press notes are answered apart, outside the outbox: they expire within
     seconds. The replies to /forget are marked ``wipe``: once they are delivered the
     write-ahead log is emptied.
+
+    An outcome's last reply with buttons is its *screen* (``options["screen"]``): where the
+    person is now. The sender keeps at most one waiting screen per chat (a newer one replaces
+    it). A press on a message whose button was already handled, which the engine finds
+    stale (an impatient second tap), makes no rows at all: its spinner is answered, and the
+    screen the first tap produced is already on its way.
     """
 
     def __init__(self, sealer: Sealer, secret: str, team_chat_id: int | None = None) -> None:
         self.sealer = sealer
         self.team_chat_id = team_chat_id
         self.team_lane = pseudonym(secret, team_chat_id) if team_chat_id is not None else None
+        # Messages (chat pseudonym, message id) a press was handled on, newest last; memory
+        # only, so after a restart a repeated tap is shown the current screen once more.
+        self._pressed: OrderedDict[tuple[str, int], None] = OrderedDict()
+
+    def repeated(self, item: InboxItem, outcome: Outcome) -> bool:
+        """Whether a press is a repeat on an already-handled message (then it shows nothing).
+
+        Any other press marks its message as handled.
+        """
+        if item.callback_id is None or item.message_id is None:
+            return False
+        key = (item.lane, item.message_id)
+        if outcome.stale and key in self._pressed:
+            self._pressed.move_to_end(key)
+            return True
+        self._pressed[key] = None
+        self._pressed.move_to_end(key)
+        if len(self._pressed) > PRESSED_KEPT:
+            self._pressed.popitem(last=False)
+        return False
 
     def __call__(self, item: InboxItem, outcome: Outcome) -> list[Outgoing]:
         """The Bot API calls that show an outcome's replies, for the outbox."""
@@ -285,7 +315,8 @@ class Composer:
                 address, who = self.sealer.seal(Address(opened.chat_id)), opened.who
         rows: list[Outgoing] = []
         person: list[Reply] = []
-        for reply in outcome.replies:
+        replies = [] if self.repeated(item, outcome) else outcome.replies
+        for reply in replies:
             if reply.audience != "team":
                 person.append(reply)
             elif (post := self._team_post(reply, who)) is not None:
@@ -356,7 +387,8 @@ def _person_rows(
     """Messages, edits and files for the person who sent the update."""
     rows: list[Outgoing] = []
     options: dict[str, Any] = {"wipe": True} if forget else {}
-    for reply in replies:
+    screen = max((i for i, r in enumerate(replies) if r.buttons and r.document is None), default=-1)
+    for index, reply in enumerate(replies):
         markup = keyboard(reply.buttons)
         if reply.document is not None:
             params: dict[str, Any] = {"parse_mode": "HTML"}
@@ -397,7 +429,7 @@ def _person_rows(
                     address,
                     subject=item.subject,
                     merge_key=str(item.message_id),
-                    options=dict(options),
+                    options={**options, "screen": True} if index == screen else dict(options),
                 )
             )
         elif reply.text:
@@ -408,7 +440,7 @@ def _person_rows(
                     _message(reply.text, markup),
                     address,
                     subject=item.subject,
-                    options=dict(options),
+                    options={**options, "screen": True} if index == screen else dict(options),
                 )
             )
     return rows

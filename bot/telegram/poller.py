@@ -25,6 +25,8 @@ from .inbox import InboxWriter
 log = logging.getLogger(__name__)
 
 UPDATES_PER_POLL = 100  # the most getUpdates returns at once
+# Confirming at shutdown is a courtesy (the inbox ignores a batch sent again): keep it short.
+CONFIRM_WITHIN = 1.0
 
 
 class TokenRejected(Exception):
@@ -81,7 +83,7 @@ class Poller:
                 log.info("getUpdates works again")
             if updates:
                 await self._store(updates, stop)
-        await self.confirm()
+        await self.confirm(CONFIRM_WITHIN)
 
     async def _fetch(self) -> list[Any]:
         result = await self.api.call(
@@ -125,11 +127,15 @@ class Poller:
         if ids:
             self.offset = max(ids) + 1
 
-    async def confirm(self) -> None:
-        """Tell Telegram everything committed so far was received (best effort, at shutdown)."""
+    async def confirm(self, within: float = 10.0) -> None:
+        """Tell Telegram everything committed so far was received (best effort, at shutdown).
+
+        Gives up after ``within`` seconds: Telegram then sends the batch again after the
+        restart, and the inbox ignores the ids it already holds.
+        """
         if self.offset is None:
             return
-        with contextlib.suppress(TelegramError, OSError):
+        with contextlib.suppress(TelegramError, OSError, TimeoutError):
             await asyncio.wait_for(
                 self.api.call(
                     "getUpdates",
@@ -139,9 +145,9 @@ class Poller:
                         "limit": 1,
                         "allowed_updates": ALLOWED_UPDATES,
                     },
-                    read_timeout=5,
+                    read_timeout=within,
                 ),
-                10,
+                within,
             )
 
 

@@ -11,9 +11,14 @@ concurrently. Limits, all enforced here:
   answer to the first; a chat's new messages go in order, and ahead of edits to messages
   already on screen, so the next question is not held back by a tick mark;
 - a 429 ``retry_after`` pauses all sending for that long;
-- edits of one message that have not gone out yet are merged into one.
+- edits of one message that have not gone out yet are merged into one;
+- a chat has at most one waiting *screen* (the message or edit showing where the person is
+  now, ``options["screen"]``): a newer one replaces it, so impatient taps cannot build a queue;
+- an edit waits behind new messages for at most ``edit_wait`` seconds, then goes first.
 
-Outcomes: delivered (or "message is not modified") deletes the row; 403 drops the chat's
+Outcomes: delivered (or "message is not modified") deletes the row, committed at once (whatever
+arrives during one commit goes in the next: the fewer sent-but-unrecorded rows a kill -9 can
+leave, the fewer duplicates after the restart); 403 drops the chat's
 whole queue; a message too old to edit is sent anew if it carries buttons; other 400s drop
 the row; 5xx, timeouts and network errors back off and give up after a bounded number of
 tries. A timed-out send may still have arrived, so a rare duplicate is accepted. Dropped
@@ -61,6 +66,10 @@ SEND_ATTEMPTS = 8
 BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 PAUSE_SLACK = 0.25
+# At shutdown, how long button answers still under way get (all together).
+ANSWERS_WITHIN = 0.5
+# The longest an edit (a tick, buttons taken off) waits behind new messages.
+EDIT_WAIT = 2.0
 # Bot API answers meaning the message to edit cannot be edited (gone, or too old).
 _UNEDITABLE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
@@ -83,6 +92,7 @@ class SenderStats:
     retried: int = 0
     pauses: int = 0
     merged: int = 0
+    replaced: int = 0
 
 
 class Sender:
@@ -101,7 +111,8 @@ class Sender:
         attempts: int = SEND_ATTEMPTS,
         backoff: float = BACKOFF,
         max_backoff: float = MAX_BACKOFF,
-        flush_every: float = 0.05,
+        flush_every: float = 0.0,
+        edit_wait: float = EDIT_WAIT,
         on_fatal: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
         quiet: QuietHours | None = None,
@@ -123,7 +134,8 @@ class Sender:
         else:
             slots = max_in_flight
             self._hold = 0.0
-        self._slots = _Slots(slots)
+        self._slots = _Slots(slots, edit_wait)
+        self.edit_wait = edit_wait
         self.attempts = attempts
         # Each row counts its own tries (in the outbox), so the delays are worked out per row.
         self._retry_delays = Backoff(first=backoff, factor=2, cap=max_backoff, jitter=0.2)
@@ -143,6 +155,8 @@ class Sender:
         # When each chat may next get a message; kept after its queue empties.
         self._chat_free: dict[str, float] = {}
         self._absorbed: dict[int, list[int]] = {}
+        # When each queued row was taken in (monotonic), for the edits' bounded wait.
+        self._queued: dict[int, float] = {}
         self._paused_until = 0.0
         self._sent: list[int] = []
         self._failed: list[tuple[int, str]] = []
@@ -185,6 +199,9 @@ class Sender:
                 lane = self.lanes[row.lane] = _Lane(row.lane)
             if row.merge_key is not None and self._merge(lane, row):
                 continue
+            if row.options.get("screen"):
+                self._replace_screen(lane, row)
+            self._queued[row.id] = time.monotonic()
             lane.queue.append(row)
             if lane.task is None:
                 self._idle.clear()
@@ -204,18 +221,40 @@ class Sender:
                     params["reply_markup"] = row.params["reply_markup"]
                 merged = replace(row, method=old.method, params=params)
             merged.options = {**old.options, **row.options}
+            if not row.options.get("screen"):
+                merged.options.pop("screen", None)  # no longer the newest screen
             self._absorbed[merged.id] = [*self._absorbed.pop(old.id, []), old.id]
+            self._queued[merged.id] = self._queued.pop(old.id, time.monotonic())
             lane.queue[i] = merged
             self.stats.merged += 1
+            if merged.options.get("screen"):
+                self._replace_screen(lane, merged)
             return True
         return False
+
+    def _replace_screen(self, lane: _Lane, row: Outgoing) -> None:
+        """Take a chat's waiting screen out of its queue: ``row`` shows a newer one.
+
+        A waiting message is never sent; a waiting edit that redraws live buttons would only
+        make an older message look current. Either is deleted from the outbox at once: the
+        newer screen is committed already, so nothing the person needs is lost.
+        """
+        for old in [each for each in lane.queue if each.options.get("screen") and each is not row]:
+            lane.queue.remove(old)
+            self._queued.pop(old.id, None)
+            self._retry_at.pop(old.id, None)
+            self._sent.extend([*self._absorbed.pop(old.id, []), old.id])
+            if old.options.get("wipe"):
+                row.options["wipe"] = True  # a /forget reply's log wipe waits for the newer
+            self.stats.replaced += 1
+            self._dirty.set()
 
     # ---- sending -------------------------------------------------------------------------
 
     async def _run(self, lane: _Lane) -> None:
         try:
             while lane.queue:
-                head = _next(lane.queue)
+                head = self._next(lane.queue)
                 unclaimed = head.purpose in LATER and head.id not in self._claimed
                 if unclaimed and not await self._claim(lane, head):
                     continue
@@ -229,8 +268,9 @@ class Sender:
                     await self._unpaused()
                     if not lane.queue:
                         break
-                    row = _next(lane.queue)  # the queue may have changed while we waited
+                    row = self._next(lane.queue)  # the queue may have changed while we waited
                     lane.queue.remove(row)
+                    self._queued.pop(row.id, None)
                     result = await self._deliver(row)
                 finally:
                     self._release_slot()
@@ -243,6 +283,26 @@ class Sender:
                 del self.lanes[lane.key]
             if not self.lanes:
                 self._check_idle()
+
+    def _next(self, queue: deque[Outgoing]) -> Outgoing:
+        """The row a chat gets next: its oldest new message, else its oldest edit.
+
+        New messages keep their order; an edit (a tick, or buttons taken off an answered
+        question) changes a message already on screen, so it may follow the next question
+        instead of delaying it by the per-chat interval, but never by more than
+        ``edit_wait`` seconds.
+        """
+        first_edit = None
+        for row in queue:
+            if not row.method.startswith("edit"):
+                if first_edit is not None:
+                    since = self._queued.get(first_edit.id)
+                    if since is not None and time.monotonic() - since >= self.edit_wait:
+                        return first_edit
+                return row
+            if first_edit is None:
+                first_edit = row
+        return queue[0]
 
     async def _claim(self, lane: _Lane, row: Outgoing) -> bool:
         """Claim a message sent later just before its first try; False if it is not to go now."""
@@ -419,6 +479,7 @@ class Sender:
 
     def _drop(self, row: Outgoing, reason: str, *, lost: bool) -> None:
         self.stats.dropped += 1
+        self._queued.pop(row.id, None)
         self._retry_at.pop(row.id, None)
         self._claimed.discard(row.id)
         self._failed.append((row.id, reason))
@@ -466,7 +527,9 @@ class Sender:
     async def _flush_loop(self) -> None:
         while True:
             await self._dirty.wait()
-            await asyncio.sleep(self.flush_every)  # gather a few results per transaction
+            if self.flush_every:
+                await asyncio.sleep(self.flush_every)  # gather a few results per transaction
+            # Otherwise at once: results arriving meanwhile go in the next transaction.
             self._dirty.clear()
             await self.flush()
             self._check_idle()
@@ -558,9 +621,14 @@ class Sender:
         for task in lanes:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for task in list(self._answering):
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(task, 2)
+        # Button answers still out get one short wait together (they expire anyway).
+        answering = list(self._answering)
+        if answering:
+            _, late = await asyncio.wait(answering, timeout=ANSWERS_WITHIN)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=0.5)
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -568,30 +636,20 @@ class Sender:
         await self.flush()
 
 
-def _next(queue: deque[Outgoing]) -> Outgoing:
-    """The row a chat gets next: its oldest new message, else its oldest edit.
-
-    New messages keep their order; an edit (a tick, or buttons taken off an answered
-    question) changes a message already on screen, so it may follow the next question
-    instead of delaying it by the per-chat interval.
-    """
-    for row in queue:
-        if not row.method.startswith("edit"):
-            return row
-    return queue[0]
-
-
 class _Slots:
     """A semaphore whose waiters for new messages go before waiters for edits.
 
     Across all chats, the next question someone is waiting for goes out before tick marks
-    and buttons taken off older messages, so a burst delays the edits, not the questions.
+    and buttons taken off older messages, so a burst delays the edits, not the questions;
+    an edit that has waited ``edit_wait`` seconds goes first all the same.
     """
 
-    def __init__(self, value: int) -> None:
+    def __init__(self, value: int, edit_wait: float = EDIT_WAIT) -> None:
         self._free = value
+        self.edit_wait = edit_wait
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._later: deque[asyncio.Future[None]] = deque()
+        self._since: dict[asyncio.Future[None], float] = {}
 
     async def acquire(self, urgent: bool = True) -> None:
         """Take a slot, waiting if none is free."""
@@ -599,17 +657,31 @@ class _Slots:
             self._free -= 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        (self._urgent if urgent else self._later).append(waiter)
+        if urgent:
+            self._urgent.append(waiter)
+        else:
+            self._later.append(waiter)
+            self._since[waiter] = time.monotonic()
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # handed a slot just as we were cancelled: pass it on
             raise
+        finally:
+            self._since.pop(waiter, None)
 
     def release(self) -> None:
-        """Give a slot back: to the first urgent waiter, else the first other one."""
-        for queue in (self._urgent, self._later):
+        """Give a slot back: to the first urgent waiter, else the first other one.
+
+        An edit that has waited ``edit_wait`` seconds counts as urgent.
+        """
+        while self._later and self._later[0].done():
+            self._later.popleft()
+        overdue = bool(self._later) and (
+            time.monotonic() - self._since.get(self._later[0], time.monotonic()) >= self.edit_wait
+        )
+        for queue in (self._later, self._urgent) if overdue else (self._urgent, self._later):
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from ..metrics import Metrics
 from ..service import Compose, Triage
@@ -37,6 +38,7 @@ class Worker:
         compose: Compose,
         batch: int = BATCH,
         metrics: Metrics | None = None,
+        unseal: Callable[[str | bytes], str] | None = None,
     ) -> None:
         self.triage = triage
         self.store_thread = store_thread
@@ -44,6 +46,7 @@ class Worker:
         self.batch = batch
         self.compose = compose
         self.metrics = metrics
+        self.unseal = unseal  # opens the inbox rows' sealed events
         self.handled = 0
         self.busy = False
         self._wake = asyncio.Event()
@@ -66,7 +69,9 @@ class Worker:
         self._wake.clear()
         self.busy = True
         try:
-            worked = await self.store_thread.call(self.triage.work, self.compose, self.batch)
+            worked = await self.store_thread.call(
+                self.triage.work, self.compose, self.batch, self.unseal
+            )
         except Exception as exc:  # the transaction could not commit: disk full, locked...
             delay = self._backoff.next()
             log.warning(

@@ -751,4 +751,4 @@ def serve(
 
     app.on_startup.append(announce)
     app.on_cleanup.append(stopped)
-    web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=10)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=5)
