@@ -187,7 +187,7 @@ async def test_the_reminder_comes_once_after_two_days_never_at_night_and_carry_o
             assert reminders_seen(telegram, KIRI) == []
         await at(bot, clock, morning)
         (reminder,) = reminders_seen(telegram, KIRI)
-        assert "question 6 of 17 (Annual turnover)" in reminder
+        assert "question 6 of 21 (Annual turnover)" in reminder
         assert telegram.latest(KIRI).labels() == [
             "▶️ Carry on where I left off",
             "🔕 Stop reminders",

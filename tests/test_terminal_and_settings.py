@@ -62,7 +62,7 @@ def test_terminal_walk_through_to_results(content, tmp_path: Path) -> None:
         "18",  # Confirm: after 16 change buttons and Back
     ]
     output = run_chat(content, tmp_path / "t.db", lines)
-    assert "Question 1 of 17" in output
+    assert "Question 1 of 21" in output
     assert "I can't read a typed answer here." in output
     assert "Please check your answers" in output
     assert "[phone removed]" in output
@@ -78,7 +78,7 @@ def test_terminal_resumes_where_the_person_left_off(content, tmp_path: Path) -> 
     db = tmp_path / "t.db"
     run_chat(content, db, ["1", "1", "1"])  # Start, Mutual, Leadership; then end of input
     output = run_chat(content, db, ["1"])  # new session: continue
-    assert "Welcome back" in output and "question 3 of 17" in output
+    assert "Welcome back" in output and "question 3 of 21" in output
     assert output.rstrip().endswith("Back") or "Which service area" in output
 
 
@@ -157,7 +157,7 @@ def test_main_job_without_token_is_the_terminal_chat(tmp_path: Path) -> None:
     env = {"TRIAGE_DB": str(tmp_path / "t.db"), "TELEGRAM_BOT_TOKEN": "", "TRIAGE_SECRET": ""}
     result = cli(env=env, stdin="1\n1\n/quit\n")
     assert result.returncode == 0, result.stderr
-    assert "Question 1 of 17" in result.stdout
+    assert "Question 1 of 21" in result.stdout
     assert "What is your role?" in result.stdout
 
 
