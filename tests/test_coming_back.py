@@ -49,6 +49,10 @@ REST = [
     "Legal advice",
     "Done",
     "due within a month",
+    "Yes",  # the reserved contract's tests (issue 17)
+    "Yes",
+    "Yes",
+    "No",
     "Skip",
     "Confirm",
 ]
