@@ -82,14 +82,14 @@ def test_mutual_walk_to_result(walker: Walker) -> None:
     assert code in first.text
     assert telegram_length(first.text) <= 1_200
     # The stage in one line, then the next steps ranked: the live bid, the biggest barrier,
-    # then the outcome of the reserved contract's tests (issue 17); each says why.
+    # then the support that answers it; each says why.
     assert "Your stage: Partnering strategically." in first.text
     order = [
         first.text.index(title)
         for title in (
             "Get help with your bid now",
             "Tip: make the legal side smaller",
-            "You look eligible for a reserved contract",
+            "Legal advice on partnership agreements",
         )
     ]
     assert order == sorted(order)

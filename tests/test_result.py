@@ -25,11 +25,9 @@ from .conftest import MUTUAL_ANSWERS, ROOT, Clock, Walker, answer_all, codes
 
 # The five profiles of issue 8, and the next steps each must lead with, in order.
 RANKED = {
-    # A live bid shows an interest in public contracts: the reserved contract's outcome
-    # (issue 17) comes after the tip for the biggest barrier.
-    "health-bid-this-month": ["bid_this_month", "tip_legal_complexity", "rc_check"],
+    "health-bid-this-month": ["bid_this_month", "tip_legal_complexity", "offer_legal"],
     "young-tiny-mutual": ["tip_no_partners", "network_peer", "route_start_small"],
-    "mature-jv-bid-soon": ["route_bid_soon", "tip_timescales", "rc_eligible"],
+    "mature-jv-bid-soon": ["route_bid_soon", "tip_timescales", "offer_bid_writing"],
     "commissioner": ["route_commissioner", "tool_consortia", "tool_pilots"],
     "charity-partner": ["route_vcse_partner", "before_choosing", "making_it_work"],
 }

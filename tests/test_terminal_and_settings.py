@@ -58,8 +58,9 @@ def test_terminal_walk_through_to_results(content, tmp_path: Path) -> None:
         "12",
         "15",  # placements, Done
         "3",  # no live bid
+        "2",  # reserved contract: main service not on the list (asked: larger contracts)
         "Our number is 01632 960 123",
-        "18",  # Confirm: after 16 change buttons and Back
+        "19",  # Confirm: after 17 change buttons and Back
     ]
     output = run_chat(content, tmp_path / "t.db", lines)
     assert "Question 1 of 21" in output
