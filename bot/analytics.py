@@ -266,6 +266,50 @@ class Analysis:
             extra={"base": "finished"},
         )
 
+    def reserved_outcomes(self, responses: list[Response], by: str | None) -> Table:
+        """The outcome of the reserved contract's tests, for those asked them (issue 17).
+
+        The outcome is the signpost the rules chose (content/report.yaml lists which), so the
+        table counts exactly what people were told.
+        """
+        ids = self.text.reserved_outcomes
+        catalogue = self.content.catalogue
+        columns = self._columns(by)
+        col_index = {code: i for i, (code, _) in enumerate(columns)}
+        counts = [[0] * len(columns) for _ in ids]
+        bases = [0] * len(columns)
+        for response in responses:
+            # Responses keep every answer as a list of codes; the rules read single answers
+            # as one code.
+            answers = {
+                qid: codes if (q := self.flow.by_id.get(qid)) and q.kind == "multi" else codes[0]
+                for qid, codes in response.answers.items()
+                if codes
+            }
+            shown = {
+                rec.signpost.id
+                for rec in catalogue.recommend(self.flow, answers, self.content.words)
+            }
+            got = [i for i, sid in enumerate(ids) if sid in shown]
+            column = self._column(response, by, col_index)
+            if not got or column is None:
+                continue
+            bases[column] += 1
+            for row in got:
+                counts[row][column] += 1
+        return Table(
+            id="reserved_outcome",
+            title=self.text.tables["reserved_outcome"],
+            rows=[catalogue.signposts[sid].title for sid in ids],
+            columns=[label for _, label in columns],
+            counts=counts,
+            bases=bases,
+            row_totals=[sum(row) for row in counts],
+            base_total=sum(bases),
+            additive=True,
+            note=self.text.notes.get("reserved_outcome", self.text.notes["share"]),
+        )
+
     def over_time(self, responses: list[Response]) -> Table:
         """Finished checks per calendar month."""
         months = Counter(r.completed[:7] for r in responses)
@@ -403,6 +447,8 @@ class Analysis:
             raw.append(self.choice_table(responses, qid, by, keep=keep))
         raw.append(self.choice_table(responses, CHANNEL, by))
         raw.append(self.handovers(responses, by))
+        if self.text.reserved_outcomes:
+            raw.append(self.reserved_outcomes(responses, by))
         if by is None:  # issue 9: first and follow-up checks of the same Mutuals
             raw += Progress(self).tables(load_pairs(store, period))
         return [protect(t, self.rules) for t in raw]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -15,6 +15,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .conditions import Condition
+from .facts import Fact, FactsFile, fill, used_in
 from .flow import Flow, Option, Question, load_flow
 from .render import make_environment, render
 from .signposts import (
@@ -33,6 +34,7 @@ from .signposts import (
 from .yamlfile import ContentError, Problem, YamlDoc
 
 FLOW_FILE = "flows/triage.yaml"
+FACTS_FILE = "content/facts.yaml"
 CONTENT_GLOBS = ("flows/*.yaml", "templates/*.j2", "templates/web/*.j2", "content/*.yaml")
 
 
@@ -474,6 +476,7 @@ ReportTable = Literal[
     "progress_stage",
     "progress_barriers",
     "progress_needs",
+    "reserved_outcome",
 ]
 
 
@@ -497,6 +500,11 @@ class ReportText(BaseModel):
     notes: dict[str, str]
     channels: dict[Literal["telegram", "web"], str] = Field(
         description="how each channel (where people answered) is named in reports"
+    )
+    reserved_outcomes: tuple[str, ...] = Field(
+        (),
+        description="the signposts that give the reserved contract's outcome, one row each "
+        "in that table (issue 17)",
     )
 
     @field_validator("tables")
@@ -652,14 +660,37 @@ def load_content(root: Path) -> Content:
     _, glossary = validated("content/glossary.yaml", GlossaryFile)
     _, report = validated("content/report.yaml", ReportText)
     _, reminders = validated("content/reminders.yaml", RemindersText)
+    facts_doc, facts_file = validated(FACTS_FILE, FactsFile)
+    facts: dict[str, Fact] = {}
+    if facts_doc is not None and facts_file is not None:
+        facts, more = _facts_by_id(facts_file, facts_doc)
+        problems.extend(more)
+    uses: dict[str, tuple[str, ...]] = {}
+    if signposts is not None and sp_doc is not None and facts_file is not None:
+        signposts, uses, more = _fill_signposts(signposts, facts, sp_doc)
+        problems.extend(more)
+    if facts_file is not None:
+        problems.extend(_fact_names_in_templates(root, facts))
 
     env = make_environment(root / "templates")
+    # Templates and question texts may say {{ facts.NAME }}: the value, stated once.
+    env.globals["facts"] = {fid: fact.value for fid, fact in facts.items()}
     templates = compile_templates(env, root, "templates", TEMPLATES, problems)
 
     question_templates: dict[str, Template] = {}
     if flow is not None:
         doc = YamlDoc(root / FLOW_FILE, FLOW_FILE)
         for i, question in enumerate(flow.questions):
+            for name in used_in(question.text):
+                if facts_file is not None and name not in facts:
+                    problems.append(
+                        doc.problem(
+                            ["questions", i, "text"],
+                            f"{question.id}: uses the fact {name!r}, which content/facts.yaml "
+                            "does not define",
+                            "add it to content/facts.yaml with its source, or fix the name",
+                        )
+                    )
             try:
                 question_templates[question.id] = env.from_string(question.text)
             except TemplateError as exc:
@@ -672,11 +703,24 @@ def load_content(root: Path) -> Content:
     files = (signposts, rules, programme, readiness, next_steps, resources)
     if flow is not None and all(files) and all(docs):
         catalogue, more = _cross_check(flow, *files, *docs)  # type: ignore[arg-type]
+        catalogue = replace(catalogue, legal_facts=facts, fact_uses=uses)
         problems.extend(more)
 
+    if catalogue is not None and report is not None:
+        for i, sid in enumerate(report.reserved_outcomes):
+            if sid not in catalogue.signposts:
+                problems.append(
+                    Problem(
+                        "content/report.yaml",
+                        None,
+                        f"reserved_outcomes item {i + 1} is {sid!r}, which is not in "
+                        "content/signposts.yaml",
+                        "check the spelling of the signpost id",
+                    )
+                )
     if problems:
         raise ContentError(problems)
-    assert flow and ui and catalogue and report and glossary and reminders
+    assert flow and ui and catalogue and report and glossary and reminders and facts_file
     return Content(
         reminders=reminders,
         glossary=glossary.terms,
@@ -689,6 +733,93 @@ def load_content(root: Path) -> Content:
         question_templates=question_templates,
         digest=digest_of(root),
     )
+
+
+def _facts_by_id(facts_file: FactsFile, doc: YamlDoc) -> tuple[dict[str, Fact], list[Problem]]:
+    facts: dict[str, Fact] = {}
+    problems = []
+    for i, fact in enumerate(facts_file.facts):
+        if fact.id in facts:
+            problems.append(doc.problem(["facts", i, "id"], f"fact id {fact.id!r} is used twice"))
+        facts[fact.id] = fact
+    # A fact's value may name another fact (one level): fill it in now, once.
+    for i, fact in enumerate(facts_file.facts):
+        for name in used_in(fact.value):
+            if name not in facts or used_in(facts[name].value):
+                problems.append(
+                    doc.problem(
+                        ["facts", i, "value"],
+                        f"uses the fact {name!r}, which is not defined or itself uses a fact",
+                        "name a fact whose value is plain words",
+                        item=fact.id,
+                    )
+                )
+    facts = {
+        fid: fact.model_copy(update={"value": fill(fact.value, facts)})
+        for fid, fact in facts.items()
+    }
+    return facts, problems
+
+
+# A signpost's texts that may name facts, in the order a person reads them.
+_SIGNPOST_TEXTS = ("title", "summary", "details", "pros", "cons", "fits", "action", "step")
+
+
+def _fill_signposts(
+    signposts: SignpostFile, facts: dict[str, Fact], doc: YamlDoc
+) -> tuple[SignpostFile, dict[str, tuple[str, ...]], list[Problem]]:
+    """Signposts with facts' values in place, which facts each uses, and unknown names."""
+    filled = []
+    uses: dict[str, tuple[str, ...]] = {}
+    problems = []
+    for i, sp in enumerate(signposts.signposts):
+        update: dict[str, Any] = {}
+        names: list[str] = []
+        for key in _SIGNPOST_TEXTS:
+            value = getattr(sp, key)
+            if value is None:
+                continue
+            texts = [value] if isinstance(value, str) else list(value)
+            for j, text in enumerate(texts):
+                for name in used_in(text):
+                    if name not in facts:
+                        loc: list[str | int] = ["signposts", i, key]
+                        problems.append(
+                            doc.problem(
+                                loc if isinstance(value, str) else [*loc, j],
+                                f"uses the fact {name!r}, which content/facts.yaml does not define",
+                                "add it to content/facts.yaml with its source, or fix the name",
+                                item=sp.id,
+                            )
+                        )
+                    elif name not in names:
+                        names.append(name)
+            new = [fill(t, facts) for t in texts]
+            if new != texts:
+                update[key] = new[0] if isinstance(value, str) else tuple(new)
+        filled.append(sp.model_copy(update=update) if update else sp)
+        if names:
+            uses[sp.id] = tuple(names)
+    return SignpostFile(signposts=tuple(filled)), uses, problems
+
+
+def _fact_names_in_templates(root: Path, facts: dict[str, Fact]) -> list[Problem]:
+    """Every template that names a fact content/facts.yaml does not define."""
+    problems = []
+    for path in sorted((root / "templates").rglob("*.j2")):
+        display = path.relative_to(root).as_posix()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for name in used_in(line):
+                if name not in facts:
+                    problems.append(
+                        Problem(
+                            display,
+                            number,
+                            f"uses the fact {name!r}, which content/facts.yaml does not define",
+                            "add it to content/facts.yaml with its source, or fix the name",
+                        )
+                    )
+    return problems
 
 
 def _cross_check(

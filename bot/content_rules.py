@@ -101,6 +101,7 @@ def static_problems(content: Content, today: dt.date) -> list[Problem]:
     problems.extend(_plain_english(units))
     problems.extend(_jargon(content, units))
     problems.extend(_resources(content, today))
+    problems.extend(_fact_reviews(content, today))
     problems.extend(_placeholders(content))
     return problems
 
@@ -323,6 +324,33 @@ def _resources(content: Content, today: dt.date) -> list[Problem]:
                     )
                 )
             )
+    return problems
+
+
+# A legal fact's review is flagged this many days before it is due, so it is never late.
+FACT_REVIEW_NOTICE = dt.timedelta(days=30)
+
+
+def _fact_reviews(content: Content, today: dt.date) -> list[Problem]:
+    """Warn on each legal fact whose review date has passed or is within 30 days."""
+    problems = []
+    doc = editor_doc(content, "content/facts.yaml")
+    for i, fact in enumerate(content.catalogue.legal_facts.values()):
+        due = fact.review_by
+        if due - FACT_REVIEW_NOTICE > today:
+            continue
+        when = "was due" if due < today else "is due"
+        problems.append(
+            as_warning(
+                doc.problem(
+                    ["facts", i, "review_by"],
+                    f"{when} for review on {due.isoformat()} (owner: {fact.owner})",
+                    f"open {fact.source.url} ({fact.source.section}), check the value is still "
+                    "right, then move review_by on",
+                    item=fact.id,
+                )
+            )
+        )
     return problems
 
 

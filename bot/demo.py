@@ -192,8 +192,42 @@ def synthetic_answers(rng: random.Random) -> dict[str, Answer]:
             ]
     answers["support"] = ["nothing"] if rng.random() < 0.05 else _tick(rng, SUPPORT)
     answers["live_bid"] = _pick(rng, LIVE_BID)
+    answers |= _reserved_tests(answers)
     answers["comments"] = ""
     return answers
+
+
+# The reserved contract's tests (issue 17): most who are asked are sure of the first three.
+RESERVED_TESTS: dict[str, Weights] = {
+    "rc_service": {"yes": 0.55, "no": 0.15, "not_sure": 0.30},
+    "rc_control": {"yes": 0.75, "no": 0.10, "not_sure": 0.15},
+    "rc_profits": {"yes": 0.80, "no": 0.05, "not_sure": 0.15},
+    "rc_recent": {"yes": 0.10, "no": 0.70, "not_sure": 0.20},
+}
+
+
+def _reserved_tests(answers: dict[str, Answer]) -> dict[str, Answer]:
+    """Answers to the reserved contract's tests, for a Mutual whose answers show an interest.
+
+    Drawn from their own generator, seeded by the answers so far, so that adding these
+    questions left every other synthetic answer as it was.
+    """
+    interested = (
+        answers.get("live_bid") in ("within_month", "one_to_three")
+        or "larger_contracts" in answers.get("motivations", [])
+        or {"procurement_rules", "timescales"} & set(answers.get("barriers", []))
+        or {"bid_writing", "influencing"} & set(answers.get("support", []))
+    )
+    if not interested:
+        return {}
+    rng = random.Random(repr(sorted(answers.items())))
+    out: dict[str, Answer] = {}
+    for qid, weights in RESERVED_TESTS.items():
+        out[qid] = _pick(rng, weights)
+        failed = "yes" if qid == "rc_recent" else "no"
+        if out[qid] == failed:
+            break  # a "no" ends the tests, as in flows/triage.yaml
+    return out
 
 
 def generate(

@@ -126,12 +126,21 @@ class Result:
         return next((s for s in self.sections if s.id == section_id), None)
 
 
-def _item(rec: Recommendation, resources: Mapping[str, Resource]) -> Item:
-    """One recommended signpost as a result item, its resources' links before its own."""
+def _item(
+    rec: Recommendation, resources: Mapping[str, Resource], sources: tuple[Link, ...] = ()
+) -> Item:
+    """One recommended signpost as a result item, with its links (each address once).
+
+    The sources of the legal facts it states come first, then its resources, then its own.
+    """
     sp = rec.signpost
-    links = [Link(resources[r].title, str(resources[r].url)) for r in sp.see]
+    links = list(sources)
+    links += [Link(resources[r].title, str(resources[r].url)) for r in sp.see]
     if sp.link is not None:
         links.append(Link(sp.title, str(sp.link)))
+    unique: dict[str, Link] = {}
+    for link in links:
+        unique.setdefault(link.url, link)
     return Item(
         id=sp.id,
         kind=sp.kind,
@@ -142,8 +151,17 @@ def _item(rec: Recommendation, resources: Mapping[str, Resource]) -> Item:
         cons=sp.cons,
         fits=sp.fits,
         action=sp.action,
-        links=tuple(links),
+        links=tuple(unique.values()),
         reasons=tuple(rec.reasons),
+    )
+
+
+def _sources(content: Content, signpost_id: str) -> tuple[Link, ...]:
+    """Links to the sources of the legal facts (content/facts.yaml) a signpost states."""
+    facts = content.catalogue.legal_facts
+    return tuple(
+        Link(facts[f].source.title, str(facts[f].source.url))
+        for f in content.catalogue.fact_uses.get(signpost_id, ())
     )
 
 
@@ -165,7 +183,7 @@ def build_result(
     for _, run in groupby(recs, key=lambda rec: rec.section.id):
         group = list(run)
         s = group[0].section
-        items = tuple(_item(rec, resources) for rec in group)
+        items = tuple(_item(rec, resources, _sources(content, rec.signpost.id)) for rec in group)
         sections.append(ResultSection(s.id, s.title, s.button, s.intro, items))
         where.update((rec.signpost.id, s.id) for rec in group)
 

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from .conditions import Answer, Answers, Condition
+from .facts import Fact
 from .flow import Flow, Option, Question
 
 SignpostKind = Literal[
@@ -339,6 +340,9 @@ class Catalogue:
     next_steps: NextStepsFile
     resources: Mapping[str, Resource] = field(default_factory=dict)
     conflicts: tuple[tuple[str, ...], ...] = ()
+    # Legal facts (content/facts.yaml) and, by signpost id, the facts its words use.
+    legal_facts: Mapping[str, Fact] = field(default_factory=dict)
+    fact_uses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def facts(self, flow: Flow, answers: Answers) -> tuple[dict[str, Answer], set[str]]:
         """Answers as rules read them (with implied answers and the readiness stage)."""

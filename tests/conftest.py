@@ -130,6 +130,11 @@ MUTUAL_ANSWERS = [
     ("tap", "Legal arrangements are complex"),
     ("tick", "Commercial advice", "Legal advice", "Financial modelling"),
     ("tap", "due within a month"),
+    # The reserved contract's tests (a live bid shows an interest in public contracts).
+    ("tap", "Yes"),
+    ("tap", "Yes"),
+    ("tap", "Yes"),
+    ("tap", "No"),
     ("type", "We would like to hear about partners near us."),
 ]
 

@@ -58,7 +58,7 @@ def test_nothing_is_stored_before_start(walker: Walker) -> None:
 def test_start_asks_the_first_question_with_progress(walker: Walker) -> None:
     start(walker)
     assert walker.state() == "org_type"
-    assert "Question 1 of 17" in walker.text
+    assert "Question 1 of 21" in walker.text
     assert walker.outcomes[-1].replies[0].edit  # the welcome loses its buttons
 
 
@@ -140,7 +140,7 @@ def test_completed_response_is_stored_as_countable_rows(walker: Walker) -> None:
     [
         (
             "Planning to spin out",
-            [("tap", "Writing the business case")],
+            [("tap", "Just exploring the idea")],
             "Help for staff planning to spin out",
         ),
         (
@@ -159,7 +159,8 @@ def test_completed_response_is_stored_as_countable_rows(walker: Walker) -> None:
 def test_non_mutuals_get_a_short_relevant_path(walker: Walker, org, steps, route) -> None:
     start(walker)
     walker.tap(org)
-    assert "Question 2 of 5" in walker.text
+    # A spin-out further along may be asked the reserved contract's three tests (issue 17).
+    assert f"Question 2 of {8 if org == 'Planning to spin out' else 5}" in walker.text
     answer_all(walker, [*steps, ("tap", "Education"), ("tap", "North East"), ("skip",)])
     assert walker.state() == SUMMARY
     assert walker.text.count("</b>") == 6  # heading + five answers
@@ -172,18 +173,18 @@ def test_non_mutuals_get_a_short_relevant_path(walker: Walker, org, steps, route
 def test_no_experience_skips_success_and_not_now_skips_motivations(walker: Walker) -> None:
     start(walker)
     answer_all(walker, MUTUAL_ANSWERS[:8])
-    assert "Question 9 of 17" in walker.text
+    assert "Question 9 of 21" in walker.text
     walker.tick("None yet")
     walker.tap("Done")
     assert walker.state() == "appetite"
-    assert "Question 10 of 16" in walker.text
+    assert "Question 10 of 20" in walker.text
     walker.tap("Not right now")
     assert walker.state() == "barriers"
-    assert "Question 11 of 15" in walker.text  # motivations gone; biggest barrier still possible
+    assert "Question 11 of 19" in walker.text  # motivations gone; biggest barrier still possible
     walker.tick("Cost of setting one up")
     walker.tap("Done")
     assert walker.state() == "support"  # one barrier: no "biggest" question
-    assert "Question 12 of 14" in walker.text
+    assert "Question 12 of 18" in walker.text  # the reserved contract's tests still possible
     answer_all(walker, [("tick", "Nothing right now"), ("tap", "Not at the moment"), ("skip",)])
     assert walker.state() == SUMMARY
     result = "\n".join(r.text for r in walker.tap("Confirm").replies)
@@ -328,7 +329,7 @@ def test_returning_person_can_continue_or_start_again(walker: Walker) -> None:
     start(walker)
     answer_all(walker, MUTUAL_ANSWERS[:4])
     out = walker.command("start")
-    assert "question 5 of 17 (Staff)" in out.replies[0].text
+    assert "question 5 of 21 (Staff)" in out.replies[0].text
     walker.tap("Carry on")
     assert walker.state() == "staff"
     walker.command("start")

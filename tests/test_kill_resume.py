@@ -362,7 +362,7 @@ def test_kill_minus_nine_around_a_reminders_due_time_sends_it_exactly_once(
         wait_until(lambda: outbox(db, "purpose = 'reminder'") == 0, "the claimed row is settled")
         time.sleep(0.5)
         assert len(reminders_shown()) == 1  # never twice
-        assert "question 6 of 17 (Annual turnover)" in reminders_shown()[0]
+        assert "question 6 of 21 (Annual turnover)" in reminders_shown()[0]
         last = server.call(lambda: max(server.telegram.shown, default=0))
         server.call(lambda: server.telegram.tap(PERSON, "Carry on"))
         wait_for(server, "annual turnover", after=last)

@@ -61,11 +61,12 @@ def test_terminal_walk_through_to_results(content, tmp_path: Path) -> None:
         "12",
         "15",  # placements, Done
         "3",  # no live bid
+        "2",  # reserved contract: main service not on the list (asked: larger contracts)
         "Our number is 01632 960 123",
-        "18",  # Confirm: after 16 change buttons and Back
+        "19",  # Confirm: after 17 change buttons and Back
     ]
     output = run_chat(content, tmp_path / "t.db", lines)
-    assert "Question 1 of 17" in output
+    assert "Question 1 of 21" in output
     assert "That isn't one of the numbers here.\nPlease type a number from 1 to 7." in output
     assert "Please check your answers" in output
     assert "[phone removed]" in output
@@ -81,7 +82,7 @@ def test_terminal_resumes_where_the_person_left_off(content, tmp_path: Path) -> 
     db = tmp_path / "t.db"
     run_chat(content, db, ["1", "1", "1"])  # Start, Mutual, Leadership; then end of input
     output = run_chat(content, db, ["1"])  # new session: continue
-    assert "Welcome back" in output and "question 3 of 17" in output
+    assert "Welcome back" in output and "question 3 of 21" in output
     assert output.rstrip().endswith("Back") or "Which service area" in output
 
 
@@ -160,7 +161,7 @@ def test_main_job_without_token_is_the_terminal_chat(tmp_path: Path) -> None:
     env = {"TRIAGE_DB": str(tmp_path / "t.db"), "TELEGRAM_BOT_TOKEN": "", "TRIAGE_SECRET": ""}
     result = cli(env=env, stdin="1\n1\n/quit\n")
     assert result.returncode == 0, result.stderr
-    assert "Question 1 of 17" in result.stdout
+    assert "Question 1 of 21" in result.stdout
     assert "What is your role?" in result.stdout
 
 

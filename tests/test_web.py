@@ -36,6 +36,10 @@ MUTUAL = [
     ("top_barrier", ["legal_complexity"]),
     ("support", ["commercial", "legal", "financial_modelling"]),
     ("live_bid", ["within_month"]),
+    ("rc_service", ["yes"]),
+    ("rc_control", ["yes"]),
+    ("rc_profits", ["yes"]),
+    ("rc_recent", ["no"]),
 ]
 COMMENT = "We would like to hear about partners near us."
 
