@@ -65,21 +65,58 @@ def _random_answer(
     return picked or [rng.choice(plain).code]
 
 
-def _representatives(flow: Flow, question: Question, answers: dict[str, Answer]) -> list[Answer]:
-    """Answers that between them take every branch a question can open or close."""
+def _named_codes(flow: Flow) -> dict[str, frozenset[str] | None]:
+    """For each question, the option codes some ``when`` names (None: every code counts).
+
+    Options that no condition names open and close the same questions, so one of them can
+    stand for the others when looking for paths. A question whose answers give another
+    question its options (``options_from``) keeps every code.
+    """
+    named: dict[str, set[str]] = {}
+    for q in flow.questions:
+        for leaf in q.when.leaves() if q.when else ():
+            if leaf.q:
+                named.setdefault(leaf.q, set()).update(leaf.codes())
+    sources = {q.options_from for q in flow.questions if q.options_from}
+    return {qid: None if qid in sources else frozenset(codes) for qid, codes in named.items()}
+
+
+def _representatives(
+    flow: Flow,
+    question: Question,
+    answers: dict[str, Answer],
+    named: frozenset[str] | None = None,
+) -> list[Answer]:
+    """Answers that between them take every branch a question can open or close.
+
+    With ``named`` (the codes conditions name), an option no condition names stands in for
+    the other unnamed options of its kind (exclusive or not): they all branch alike.
+    """
     options = flow.choices(question, answers)
     if question.kind == "text":
         return ["", SAMPLE_TEXT]
+    every = options
+    if named is not None:
+        stood_for: set[bool] = set()  # the kinds (exclusive or not) an option stands for
+        kept = []
+        for o in options:
+            if o.code in named:
+                kept.append(o)
+            elif o.exclusive not in stood_for:
+                stood_for.add(o.exclusive)
+                kept.append(o)
+        options = kept
     if question.kind != "multi":
         return [o.code for o in options]
     singles: list[Answer] = [[o.code] for o in options]
-    plain = [o.code for o in options if not o.exclusive]
+    plain = [o.code for o in every if not o.exclusive]
     return [*singles, plain] if len(plain) > 1 else singles
 
 
 def path_profiles(flow: Flow) -> list[Profile]:
     """One profile for each distinct sequence of questions a person can be asked."""
     found: dict[tuple[str, ...], dict[str, Answer]] = {}
+    named = _named_codes(flow)
 
     def walk(index: int, answers: dict[str, Answer]) -> None:
         for i in range(index, len(flow.questions)):
@@ -87,7 +124,7 @@ def path_profiles(flow: Flow) -> list[Profile]:
             if not _asked(flow, question, answers):
                 continue
             if question.id in flow.branch_points:
-                for value in _representatives(flow, question, answers):
+                for value in _representatives(flow, question, answers, named[question.id]):
                     walk(i + 1, {**answers, question.id: value})
                 return
             answers = {**answers, question.id: _representatives(flow, question, answers)[0]}
