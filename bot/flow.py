@@ -267,9 +267,19 @@ class Flow:
         example), each of its options is tried and the longest outcome counted; alternative
         branches are never added together.
         """
-        return self._longest(freeze(answers))
+        inputs = self._longest_inputs
+        return self._longest(freeze({k: v for k, v in answers.items() if k in inputs}))
 
-    @lru_cache(maxsize=512)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
+    @cached_property
+    def _longest_inputs(self) -> frozenset[str]:
+        """The answers ``longest`` depends on: branch points, and where their options come from.
+
+        Keyed on these alone, people who differ only in other answers share the work.
+        """
+        sources = {self.by_id[q].options_from for q in self.branch_points}
+        return self.branch_points | {s for s in sources if s}
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
     def _longest(self, key: Frozen) -> int:
         # Worked out for every question shown (and every reminder): the same few answer
         # sets come back again and again.

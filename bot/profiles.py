@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from .conditions import Answer
 from .flow import Flow, Question
@@ -113,8 +114,18 @@ def _representatives(
     return [*singles, plain] if len(plain) > 1 else singles
 
 
+# A flow's path profiles, worked out once: the check, the report and the diagram each ask.
+_PATHS: WeakKeyDictionary[Flow, tuple[Profile, ...]] = WeakKeyDictionary()
+
+
 def path_profiles(flow: Flow) -> list[Profile]:
     """One profile for each distinct sequence of questions a person can be asked."""
+    if flow not in _PATHS:
+        _PATHS[flow] = tuple(_path_profiles(flow))
+    return list(_PATHS[flow])
+
+
+def _path_profiles(flow: Flow) -> list[Profile]:
     found: dict[tuple[str, ...], dict[str, Answer]] = {}
     named = _named_codes(flow)
 
