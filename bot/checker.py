@@ -102,6 +102,7 @@ def check_content(
     report.problems.extend(_template_variables(content))
     report.problems.extend(_housekeeping(content, today or dt.date.today()))
     report.problems.extend(static_problems(content, today or dt.date.today()))
+    report.problems.extend(_report_problems(content))
 
     samples: list[Profile] = []
     for path in sample_files(root):
@@ -205,6 +206,57 @@ def check_content(
 
 
 # ---- static checks --------------------------------------------------------------------------
+
+
+REPORT_TEMPLATE = "templates/report/report.html.j2"
+
+
+def _report_problems(content: Content) -> list[Problem]:
+    """Draw the team's HTML report as ``report --format html`` does, unsplit and by each split.
+
+    From an empty database: every table, row and label is drawn (the figures are hidden), so a
+    misspelt name or field in the report's template is found before the team meets it.
+    """
+    import tempfile
+
+    from .analytics import Analysis, Period, load_responses
+    from .disclosure import Rules, protect_count
+    from .reporting import ReportMeta, html_report
+    from .store import Store
+
+    rules, period = Rules(), Period(None, None)
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "check.db")
+        try:
+            analysis = Analysis(content, rules)
+            responses = load_responses(store, period)
+            for by in (None, *content.report.dimensions):
+                tables = analysis.tables(store, responses, by, period)
+                headline = analysis.headline(store, responses, dt.date.today(), period)
+                meta = ReportMeta(
+                    generated=dt.datetime.now(dt.UTC),
+                    since=None,
+                    until=None,
+                    by=by,
+                    responses=protect_count(len(responses), rules),
+                    rules=rules,
+                    notes=tuple(analysis.split_plan(by).notes),
+                )
+                html_report(content, meta, tables, headline)
+        except Exception as exc:
+            return [_report_problem(exc)]
+        finally:
+            store.close()
+    return []
+
+
+def _report_problem(exc: Exception) -> Problem:
+    """Point at the report template's line that failed, if the traceback shows one."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith("report.html.j2"):
+            message, hint = failure_words(exc, frame.filename, frame.lineno)
+            return Problem(REPORT_TEMPLATE, frame.lineno, message, hint)
+    return Problem(REPORT_TEMPLATE, None, f"the HTML report fails: {type(exc).__name__}: {exc}")
 
 
 def _template_variables(content: Content) -> list[Problem]:

@@ -369,6 +369,20 @@ def to_html(
     )
 
 
+def html_report(
+    content: Content, meta: ReportMeta, tables: list[SafeTable], headline: dict[str, Any]
+) -> str:
+    """The HTML report, from the analysis' tables and headline (``report --format html``)."""
+    started = headline["started"]
+    head = {
+        **headline,
+        "started": None
+        if started.count is None
+        else cell_text(started, content.report.labels, percent=False),
+    }
+    return to_html(content, meta, tables, head)
+
+
 def stats_figures(content: Content, rules: Rules, headline: dict[str, Any]) -> dict[str, Any]:
     """The /stats template's variables, from protected headline figures."""
     labels = content.report.labels

@@ -146,7 +146,7 @@ def report(
     percentages only over 10 or more people, and no hidden figure recoverable from a total.
     """
     from .analytics import Analysis, Period, load_responses
-    from .reporting import ReportMeta, cell_text, print_tables, to_csv, to_html, write_text
+    from .reporting import ReportMeta, html_report, print_tables, to_csv, write_text
 
     if split and len(set(split)) > 1:
         raise fail(
@@ -190,14 +190,7 @@ def report(
     elif fmt == Format.csv:
         write_text(out_file, to_csv(content, tables, synthetic), out)
     else:
-        started = headline["started"]
-        head = {
-            **headline,
-            "started": None
-            if started.count is None
-            else cell_text(started, content.report.labels, percent=False),
-        }
-        write_text(out_file, to_html(content, meta, tables, head), out)
+        write_text(out_file, html_report(content, meta, tables, headline), out)
     if out_file is not None:
         out.print(f"Wrote {out_file}")
     if synthetic:

@@ -556,3 +556,17 @@ def test_both_messages_sent_later_are_rendered_and_checked(copy: Path) -> None:
     (problem,) = errors(copy)
     line = line_of(copy, "content/reminders.yaml", "after_days: 30")
     assert problem.startswith(f"content/reminders.yaml:{line}:") and "14" in problem
+
+
+def test_a_misspelt_field_in_the_report_template_is_an_error(copy: Path) -> None:
+    """The team's HTML report is drawn by the check too (issue 18, item 8: every channel)."""
+    edit(
+        copy,
+        "templates/report/report.html.j2",
+        lambda t: t.replace("<h2>{{ table.title }}</h2>", "<h2>{{ table.titel }}</h2>", 1),
+    )
+    line = line_of(copy, "templates/report/report.html.j2", "table.titel")
+    report = check_content(copy, quick=True, pool_size=40)
+    (error,) = [str(p) for p in report.errors]
+    assert error.startswith(f"templates/report/report.html.j2:{line}: uses table.titel"), error
+    assert "has no field 'titel'" in error, error
