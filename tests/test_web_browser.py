@@ -36,6 +36,7 @@ PATH = [
     ("top_barrier", ["No seed funding"]),
     ("support", ["Bid writing"]),
     ("live_bid", ["Not at the moment"]),
+    ("rc_service", ["No"]),  # the reserved contract's first test (asked: Bid writing)
 ]
 
 
