@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from jinja2 import Environment, Template, TemplateError
 from markupsafe import Markup
@@ -299,6 +299,15 @@ class Notices(BaseModel):
 
 
 Channel = Literal["telegram", "terminal"]
+_V = TypeVar("_V")
+
+
+def _every_key(keys: Any, value: dict[str, _V], ask: str) -> dict[str, _V]:
+    """``value`` if it has every key the Literal ``keys`` allows; otherwise what to add."""
+    missing = set(get_args(keys)) - set(value)
+    if missing:
+        raise ValueError(f"{ask} {', '.join(sorted(missing))}")
+    return value
 
 
 class ChannelWords(BaseModel):
@@ -397,10 +406,7 @@ class UiText(BaseModel):
     @field_validator("channels")
     @classmethod
     def _every_channel(cls, value: dict[str, ChannelWords]) -> dict[str, ChannelWords]:
-        missing = set(get_args(Channel)) - set(value)
-        if missing:
-            raise ValueError(f"add the words for {', '.join(sorted(missing))}")
-        return value
+        return _every_key(Channel, value, "add the words for")
 
     @model_validator(mode="after")
     def _notices_fill_in(self) -> UiText:
@@ -510,10 +516,7 @@ class ReportText(BaseModel):
     @field_validator("tables")
     @classmethod
     def _every_table(cls, value: dict[str, str]) -> dict[str, str]:
-        missing = set(get_args(ReportTable)) - set(value)
-        if missing:
-            raise ValueError(f"add a title for {', '.join(sorted(missing))}")
-        return value
+        return _every_key(ReportTable, value, "add a title for")
 
 
 @dataclass(frozen=True)

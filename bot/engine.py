@@ -388,6 +388,8 @@ class Engine:
         self.ui = content.ui
         self.channel: Channel = channel
         self.notices = content.ui.notices_for(channel)
+        # The words that stand where scrubbing took something out, kind by kind.
+        self.marks: dict[str, str] = content.ui.removed.model_dump()
         self.machine = build_machine(self.flow)
         self.retention_days = retention_days
         self.idle_days = idle_days
@@ -492,7 +494,7 @@ class Engine:
         The problem is None, "empty" or "too_long"; each caller turns it into its own outcome
         (a re-ask on Telegram, an invalid form on the web).
         """
-        text = scrub(raw.strip(), self.ui.removed.model_dump())
+        text = scrub(raw.strip(), self.marks)
         if not text:
             return text, "empty"
         if len(text) > question.max_length:
@@ -1225,7 +1227,7 @@ class Engine:
             if q.kind == "text" and isinstance(value := answers.get(q.id), str)
         ]
         said = []
-        for kind, mark in self.ui.removed.model_dump().items():
+        for kind, mark in self.marks.items():
             n = sum(text.count(mark) for text in texts)
             if n:
                 said.append(getattr(self.ui.removed_said, kind).said(n))
