@@ -51,7 +51,7 @@ ENV PATH=/opt/triage/bin:$PATH \
     TRIAGE_WEBHOOK_LISTEN=0.0.0.0 \
     TRIAGE_METRICS_LISTEN=0.0.0.0
 # uid 10001, not root. The marker file tells the bot it runs in this image, so advice about
-# the data folder is for the host (see bot/store.py).
+# the data folder is for the host (see bot/store/).
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/triage triage \
     && mkdir /data /backups && chown 10001:10001 /data /backups \
     && echo "mpsp-triage image: runs as uid 10001, data in /data" >/etc/mpsp-triage-image

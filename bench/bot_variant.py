@@ -21,13 +21,13 @@ sys.path.insert(0, str(ROOT))
 
 from telegram.request import BaseRequest, HTTPXRequest  # noqa: E402
 
+from bot.channels.telegram import TelegramBot  # noqa: E402
+from bot.channels.telegram.request import DEFAULT_POOL, AiohttpRequest  # noqa: E402
 from bot.cli import make_triage  # noqa: E402
-from bot.content import load_content  # noqa: E402
+from bot.conversation.content import load_content  # noqa: E402
 from bot.logsafe import configure_logging  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.store import Store  # noqa: E402
-from bot.telegram import TelegramBot  # noqa: E402
-from bot.telegram.request import DEFAULT_POOL, AiohttpRequest  # noqa: E402
 
 
 def requests(client: str) -> tuple[BaseRequest, BaseRequest]:

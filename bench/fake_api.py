@@ -26,7 +26,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.content import load_content  # noqa: E402
+from bot.conversation.content import load_content  # noqa: E402
 from tests.fake_server import bot_api_app  # noqa: E402
 from tests.fake_telegram import FakeTelegram, Person, Shown  # noqa: E402
 

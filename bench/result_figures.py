@@ -5,7 +5,7 @@
 
 To measure another version, unpack it (``git archive REF | tar -x -C DIR``) and run this file
 by its path with ``PYTHONPATH=DIR``: that version's engine renders the results, while the
-yardstick (this tree's ``bot/readability.py``) and the samples (this tree's
+yardstick (this tree's ``bot/editors/readability.py``) and the samples (this tree's
 ``content/samples/``) stay the same, so the figures compare like with like.
 
 Figures: the first message's length, everything shown without a tap ("default"), the whole
@@ -44,8 +44,8 @@ def _result_texts(
     content: object, answers: dict, engine: object = None
 ) -> tuple[list[str], list[str]]:
     """(what shows without a tap, what each section button shows) for one profile."""
-    from bot.engine import Command, Press
-    from bot.simulate import Session
+    from bot.conversation.engine import Command, Press
+    from bot.editors.simulate import Session
 
     session = Session(content, engine=engine)  # type: ignore[arg-type]
     session.do("start", Command("start"))
@@ -77,15 +77,15 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="also print each first message")
     args = parser.parse_args()
 
-    from bot.content import load_content
-    from bot.profiles import load_sample
-    from bot.render import plain_text, telegram_length
+    from bot.conversation.content import load_content
+    from bot.conversation.profiles import load_sample
+    from bot.conversation.render import plain_text, telegram_length
 
     ruler = _yardstick()
     content = load_content(args.content or HERE)
     engine = None
     if args.with_contacts:
-        from bot.content_rules import check_engine
+        from bot.editors.content_rules import check_engine
 
         engine = check_engine(content)
     print(f"Content {content.root} (version {content.digest})\n")

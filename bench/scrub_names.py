@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="list every miss and false removal")
     args = parser.parse_args()
 
-    from bot.content import load_content
+    from bot.conversation.content import load_content
     from bot.privacy import scrub
 
     marks = load_content(DATA.parent.parent.parent).ui.removed.model_dump()

@@ -34,9 +34,9 @@ from telegram.ext import (  # noqa: E402
     PicklePersistence,
 )
 
-from bot.content import load_content  # noqa: E402
-from bot.engine import Conversation, Engine  # noqa: E402
-from bot.flow import DONE  # noqa: E402
+from bot.conversation.content import load_content  # noqa: E402
+from bot.conversation.engine import Conversation, Engine  # noqa: E402
+from bot.conversation.flow import DONE  # noqa: E402
 
 CONTENT = load_content(ROOT)
 FLOW = CONTENT.flow

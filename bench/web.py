@@ -50,10 +50,10 @@ def floor_main(port: int) -> None:
     """The same pages for the same walk, with the same POST-redirect-GET, and nothing else."""
     from aiohttp import web
 
-    from bot.content import load_content
-    from bot.engine import Engine, Submit
-    from bot.simulate import Session
-    from bot.web.pages import load_pages
+    from bot.channels.web.pages import load_pages
+    from bot.conversation.content import load_content
+    from bot.conversation.engine import Engine, Submit
+    from bot.editors.simulate import Session
 
     content = load_content(ROOT)
     engine = Engine(content)

@@ -3,8 +3,8 @@
 Two messages are ever sent that way, and only on Telegram (the web page and the terminal chat
 cannot reach anyone later, so they never schedule either): one reminder for a check left
 part-way, and the follow-up check a person asks for on their result. The engine decides
-*what* (its outcome carries a :class:`bot.engine.Later`); the service and the store decide
-*when*, from the settings and the clock, with the functions here:
+*what* (its outcome carries a :class:`bot.conversation.engine.Later`); the service and the
+store decide *when*, from the settings and the clock, with the functions here:
 
 - quiet hours in UK time (``Europe/London``, daylight saving included; the ``tzdata`` package
   supplies the zone where the system has none): a message falling due at night waits for the

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .contacts import Contact, contact_problem
-from .disclosure import Rules
-from .later import DEFAULT_QUIET, QuietHours, QuietHoursError
+from bot.contacts import Contact, contact_problem
+from bot.disclosure import Rules
+from bot.later import DEFAULT_QUIET, QuietHours, QuietHoursError
 
 DEFAULT_DB = "triage.db"
 DEFAULT_API_URL = "https://api.telegram.org"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import Content, load_content
-from bot.engine import Button, Command, Engine, Event, Outcome, Press, Reply, Text
-from bot.service import Triage
+from bot.channels.service import Triage
+from bot.conversation.content import Content, load_content
+from bot.conversation.engine import Button, Command, Engine, Event, Outcome, Press, Reply, Text
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.content import Content
-from bot.engine import Engine
-from bot.service import Triage, utcnow
+from bot.channels.service import Triage, utcnow
+from bot.channels.telegram import TelegramBot
+from bot.conversation.content import Content
+from bot.conversation.engine import Engine
 from bot.settings import Settings
 from bot.store import Store
-from bot.telegram import TelegramBot
 
 from .fake_telegram import FakeTelegram
 

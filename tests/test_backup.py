@@ -25,8 +25,8 @@ WRITER = textwrap.dedent(
     f"""
     import sys, time
     from pathlib import Path
-    from bot.content import load_content
-    from bot.demo import generate
+    from bot.conversation.content import load_content
+    from bot.team.demo import generate
     from bot.store import Store
 
     store = Store(sys.argv[1])

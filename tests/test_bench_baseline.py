@@ -9,8 +9,8 @@ network, so that breaks CI instead.
 from __future__ import annotations
 
 from bench import stock_bot
-from bot.engine import Conversation
-from bot.flow import DONE
+from bot.conversation.engine import Conversation
+from bot.conversation.flow import DONE
 
 
 def test_stock_bot_renders_a_whole_check() -> None:

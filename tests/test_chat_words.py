@@ -16,12 +16,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from bot.channels.service import Triage
+from bot.channels.terminal import TerminalChat, lines_reader
 from bot.cli import app
-from bot.content import ContentError, load_content
-from bot.engine import Engine
-from bot.service import Triage
+from bot.conversation.content import ContentError, load_content
+from bot.conversation.engine import Engine
 from bot.store import Store
-from bot.terminal import TerminalChat, lines_reader
 
 from .conftest import MUTUAL_ANSWERS, ROOT, answer_all
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.analytics import Analysis, load_pairs
-from bot.content import Content
+from bot.channels.service import Triage
+from bot.conversation.content import Content
+from bot.conversation.engine import Command, Engine, Later
 from bot.disclosure import Rules
-from bot.engine import Command, Engine, Later
 from bot.later import QuietHours, QuietHoursError, add_months, follow_up_at, reminder_at
-from bot.service import Triage
 from bot.settings import SettingsError, load_settings
 from bot.store import Store
+from bot.team.analytics import Analysis, load_pairs
 
 from .fake_telegram import FakeTelegram, Person
 from .telegram_harness import RunningBot
@@ -530,7 +530,7 @@ def test_the_terminal_and_the_web_page_never_schedule_anything(tmp_path, content
 
 
 def test_the_telegram_privacy_notice_says_what_is_kept_for_coming_back(content) -> None:
-    from bot.engine import Context
+    from bot.conversation.engine import Context
 
     engine = Engine(content, reminders=True, follow_up_months=3)
     ctx = Context(dt.datetime(2026, 11, 24, tzinfo=UTC), lambda: "MPSP-2222-2222", lambda: "r")
@@ -574,7 +574,7 @@ def test_one_reminder_and_one_follow_up_wait_per_person(store: Store) -> None:
 
 
 def test_later_items_say_what_never_when(content) -> None:
-    from bot.engine import Context, Press
+    from bot.conversation.engine import Context, Press
 
     engine = Engine(content, reminders=True)
     ctx = Context(dt.datetime(2026, 11, 24, tzinfo=UTC), lambda: "MPSP-2222-2222", lambda: "r")

@@ -28,7 +28,7 @@ HEAVY = (
     "markdown_it",
     "prometheus_client",
 )
-TOOLS = ("bot.team_cli", "bot.editor_cli", "bot.ops_cli", "bot.checker", "bot.review")
+TOOLS = ("bot.cli.team", "bot.cli.editors", "bot.cli.ops", "bot.editors.checker", "bot.team.review")
 
 
 def imported_after(code: str) -> set[str]:
@@ -55,7 +55,8 @@ def test_the_command_line_imports_no_tools_for_run_and_web() -> None:
 def test_the_telegram_bot_and_the_web_page_import_no_tools() -> None:
     """What `run` imports on its way to the first getUpdates, and what `web` imports."""
     modules = imported_after(
-        "import bot.cli\nbot.cli._without_httpx_cli()\nimport bot.telegram\nimport bot.web.app"
+        "import bot.cli\nbot.cli._without_httpx_cli()\n"
+        "import bot.channels.telegram\nimport bot.channels.web.app"
     )
     top = {name.split(".")[0] for name in modules}
     assert "telegram" in top and "aiohttp" in top  # the probe did import the transport

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.checker import check_content
-from bot.content import Content, load_content
-from bot.engine import Engine, Screen
+from bot.conversation.content import Content, load_content
+from bot.conversation.engine import Engine, Screen
+from bot.editors.checker import check_content
 
 from .conftest import ROOT
 
@@ -223,9 +223,9 @@ def test_an_unknown_key_names_the_item_by_its_id_not_its_position(copy: Path) ->
 
 
 def test_overdue_reviews_are_warnings_and_made_up_contacts_errors(copy: Path) -> None:
-    from bot.checker import _housekeeping
-    from bot.content import load_content
-    from bot.content_rules import static_problems
+    from bot.conversation.content import load_content
+    from bot.editors.checker import _housekeeping
+    from bot.editors.content_rules import static_problems
 
     content = load_content(copy)
     later = dt.date(2028, 1, 1)
@@ -333,8 +333,8 @@ def test_a_question_text_that_fails_on_some_paths_says_which(copy: Path) -> None
 
 
 def test_findings_group_any_problem_and_count_paths() -> None:
-    from bot.findings import group, summary
-    from bot.yamlfile import Problem
+    from bot.conversation.yamlfile import Problem
+    from bot.editors.findings import group, summary
 
     # As a new rule in another module would report them: the same problem on three paths
     # (two of them the same), and a file-level problem twice.
@@ -410,10 +410,10 @@ def test_web_page_that_fails_to_render_and_broken_words(copy: Path) -> None:
 
 
 def test_web_result_misspelt_and_a_plan_the_page_policy_blocks(copy: Path) -> None:
-    from bot.content import load_content
-    from bot.content_rules import check_engine
-    from bot.profiles import load_sample
-    from bot.web.pages import check_pages
+    from bot.channels.web.pages import check_pages
+    from bot.conversation.content import load_content
+    from bot.conversation.profiles import load_sample
+    from bot.editors.content_rules import check_engine
 
     edit(
         copy,
@@ -461,7 +461,7 @@ def test_a_misspelt_field_fails_the_web_page_itself_not_only_the_check(copy: Pat
     """At run time too: a loud error (the 500 page), never a form that posts to nowhere."""
     from jinja2 import UndefinedError
 
-    from bot.web.pages import load_pages
+    from bot.channels.web.pages import load_pages
 
     edit(
         copy,
@@ -481,8 +481,8 @@ def test_a_misspelt_field_fails_the_web_page_itself_not_only_the_check(copy: Pat
 
 
 def _first_question(content: Content, engine: Engine) -> Screen:
-    from bot.profiles import path_profiles
-    from bot.simulate import walk
+    from bot.conversation.profiles import path_profiles
+    from bot.editors.simulate import walk
 
     for step in walk(content, path_profiles(content.flow)[0].answers, engine=engine):
         conv = step.outcome.conversation
@@ -522,8 +522,8 @@ def test_a_template_the_check_never_renders_is_reported(
     copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A new page or message the check does not reach would go live unchecked: say so."""
-    from bot import content as content_module
-    from bot.web import pages as pages_module
+    from bot.channels.web import pages as pages_module
+    from bot.conversation import content as content_module
 
     (copy / "templates" / "web" / "statement.j2").write_text("{{ words.title }}\n")
     (copy / "templates" / "thanks.j2").write_text("Thank you.\n")

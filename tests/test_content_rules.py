@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.checker import check_content
-from bot.content import load_content
-from bot.content_rules import static_problems
-from bot.yamlfile import ContentError
+from bot.conversation.content import load_content
+from bot.conversation.yamlfile import ContentError
+from bot.editors.checker import check_content
+from bot.editors.content_rules import static_problems
 
 from .conftest import ROOT
 from .test_content_check import edit, line_of
@@ -109,7 +109,7 @@ def test_a_problem_many_paths_hit_is_printed_once_with_how_many(
     # Printed as `content check` prints it (its own printer, on a smaller pool of answers).
     from rich.console import Console
 
-    from bot import editor_cli
+    from bot.cli import editor_cli
 
     report = check_content(copy, quick=True, pool_size=40)
     monkeypatch.setattr(editor_cli, "out", Console(file=io.StringIO(), width=100))

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from bot.engine import Outcome, Press, Unsupported
-from bot.flow import DONE, SUMMARY, WELCOME
-from bot.render import MESSAGE_LIMIT, plain_text, tag_problems, telegram_length
+from bot.conversation.engine import Outcome, Press, Unsupported
+from bot.conversation.flow import DONE, SUMMARY, WELCOME
+from bot.conversation.render import MESSAGE_LIMIT, plain_text, tag_problems, telegram_length
 
 from .conftest import MUTUAL_ANSWERS, Walker, answer_all
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot.channels.service import Triage
 from bot.cli import app
-from bot.content import Content
-from bot.engine import Engine
-from bot.review import metadata, write_templates
-from bot.service import Triage
+from bot.conversation.content import Content
+from bot.conversation.engine import Engine
 from bot.store import Store, synthetic_file
+from bot.team.review import metadata, write_templates
 
 from .conftest import MUTUAL_ANSWERS, ROOT, SECRET, Walker, answer_all
 
@@ -108,12 +108,12 @@ def test_demo_data_refuses_the_live_database_and_any_real_one(
 def test_a_demo_database_that_failed_before_its_first_commit_is_not_left_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.demo
+    import bot.team.demo
 
     def broken(*_args: object, **_kwargs: object) -> int:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(bot.demo, "generate", broken)
+    monkeypatch.setattr(bot.team.demo, "generate", broken)
     db = tmp_path / "demo.db"
     result = invoke("demo-data", "--n", "5", "--db", str(db))
     assert result.exit_code != 0
@@ -183,7 +183,7 @@ def test_both_review_views_say_so_on_every_page(
     protected: bool, tmp_path: Path, content: Content
 ) -> None:
     from bot.disclosure import Rules
-    from bot.inline import html
+    from bot.team.inline import html
 
     made_up = write_templates(tmp_path / "demo", content, protected, synthetic=True)
     base = (made_up / "base.html").read_text(encoding="utf-8")

@@ -14,12 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.analytics import Analysis, Pair, Period, Progress, Response, load_pairs, load_responses
-from bot.content import load_content
-from bot.demo import generate
+from bot.conversation.content import load_content
 from bot.disclosure import Cell, Rules, Table, check_safe, hidden_lines, protect, protect_count
-from bot.reporting import ReportMeta, stats_figures, to_csv, to_html
 from bot.store import Store
+from bot.team.analytics import (
+    Analysis,
+    Pair,
+    Period,
+    Progress,
+    Response,
+    load_pairs,
+    load_responses,
+)
+from bot.team.demo import generate
+from bot.team.reporting import ReportMeta, stats_figures, to_csv, to_html
 
 from .conftest import ROOT
 

@@ -133,4 +133,4 @@ def test_readme_describes_webhook_mode_the_sealed_address_and_the_benchmark() ->
     assert "bench.transport" in modules
     for module in modules:
         assert (ROOT / (module.replace(".", "/") + ".py")).exists(), module
-    assert "telegram_bot.py" not in readme  # the transport moved to bot/telegram/
+    assert "telegram_bot.py" not in readme  # the transport moved to bot/channels/telegram/

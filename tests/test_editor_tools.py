@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot.channels.service import Triage
 from bot.cli import app, reload_content
-from bot.content import load_content
-from bot.diagram import forward_edges, mermaid
-from bot.docs import update_readme
-from bot.engine import Engine
-from bot.service import Triage
+from bot.conversation.content import load_content
+from bot.conversation.engine import Engine
+from bot.editors.diagram import forward_edges, mermaid
+from bot.editors.docs import update_readme
 from bot.settings import load_settings
 from bot.store import Store
 
@@ -117,7 +117,7 @@ def test_editor_guide_lists_every_template_variable() -> None:
         "content/README.md is out of date: run `python -m bot content docs`"
     )
     guide = (ROOT / "content" / "README.md").read_text(encoding="utf-8")
-    from bot.content import TEMPLATES
+    from bot.conversation.content import TEMPLATES
 
     for name, spec in TEMPLATES.items():
         assert f"`templates/{name}`" in guide
@@ -241,9 +241,9 @@ def _installed_and_repository(tmp_path: Path) -> tuple[Path, Path]:
 def test_the_installed_copy_warns_when_the_repository_differs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import content_source as source_module
     from bot import settings as settings_module
-    from bot.content_source import content_source
+    from bot.cli import content_source as source_module
+    from bot.cli.source import content_source
 
     installed, repo = _installed_and_repository(tmp_path)
     same = content_source(installed, bundled=installed, near=[repo / "flows", repo])

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.health import Thresholds, judge
+from bot.ops.health import Thresholds, judge
 from bot.store import InboxEntry, Outgoing, Store
 
 from .conftest import ROOT

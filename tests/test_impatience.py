@@ -15,7 +15,7 @@ from collections import deque
 from typing import Any
 
 from bench.fake_api import choose, labels
-from bot.telegram.sender import Sender
+from bot.channels.telegram.sender import Sender
 
 from .fake_telegram import FakeTelegram, Person, Shown
 from .telegram_harness import RunningBot
@@ -178,8 +178,8 @@ async def test_fifty_impatient_walkers_all_finish_with_the_outbox_near_empty(
 async def test_an_edit_waits_behind_new_messages_for_a_bounded_time() -> None:
     """Across chats (the send slots) and within one chat (its queue) an edit that has waited
     ``edit_wait`` goes before new messages, so no button is left looking live for minutes."""
+    from bot.channels.telegram.sender import _Slots
     from bot.store import Outgoing
-    from bot.telegram.sender import _Slots
 
     slots = _Slots(1, edit_wait=0.2)
     await slots.acquire()

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from bot.contacts import Contact
-from bot.content import Content, load_content
-from bot.content_rules import static_problems
-from bot.docs import facts_markdown, update_readme
-from bot.result import build_result
-from bot.yamlfile import ContentError
+from bot.conversation.content import Content, load_content
+from bot.conversation.result import build_result
+from bot.conversation.yamlfile import ContentError
+from bot.editors.content_rules import static_problems
+from bot.editors.docs import facts_markdown, update_readme
 
 from .conftest import ROOT
 
@@ -303,8 +303,8 @@ def test_the_outcome_says_what_would_change_it_and_names_the_unsure_tests(
 
 
 def test_the_report_counts_the_outcomes_under_the_10_5_rule(content: Content) -> None:
-    from bot.analytics import Analysis, Response
     from bot.disclosure import Rules, protect
+    from bot.team.analytics import Analysis, Response
 
     def response(n: int, answers: dict) -> Response:
         full = {k: v if isinstance(v, list) else [v] for k, v in {**MUTUAL, **answers}.items()}

@@ -8,9 +8,9 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import CHANNELS, FAILURES, METHODS, Metrics, listening_port
+from bot.channels.web.app import METRICS_RUNNER
+from bot.ops.metrics import CHANNELS, FAILURES, METHODS, Metrics, listening_port
 from bot.privacy import pseudonym
-from bot.web.app import METRICS_RUNNER
 
 from .conftest import MUTUAL_ANSWERS
 from .fake_telegram import FakeTelegram, Person

@@ -10,8 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bot import team_cli
-from bot.cli import app
+from bot.cli import app, team_cli
 
 from .conftest import ROOT
 

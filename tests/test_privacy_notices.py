@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.cli.team import export
 from bot.contacts import Contact
-from bot.engine import Command, Context, Engine, Press
-from bot.render import plain_text
-from bot.team_cli import export
+from bot.conversation.engine import Command, Context, Engine, Press
+from bot.conversation.render import plain_text
 
 from .conftest import ROOT
 from .web_harness import running

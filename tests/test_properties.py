@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.conditions import Answer
-from bot.content import Content
-from bot.engine import Engine
-from bot.render import ALLOWED_TAGS, MESSAGE_LIMIT, tag_problems, telegram_length
-from bot.simulate import walk
+from bot.conversation.conditions import Answer
+from bot.conversation.content import Content
+from bot.conversation.engine import Engine
+from bot.conversation.render import ALLOWED_TAGS, MESSAGE_LIMIT, tag_problems, telegram_length
+from bot.editors.simulate import walk
 
 from .conftest import ROOT
 
@@ -48,7 +48,7 @@ def answer_sets(draw: st.DrawFn, content: Content) -> dict[str, Answer]:
 
 
 def _content() -> Content:
-    from bot.content import load_content
+    from bot.conversation.content import load_content
 
     return load_content(ROOT)
 

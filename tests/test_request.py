@@ -8,8 +8,8 @@ import time
 import pytest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 
-from bot.telegram.api import BotApi, retry_after
-from bot.telegram.request import AiohttpRequest
+from bot.channels.telegram.api import BotApi, retry_after
+from bot.channels.telegram.request import AiohttpRequest
 
 from .fake_server import FakeBotApiServer
 from .fake_telegram import Person

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from bot.channels.service import Triage
+from bot.channels.terminal import TerminalChat
 from bot.contacts import Contact
-from bot.content_rules import CHECK_CONTACT, DEFAULT_LIMIT, FIRST_MESSAGE_LIMIT
-from bot.engine import Command, Engine, Press
-from bot.flow import DONE
-from bot.profiles import load_sample
-from bot.render import telegram_length
-from bot.service import Triage
-from bot.simulate import Session, walk
+from bot.conversation.engine import Command, Engine, Press
+from bot.conversation.flow import DONE
+from bot.conversation.profiles import load_sample
+from bot.conversation.render import telegram_length
+from bot.editors.content_rules import CHECK_CONTACT, DEFAULT_LIMIT, FIRST_MESSAGE_LIMIT
+from bot.editors.simulate import Session, walk
 from bot.store import Store
-from bot.terminal import TerminalChat
 
 from .conftest import MUTUAL_ANSWERS, ROOT, Clock, Walker, answer_all, codes
 

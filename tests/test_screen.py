@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.engine import Press, Submit
+from bot.conversation.engine import Press, Submit
 
 from .conftest import Walker
 

@@ -7,7 +7,7 @@ bench.scrub_names --show` prints them with every miss and false removal.
 from __future__ import annotations
 
 from bench.scrub_names import load, score, total
-from bot.content import load_content
+from bot.conversation.content import load_content
 from bot.privacy import scrub
 
 from .conftest import ROOT
@@ -62,9 +62,9 @@ def test_a_typed_name_is_not_kept_and_the_summary_says_what_went(content, store,
 
     from typer.testing import CliRunner
 
+    from bot.channels.service import Triage
     from bot.cli import app
-    from bot.engine import Engine
-    from bot.service import Triage
+    from bot.conversation.engine import Engine
 
     from .conftest import MUTUAL_ANSWERS, Clock, Walker, answer_all
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.engine import Command, Press
+from bot.conversation.engine import Command, Press
 from bot.privacy import CODE_RE, new_reference_code, normalise_code, pseudonym, scrub
 from bot.store import MIGRATIONS, Store
 
@@ -22,8 +22,8 @@ def test_durability_pragmas_and_schema_version(store: Store) -> None:
 
 
 def test_inbox_applies_each_update_once_and_commits_replies_with_the_state(triage) -> None:
+    from bot.channels.service import encode_event
     from bot.sealing import Address, Sealer
-    from bot.service import encode_event
     from bot.store import InboxEntry, Outgoing
 
     store, sealer = triage.store, Sealer("k" * 64)
@@ -111,7 +111,7 @@ def test_pseudonyms_codes_and_scrubbing() -> None:
     code = next(iter(codes))
     assert normalise_code(code.lower().replace("-", " ")) == code
     assert normalise_code("MPSP-0000-0000") is None
-    from bot.content import load_content
+    from bot.conversation.content import load_content
 
     from .conftest import ROOT
 
@@ -127,7 +127,7 @@ def test_pseudonyms_codes_and_scrubbing() -> None:
 
 
 def test_nested_transactions_are_savepoints_committed_together(store: Store) -> None:
-    from bot.engine import Conversation
+    from bot.conversation.engine import Conversation
 
     conv = Conversation(state="role", answers={"org_type": "psm"}, run="r1", started="s")
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -176,8 +176,8 @@ def test_old_responses_count_as_telegram(tmp_path) -> None:
 
 def test_a_reference_code_already_taken_is_drawn_again_on_both_paths(store, content) -> None:
     """A clash rolls the attempt back (nothing of it told or stored) and draws a new code."""
-    from bot.engine import Engine
-    from bot.service import Triage, encode_event
+    from bot.channels.service import Triage, encode_event
+    from bot.conversation.engine import Engine
     from bot.store import InboxEntry
 
     from .conftest import Clock

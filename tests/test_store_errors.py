@@ -248,12 +248,12 @@ def test_read_only_file_and_folder_name_the_uid_that_needs_access(shared_folder:
 def test_unexpected_errors_are_one_line_without_the_token(tmp_path: Path, monkeypatch) -> None:
     # Something no command expects, with the token in its message (as a library might put a
     # request URL there): one line, exit 1, and the token blanked.
-    import bot.cli_common
+    import bot.cli.common
 
     def broken(_folder: Path) -> None:
         raise RuntimeError(f"GET https://api.telegram.org/bot{TOKEN}/getMe failed\nsecond line")
 
-    monkeypatch.setattr(bot.cli_common, "load_content", broken)
+    monkeypatch.setattr(bot.cli.common, "load_content", broken)
     env = {
         "TRIAGE_CONTENT_DIR": str(ROOT),
         "TRIAGE_DB": str(tmp_path / "t.db"),

@@ -23,12 +23,12 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.content import load_content
-from bot.demo import generate
-from bot.review import PRIVATE_TABLES, build_copy, metadata
+from bot.cli.team import EXPORT_FIELDS
+from bot.conversation.content import load_content
 from bot.settings import Settings
 from bot.store import Store
-from bot.team_cli import EXPORT_FIELDS
+from bot.team.demo import generate
+from bot.team.review import PRIVATE_TABLES, build_copy, metadata
 
 from .conftest import ROOT
 from .fake_telegram import FakeTelegram, Person
@@ -361,7 +361,7 @@ def test_review_copy_holds_no_pseudonym_and_canned_queries_apply_the_rule(
 def test_protected_view_holds_only_the_reports_protected_figures(
     demo_db: Path, tmp_path: Path
 ) -> None:
-    from bot.review import build_protected
+    from bot.team.review import build_protected
 
     rules = Settings().rules
     db = build_protected(demo_db, tmp_path / "protected.db", CONTENT, rules)
@@ -599,7 +599,7 @@ def _review_pages(db: Path, folder: Path, protected: bool, *paths: str) -> dict[
     """Pages of a review view of a demo database, from Datasette in this process."""
     from datasette.app import Datasette
 
-    from bot.review import build_copy, build_protected, write_metadata, write_templates
+    from bot.team.review import build_copy, build_protected, write_metadata, write_templates
 
     rules = Settings().rules
     build = build_protected if protected else build_copy
@@ -776,7 +776,7 @@ def test_report_table_fits_80_columns_and_shows_hidden_figures(demo_db: Path) ->
 
 
 def test_a_split_leaves_out_what_nobody_in_it_is_asked(demo_db: Path, tmp_path: Path) -> None:
-    from bot.analytics import Analysis
+    from bot.team.analytics import Analysis
 
     analysis = Analysis(CONTENT, Settings().rules)
     assert analysis.split_plan("sector").left_out == []

@@ -279,7 +279,7 @@ async def test_update_is_not_confirmed_until_committed(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(bot.store, "inbox_add", flaky)
-    monkeypatch.setattr("bot.telegram.poller.Backoff", lambda **kw: _Quick())
+    monkeypatch.setattr("bot.channels.telegram.poller.Backoff", lambda **kw: _Quick())
     uid = telegram.send_text(ALICE, "/start")
     await bot.start()
     try:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.engine import Engine
-from bot.service import Triage
+from bot.channels.service import Triage
+from bot.channels.terminal import TerminalChat, html_to_rich, lines_reader
+from bot.conversation.engine import Engine
 from bot.settings import SettingsError, load_settings
 from bot.store import Store
-from bot.terminal import TerminalChat, html_to_rich, lines_reader
 
 from .conftest import ROOT
 

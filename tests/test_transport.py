@@ -347,7 +347,7 @@ async def test_a_failing_retention_purge_is_logged_not_silent(
 
 
 async def test_waiting_new_messages_go_before_waiting_edits() -> None:
-    from bot.telegram.sender import _Slots
+    from bot.channels.telegram.sender import _Slots
 
     slots = _Slots(1)
     await slots.acquire()
@@ -369,8 +369,8 @@ async def test_waiting_new_messages_go_before_waiting_edits() -> None:
 
 
 def test_a_name_is_read_only_from_the_send_with_my_name_tap() -> None:
+    from bot.channels.telegram.convert import Reader
     from bot.sealing import Sealer
-    from bot.telegram.convert import Reader
 
     sealer = Sealer(SECRET)
     reader = Reader(SECRET, sealer)
@@ -401,11 +401,11 @@ def test_a_name_is_read_only_from_the_send_with_my_name_tap() -> None:
 def test_the_name_goes_only_in_the_team_post_and_a_lost_reply_is_still_reshown(
     store, content
 ) -> None:
-    from bot.engine import Engine, Press
+    from bot.channels.service import Triage, encode_event
+    from bot.channels.telegram.convert import TEAM_POST, Composer
+    from bot.conversation.engine import Engine, Press
     from bot.sealing import Address, Sealer, Who
-    from bot.service import Triage, encode_event
     from bot.store import InboxEntry
-    from bot.telegram.convert import TEAM_POST, Composer
 
     from .conftest import MUTUAL_ANSWERS, Clock, Walker, answer_all, codes
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.web.result import blocked_by_csp, style_hashes
+from bot.channels.web.security import CSP, JS_ENABLED_HASH, JS_ENABLED_SCRIPT
 from bot.contacts import Contact
-from bot.web.result import blocked_by_csp, style_hashes
-from bot.web.security import CSP, JS_ENABLED_HASH, JS_ENABLED_SCRIPT
 
 from .web_harness import Browser, WebApp, labels_of, read_result, read_section, running
 
@@ -525,10 +525,10 @@ async def test_database_and_logs_hold_no_address_agent_or_session_id(
 def test_report_counts_both_channels_under_the_10_5_rule(content, tmp_path) -> None:
     import datetime as dt
 
-    from bot.analytics import Analysis, load_responses
-    from bot.demo import generate
     from bot.disclosure import Rules
     from bot.store import Store
+    from bot.team.analytics import Analysis, load_responses
+    from bot.team.demo import generate
 
     store = Store(tmp_path / "demo.db")
     try:
@@ -565,9 +565,9 @@ def test_the_web_page_never_imports_telegram() -> None:
     import sys
 
     code = (
-        "import sys, bot.web.app, bot.web.pages;"
-        "assert not [m for m in sys.modules if m.split('.')[0] in ('telegram', 'bot.telegram')]"
-        ";assert 'bot.telegram_bot' not in sys.modules"
+        "import sys, bot.channels.web.app, bot.channels.web.pages;"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'telegram'"
+        " or m.startswith('bot.channels.telegram')]"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -644,8 +644,8 @@ async def test_browser_back_shows_earlier_questions_and_a_change_carries_on(
 
 
 def test_a_question_without_its_own_error_is_named_by_its_label(content) -> None:
-    from bot.engine import Choice, Screen
-    from bot.web.pages import load_pages
+    from bot.channels.web.pages import load_pages
+    from bot.conversation.engine import Choice, Screen
 
     pages = load_pages(content)
     for kind, extra, said in (
@@ -668,7 +668,7 @@ def test_a_question_without_its_own_error_is_named_by_its_label(content) -> None
 def test_content_check_refuses_a_broken_question_error(tmp_path: Path) -> None:
     import shutil
 
-    from bot.checker import check_content
+    from bot.editors.checker import check_content
 
     from .conftest import ROOT
 
@@ -686,7 +686,7 @@ def test_content_check_refuses_a_broken_question_error(tmp_path: Path) -> None:
     # The schema's other rules, straight from the model.
     from pydantic import ValidationError
 
-    from bot.flow import Question
+    from bot.conversation.flow import Question
 
     base = {"id": "q", "label": "Q", "text": "Which?", "error": "Select one"}
     assert Question(kind="scale", scale={"low": "a", "high": "b"}, **base).error

@@ -181,7 +181,7 @@ def plan_looks_right_under_the_pages_policy(driver) -> None:
     A browser downloads the file rather than showing it, so the same bytes are served again
     here, in place, with the download's policy, and again with a page's policy as a control.
     """
-    from bot.web.security import CSP
+    from bot.channels.web.security import CSP
 
     fetched = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"

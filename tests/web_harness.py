@@ -11,12 +11,12 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.content import Content
-from bot.engine import Engine
-from bot.service import Triage
+from bot.channels.service import Triage
+from bot.channels.web.app import create_app
+from bot.conversation.content import Content
+from bot.conversation.engine import Engine
 from bot.settings import Settings
 from bot.store import Store
-from bot.web.app import create_app
 
 from .conftest import SECRET, Clock, codes
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the web page's stylesheet and scripts from GOV.UK Frontend's Sass, without the
-# GOV.UK brand (see bot/web/sass/triage.scss). Needs node and npm; fetches the pinned
+# GOV.UK brand (see bot/channels/web/sass/triage.scss). Needs node and npm; fetches the pinned
 # packages from the npm registry into a temporary folder. The output is committed, so
 # nothing is built or fetched when the bot is installed or run.
 set -euo pipefail
@@ -15,11 +15,11 @@ trap 'rm -rf "$work"' EXIT
 npm install --silent --no-audit --no-fund --prefix "$work" \
     "govuk-frontend@$GOVUK_FRONTEND" "sass@$SASS" "axe-core@$AXE" >/dev/null
 
-out=bot/web/static
+out=bot/channels/web/static
 mkdir -p "$out"
 "$work/node_modules/.bin/sass" --no-source-map --style=compressed --quiet-deps \
     --load-path="$work/node_modules" \
-    bot/web/sass/triage.scss "$out/triage.css"
+    bot/channels/web/sass/triage.scss "$out/triage.css"
 cp "$work/node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js" "$out/govuk-frontend.min.js"
 cat > "$out/NOTICE.txt" <<NOTICE
 triage.css and govuk-frontend.min.js are built from GOV.UK Frontend $GOVUK_FRONTEND
