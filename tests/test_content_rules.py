@@ -109,7 +109,7 @@ def test_a_problem_many_paths_hit_is_printed_once_with_how_many(
     # Printed as `content check` prints it (its own printer, on a smaller pool of answers).
     from rich.console import Console
 
-    from bot.cli import editor_cli
+    from bot.cli import editors as editor_cli
 
     report = check_content(copy, quick=True, pool_size=40)
     monkeypatch.setattr(editor_cli, "out", Console(file=io.StringIO(), width=100))

@@ -242,7 +242,7 @@ def test_the_installed_copy_warns_when_the_repository_differs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot import settings as settings_module
-    from bot.cli import content_source as source_module
+    from bot.cli import source as source_module
     from bot.cli.source import content_source
 
     installed, repo = _installed_and_repository(tmp_path)

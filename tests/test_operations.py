@@ -10,7 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bot.cli import app, team_cli
+from bot.cli import app
+from bot.cli import team as team_cli
 
 from .conftest import ROOT
 
