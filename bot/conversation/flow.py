@@ -229,7 +229,11 @@ class Flow:
         A question whose condition cannot be decided yet counts as on the path, so the
         "of N" in the progress line can only shrink as the person answers.
         """
-        return list(self._path(freeze(answers)))
+        # Keyed on the branch points' answers alone: only they decide the path, and people
+        # who differ only in other answers then share the work (content check walks hundreds
+        # of paths; the engine asks for the path many times for each event).
+        points = self.branch_points
+        return list(self._path(freeze({k: v for k, v in answers.items() if k in points})))
 
     @lru_cache(maxsize=512)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
     def _path(self, key: Frozen) -> tuple[Question, ...]:
