@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.channels.service import Triage, utcnow
+from bot.channels.service import Triage
 from bot.cli.common import (
     ContentOption,
     DbOption,
@@ -27,6 +27,7 @@ from bot.cli.common import (
     refuse_synthetic,
     settings_from,
 )
+from bot.clock import utcnow
 from bot.conversation.content import Channel, Content, load_content
 from bot.conversation.engine import Engine
 from bot.conversation.yamlfile import ContentError
@@ -34,6 +35,7 @@ from bot.logsafe import configure_logging
 from bot.privacy import pseudonym
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreThread
+from bot.team.stats import stats_source
 
 if TYPE_CHECKING:
     import click
@@ -155,7 +157,7 @@ def make_triage(
     return Triage(
         store,
         make_engine(settings, bundle, handover=handover, reminders=reminders, channel=channel),
-        rules=settings.rules,
+        stats=stats_source(bundle, settings.rules),
         quiet=settings.quiet_hours,
     )
 
