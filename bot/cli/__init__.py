@@ -1,5 +1,7 @@
 """Command line: ``python -m bot <command>``. Settings are read once here and passed down.
 
+The top layer: it may import anything, and wires the layers together (it hands the team's
+/stats figures to the channels' service, for one). Nothing imports it but ``bot/__main__.py``.
 Only what ``run`` and ``web`` need is imported here: the team's and editors' commands (and
 rich, Datasette, textstat, graphviz behind them) are imported when one of them is asked for,
 so the long-running processes stay small and start quickly.
