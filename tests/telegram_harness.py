@@ -10,12 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.channels.service import Triage, utcnow
+from bot.channels.service import Triage
 from bot.channels.telegram import TelegramBot
+from bot.clock import utcnow
 from bot.conversation.content import Content
 from bot.conversation.engine import Engine
 from bot.settings import Settings
 from bot.store import Store
+from bot.team.stats import stats_source
 
 from .fake_telegram import FakeTelegram
 
@@ -52,7 +54,11 @@ class RunningBot:
             follow_up_months=self.settings.follow_up_months,
         )
         self.triage = Triage(
-            self.store, engine, clock=clock or utcnow, quiet=self.settings.quiet_hours
+            self.store,
+            engine,
+            clock=clock or utcnow,
+            quiet=self.settings.quiet_hours,
+            stats=stats_source(content, self.settings.rules),  # as bot.cli.make_triage
         )
         options = {"backoff": 0.01, "flush_every": 0.005, **(sender_options or {})}
         self.bot = TelegramBot(

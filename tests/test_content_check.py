@@ -410,10 +410,10 @@ def test_web_page_that_fails_to_render_and_broken_words(copy: Path) -> None:
 
 
 def test_web_result_misspelt_and_a_plan_the_page_policy_blocks(copy: Path) -> None:
-    from bot.channels.web.pages import check_pages
     from bot.conversation.content import load_content
     from bot.conversation.profiles import load_sample
     from bot.editors.content_rules import check_engine
+    from bot.editors.web_check import check_pages
 
     edit(
         copy,

@@ -735,6 +735,27 @@ async def test_stats_for_admins_only(tmp_path: Path) -> None:
     assert group and "private chat" in group[0]
 
 
+def test_stats_figures_come_from_the_command_lines_wiring(tmp_path: Path) -> None:
+    """The service asks for the figures it is given (bot.cli passes the team's); without
+    them /stats is not available and is answered as anyone else's /stats is, with help."""
+    from bot.channels.service import Triage
+    from bot.cli import make_triage
+    from bot.conversation.engine import Engine, Stats
+
+    db = tmp_path / "t.db"
+    _with_handovers(db, 23)
+    store = Store(db)
+    try:
+        wired = make_triage(Settings(db_path=db), CONTENT, store)
+        stats = wired.handle("a" * 64, Stats()).replies[0].text
+        bare = Triage(store, Engine(CONTENT)).handle("b" * 64, Stats()).replies[0].text
+    finally:
+        store.close()
+    assert stats.startswith("<b>Triage figures</b>")
+    assert "Asked the team to contact them: 25\n" in stats
+    assert bare.startswith("<b>How this works</b>") and "Triage figures" not in bare
+
+
 # ---- the report as a new user sees it ---------------------------------------------------------
 
 

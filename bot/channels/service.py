@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from bot.clock import utcnow
 from bot.conversation.engine import (
     Command,
     Context,
@@ -37,7 +38,6 @@ from bot.conversation.engine import (
     Unsupported,
     follow_up_press,
 )
-from bot.disclosure import Rules
 from bot.later import DEFAULT_QUIET, FOLLOW_UP, REMINDER, QuietHours, follow_up_at, reminder_at
 from bot.privacy import new_reference_code, new_run_id
 from bot.store import CodeTaken, InboxItem, Outgoing, Store, explain
@@ -52,11 +52,9 @@ WORK_ATTEMPTS = 5
 WORK_BACKOFF = 0.5
 
 Compose = Callable[[InboxItem, Outcome], list[Outgoing]]
-
-
-def utcnow() -> dt.datetime:
-    """The current time in UTC."""
-    return dt.datetime.now(dt.UTC)
+# /stats: the protected headline figures from the store at a time (the team's tools make them;
+# the command line passes them in, as a channel may not import the team's tools).
+StatsSource = Callable[[Store, dt.datetime], dict[str, object]]
 
 
 # ---- events as the inbox keeps them --------------------------------------------------------
@@ -123,16 +121,20 @@ class Triage:
         *,
         clock: Callable[[], dt.datetime] = utcnow,
         new_code: Callable[[], str] = new_reference_code,
-        rules: Rules | None = None,
+        stats: StatsSource | None = None,
         on_check: Callable[[str, str], None] | None = None,
         quiet: QuietHours | None = None,
     ) -> None:
-        """``quiet``: the hours (UK time) in which nothing is sent later (issue 9)."""
+        """``quiet``: the hours (UK time) in which nothing is sent later (issue 9).
+
+        ``stats``: the figures /stats shows a programme admin; without it, /stats is not
+        available and the engine answers it as it answers anyone else (with help).
+        """
         self.store = store
         self.engine = engine
         self.clock = clock
         self.new_code = new_code
-        self.rules = rules or Rules()
+        self.stats = stats
         # Told ("started" or "finished", channel) once the change is committed (metrics).
         self.on_check = on_check
         self._checks: list[tuple[str, str]] = []
@@ -339,8 +341,8 @@ class Triage:
     ) -> Outcome:
         """Inside a transaction: load, ask the engine, apply. Raises CodeTaken on a clash."""
         conv = self.store.load(subject)
-        if isinstance(event, Stats) and event.figures is None:
-            event = Stats(self.stats_figures(now))
+        if isinstance(event, Stats) and event.figures is None and self.stats is not None:
+            event = Stats(self.stats(self.store, now))
         if isinstance(event, Press) and (press := follow_up_press(event.data)) is not None:
             # "Check again": the earlier answers, if this person's follow-up is still open.
             step, link = press
@@ -386,16 +388,6 @@ class Triage:
     def checks_rolled_back(self) -> None:
         """After a rollback: forget the checks noted since the last commit."""
         self._checks.clear()
-
-    def stats_figures(self, now: dt.datetime) -> dict[str, object]:
-        """Headline figures for /stats, with disclosure control applied."""
-        from bot.team.analytics import Analysis, load_responses
-        from bot.team.reporting import stats_figures
-
-        content = self.engine.content
-        analysis = Analysis(content, self.rules)
-        headline = analysis.headline(self.store, load_responses(self.store), now.date())
-        return stats_figures(content, self.rules, headline)
 
 
 def _shows_a_message(outcome: Outcome) -> bool:

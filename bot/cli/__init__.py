@@ -1,5 +1,7 @@
 """Command line: ``python -m bot <command>``. Settings are read once here and passed down.
 
+The top layer: it may import anything, and wires the layers together (it hands the team's
+/stats figures to the channels' service, for one). Nothing imports it but ``bot/__main__.py``.
 Only what ``run`` and ``web`` need is imported here: the team's and editors' commands (and
 rich, Datasette, textstat, graphviz behind them) are imported when one of them is asked for,
 so the long-running processes stay small and start quickly.
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.channels.service import Triage, utcnow
+from bot.channels.service import Triage
 from bot.cli.common import (
     ContentOption,
     DbOption,
@@ -27,6 +29,7 @@ from bot.cli.common import (
     refuse_synthetic,
     settings_from,
 )
+from bot.clock import utcnow
 from bot.conversation.content import Channel, Content, load_content
 from bot.conversation.engine import Engine
 from bot.conversation.yamlfile import ContentError
@@ -34,6 +37,7 @@ from bot.logsafe import configure_logging
 from bot.privacy import pseudonym
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreThread
+from bot.team.stats import stats_source
 
 if TYPE_CHECKING:
     import click
@@ -155,7 +159,7 @@ def make_triage(
     return Triage(
         store,
         make_engine(settings, bundle, handover=handover, reminders=reminders, channel=channel),
-        rules=settings.rules,
+        stats=stats_source(bundle, settings.rules),
         quiet=settings.quiet_hours,
     )
 

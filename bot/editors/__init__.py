@@ -1,5 +1,6 @@
 """The content editors' tools: ``content check`` and its rules, preview, docs and the diagram.
 
-May import: the conversation core, the store, the channels' page rendering (to check it), the
-team's report rendering (to check it) and the shared modules; never the command line.
+May import: ``bot.ops``, the store, the conversation core and the shared modules, and, to
+check what they render, ``bot.channels.web.pages`` and ``.result`` and ``bot.team.analytics``
+and ``.reporting``; nothing else of the channels or the team, and never the command line.
 """

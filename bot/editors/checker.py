@@ -192,7 +192,7 @@ def check_content(
             tick(n, len(profiles) + 1)
     # The web page's templates, on every path and sample (issue 12), each page drawn as the
     # web app draws it, by an engine set up as the web page's is.
-    from bot.channels.web.pages import check_pages
+    from bot.editors.web_check import check_pages
 
     # Only when the chat's check is otherwise clean: a failing walk leaves much unreached.
     clean = not any(not p.warning for p in report.problems)

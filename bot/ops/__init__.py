@@ -1,4 +1,5 @@
-"""The operator's view: the health verdict and the Prometheus metrics.
+"""The operator's view: the health verdict, the retention purge and the Prometheus metrics.
 
-May import: the store and the shared modules; never a channel, a tool or the command line.
+May import: the store, the conversation core and the shared modules; never a channel, a tool
+or the command line (the Telegram bot and the web page call in here, not the other way).
 """

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bot.channels.service import utcnow
+from bot.clock import utcnow
 from bot.settings import Settings
 from bot.store import Health, Store, describe
 

@@ -1,5 +1,6 @@
-"""The programme team's tools: the triage log as protected tables, reports, review and demo data.
+"""The programme team's tools: protected tables, reports, /stats, review, demo data, backups.
 
-May import: the conversation core, the store and the shared modules; never a channel, an
-editors' tool or the command line.
+May import: ``bot.ops``, the store, the conversation core and the shared modules; never a
+channel, an editors' tool or the command line. (/stats reaches the Telegram bot because the
+command line hands :func:`bot.team.stats.stats_source` to the service.)
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from bot.channels.service import utcnow
+from bot.clock import utcnow
 from bot.store import InboxEntry, Store, StoreThread
 
 
