@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import store as store_module
 from bot.store import Store, access_advice
+from bot.store import errors as store_errors
 
 from .fake_telegram import FakeTelegram, Person
 from .telegram_harness import RunningBot
@@ -112,10 +112,10 @@ async def test_a_full_disk_on_the_web_page_says_try_again_and_logs_one_line(
 
 
 def test_in_a_container_the_advice_is_for_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module.os, "geteuid", lambda: 10001)
-    monkeypatch.setattr(store_module, "in_container", lambda: True)
+    monkeypatch.setattr(store_errors.os, "geteuid", lambda: 10001)
+    monkeypatch.setattr(store_errors, "in_container", lambda: True)
     advice = access_advice(Path("/data"))
     assert "give uid 10001 (the user the container runs as)" in advice
     assert "on the host, chown 10001 the folder mounted there" in advice
-    monkeypatch.setattr(store_module, "in_container", lambda: False)
+    monkeypatch.setattr(store_errors, "in_container", lambda: False)
     assert access_advice(Path("/data")).endswith("for example: chown 10001 /data")

@@ -79,7 +79,7 @@ class TelegramBot:
         self.settings = settings
         self.triage = triage
         self.store = triage.store
-        self.store_thread = StoreThread()
+        self.store_thread = StoreThread(self.store)
         self.api = BotApi(
             settings.require_token(),
             settings.api_url,

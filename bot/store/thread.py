@@ -1,0 +1,153 @@
+"""The one write thread: every store call of the Telegram bot and the web page, one at a time.
+
+SQLite has one writer, and so do we. A running bot or web page owns one :class:`StoreThread`,
+and its coroutines hand it every call that touches the store, in one queue, in order. There
+are two ways in, one discipline:
+
+- :meth:`StoreThread.commit` is group commit. Jobs that are waiting together run in one
+  transaction, each in a savepoint of its own (a job that fails is undone alone; the others
+  go on), and the group is committed with one sync. Only then is any of them answered, so
+  whatever a coroutine was told is already durable, and a crowd costs one sync per group
+  rather than one per job. The web page sends every answer this way (and its health check,
+  metrics and purge), and is told after each group whether it was kept (``committed``).
+- :meth:`StoreThread.call` runs one job alone, between groups and outside any transaction:
+  for callers that make their own transactions. The Telegram worker's pass is one
+  transaction with a savepoint per update (the same group commit, over the inbox), the
+  inbox writer and the sender commit their own batches, and reads, checkpoints and the
+  content swap need no transaction at all.
+
+The terminal chat and the command line are synchronous: they use the store directly on their
+one thread, with no store thread (one writer at a time either way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from bot.store.base import StoreBase
+
+T = TypeVar("T")
+
+# Jobs per group: enough to share a sync among a crowd, few enough that the first of them is
+# answered soon.
+MAX_GROUP = 16
+
+
+@dataclass(frozen=True)
+class _Job:
+    run: Callable[[], Any]
+    future: Future[Any]
+    grouped: bool
+
+
+class StoreThread:
+    """Runs every store call on one thread: alone (``call``) or committed in groups (``commit``)."""
+
+    def __init__(
+        self,
+        store: StoreBase,
+        max_group: int = MAX_GROUP,
+        committed: Callable[[bool], None] | None = None,
+    ) -> None:
+        """``committed`` is told after each group: True if it committed, False if rolled back."""
+        self.store = store
+        self.max_group = max_group
+        self.committed = committed
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="store", daemon=True)
+        self._thread.start()
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` alone on the store thread (it makes its own transactions, if any)."""
+        return await self._submit(partial(fn, *args), grouped=False)
+
+    async def commit(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in a savepoint of the next group; return once the group committed.
+
+        If ``fn`` raises, its changes alone are undone and the error is raised here; if the
+        group cannot commit, nothing of it is kept and every job in it raises the error.
+        """
+        return await self._submit(partial(fn, *args), grouped=True)
+
+    def close(self) -> None:
+        """Finish the queued calls and stop the thread."""
+        if not self._closed:
+            self._closed = True
+            self._jobs.put(None)
+        self._thread.join()
+
+    async def _submit(self, run: Callable[[], T], grouped: bool) -> T:
+        if self._closed:
+            raise RuntimeError("the store thread is closed")
+        future: Future[T] = Future()
+        self._jobs.put(_Job(run, future, grouped))
+        # Cancelling the wait cancels a job that has not started (it is then never run).
+        return await asyncio.wrap_future(future)
+
+    # ---- on the store thread --------------------------------------------------------------
+
+    def _serve(self) -> None:
+        carried: list[_Job | None] = []  # taken while gathering a group, for right after it
+        while True:
+            job = carried.pop() if carried else self._jobs.get()
+            if job is None:
+                return
+            if not job.grouped:
+                self._alone(job)
+                continue
+            group = [job]
+            while len(group) < self.max_group:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None or not job.grouped:
+                    carried.append(job)  # calls keep their place in the queue
+                    break
+                group.append(job)
+            self._group(group)
+
+    def _alone(self, job: _Job) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = job.run()
+        except BaseException as exc:
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+
+    def _group(self, jobs: list[_Job]) -> None:
+        group = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+        if not group:
+            return
+        results: list[tuple[bool, Any]] = []
+        try:
+            with self.store.transaction():
+                for job in group:
+                    try:
+                        with self.store.transaction():  # a savepoint of its own
+                            results.append((True, job.run()))
+                    except Exception as exc:  # undone alone; the others go on
+                        if not self.store.conn.in_transaction:
+                            raise  # SQLite undid the whole group (a full disk...)
+                        results.append((False, exc))
+            kept = True
+        except BaseException as exc:  # the commit failed: nothing in the group was kept
+            results = [(False, exc)] * len(group)
+            kept = False
+        if self.committed is not None:
+            self.committed(kept)
+        for job, (ok, value) in zip(group, results, strict=True):
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
