@@ -24,7 +24,8 @@ from bot.clock import utcnow
 from bot.settings import Settings
 from bot.store import Health, Store, describe
 
-# A store thread's ``call(fn, *args)``: the Telegram bot's or the web page's.
+# How to run ``fn(*args)`` on the store thread: the Telegram bot's ``StoreThread.call`` (alone),
+# or the web page's ``StoreThread.commit`` (in a group).
 StoreCall = Callable[..., Awaitable[Any]]
 
 

@@ -2,9 +2,10 @@
 
 Every page is drawn from :meth:`Engine.screen`; every form becomes the same events the chat
 sends (Submit for a whole answer, and the Back, Change, Confirm and Start again presses)
-through :class:`Triage`, on one store thread, committed before the redirect that shows the
-next page (post/redirect/get). Build it with :func:`create_app`; nothing is kept at module
-level, so one process can serve it beside the Telegram webhook.
+through :class:`Triage`, on the store thread (:class:`bot.store.StoreThread`, in groups),
+committed before the redirect that shows the next page (post/redirect/get). Build it with
+:func:`create_app`; nothing is kept at module level, so one process can serve it beside the
+Telegram webhook.
 """
 
 from __future__ import annotations
@@ -13,16 +14,14 @@ import asyncio
 import contextlib
 import gc
 import logging
-import queue
 import re
 import secrets
 import sqlite3
 import sys
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -56,100 +55,15 @@ from bot.ops.health import purge_once, queue_figures, read_verdict
 from bot.ops.metrics import Metrics
 from bot.privacy import pseudonym
 from bot.settings import Settings
-from bot.store import Store, explain
+from bot.store import Store, StoreThread, explain
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC = "/static"
 CHANNEL = "web"
 HEALTHZ = "/healthz"
 _SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 bits
-
-
-class StoreThread:
-    """Runs every store and engine call on one thread, committing in groups.
-
-    SQLite has one writer, and so do we. Calls that arrive together run in one transaction
-    (each in its own savepoint) and are committed with one sync; only then does any of them
-    return, so every answer is durable before its redirect, and a crowd costs one sync per
-    group rather than one per answer.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        max_group: int = 16,
-        committed: Callable[[bool], None] | None = None,
-    ) -> None:
-        self.store = store
-        self.max_group = max_group
-        # Told after each group: True if it committed, False if it was rolled back.
-        self.committed = committed
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="web-store", daemon=True)
-        self._thread.start()
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the store thread; return once its group is committed."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((fn, args, future, loop))
-        return await future
-
-    def close(self) -> None:
-        """Finish queued calls and stop the thread."""
-        self._jobs.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._jobs.get()
-            if first is None:
-                return
-            group = [first]
-            while len(group) < self.max_group:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    break
-                group.append(job)
-            results: list[tuple[bool, Any]] = []
-            try:
-                with self.store.transaction():
-                    for fn, args, _future, _loop in group:
-                        try:
-                            with self.store.transaction():  # a savepoint of its own
-                                results.append((True, fn(*args)))
-                        except Exception as exc:  # undone alone; the others go on
-                            if not self.store.conn.in_transaction:
-                                raise  # SQLite undid the whole group (a full disk...)
-                            results.append((False, exc))
-                ok = True
-            except Exception as exc:  # the commit failed: nothing in the group was kept
-                results = [(False, exc)] * len(group)
-                ok = False
-            if self.committed is not None:
-                self.committed(ok)
-            for (_fn, _args, future, loop), (ok, value) in zip(group, results, strict=True):
-                loop.call_soon_threadsafe(_settle, future, ok, value)
-
-
-_Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.cancelled():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
 
 
 @dataclass(frozen=True)
@@ -466,7 +380,7 @@ async def start(request: web.Request) -> web.Response:
     """Start: nothing is stored before this."""
     check = request.app[KEY]
     subject = check.subject(request[SID])
-    outcome = await check.store_thread.call(check.start, subject, _step(request[FORM]))
+    outcome = await check.store_thread.commit(check.start, subject, _step(request[FORM]))
     if outcome is None or outcome.conversation is None:
         return _see_other("/check")
     return _see_other(page_url(outcome.conversation.state))
@@ -476,7 +390,7 @@ async def restart(request: web.Request) -> web.Response:
     """Start again: a new run from the first question."""
     check = request.app[KEY]
     subject = check.subject(request[SID])
-    outcome = await check.store_thread.call(check.restart, subject, _step(request[FORM]))
+    outcome = await check.store_thread.commit(check.restart, subject, _step(request[FORM]))
     conv = outcome.conversation
     if outcome.notice:
         return _moved(page_url(conv.state if conv else None))
@@ -553,7 +467,7 @@ async def answer(request: web.Request) -> web.Response:
     if event is None:
         here = check.here(subject)
         return _moved(screen_url(here.screen))
-    outcome, screen = await check.store_thread.call(check.handle, subject, event)
+    outcome, screen = await check.store_thread.commit(check.handle, subject, event)
     conv = outcome.conversation
     if outcome.invalid and screen is not None and isinstance(event, Submit):
         posted = event.codes if screen.kind == "multi" else None
@@ -609,7 +523,7 @@ async def forget(request: web.Request) -> web.Response:
     check = request.app[KEY]
     if request[FORM].get("confirm") != "delete":
         return _see_other("/forget")
-    await check.store_thread.call(check.forget, check.subject(request[SID]))
+    await check.store_thread.commit(check.forget, check.subject(request[SID]))
     request[DROP_SESSION] = True
     return _see_other("/deleted")
 
@@ -617,7 +531,7 @@ async def forget(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     """The health verdict and figures as JSON (as `python -m bot health`); 503 unless ok."""
     check = request.app[KEY]
-    verdict = await read_verdict(check.store_thread.call, check.triage.store, check.settings)
+    verdict = await read_verdict(check.store_thread.commit, check.triage.store, check.settings)
     response = web.json_response(verdict, status=200 if verdict["status"] == "ok" else 503)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -711,7 +625,7 @@ async def _metrics_server(app: web.Application) -> AsyncIterator[None]:
     settings = check.settings
     assert check.metrics is not None and settings.metrics_port is not None
 
-    figures = queue_figures(check.store_thread.call, check.triage.store)
+    figures = queue_figures(check.store_thread.commit, check.triage.store)
     app[METRICS_RUNNER] = await check.metrics.serve(
         figures, settings.metrics_listen, settings.metrics_port
     )
@@ -724,7 +638,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
 
     async def loop() -> None:
         while True:
-            await purge_once(check.store_thread.call, check.triage.store, check.settings, log)
+            await purge_once(check.store_thread.commit, check.triage.store, check.settings, log)
             await asyncio.sleep(6 * 3600)
 
     task = asyncio.create_task(loop())
