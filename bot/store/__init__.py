@@ -13,9 +13,9 @@ One module per family of tables, each a mixin on one shared connection (:mod:`.b
 and reports read, and the counters), :mod:`.errors` (what is wrong with the file, in one
 line) and :mod:`.thread` (the one write thread). Import from here, not from the modules.
 
-The store may import the conversation core (:mod:`bot.conversation`) and the shared modules
-at the top of :mod:`bot` (settings, later, sealing...); never a channel, a team or editors'
-tool, or the command line.
+May import: the conversation core and the shared modules at the top of ``bot/``; never
+``bot.ops``, a channel, a tool or the command line (they all call in here, not the other
+way). tests/test_layers.py holds these rules.
 """
 
 from __future__ import annotations
