@@ -29,6 +29,8 @@ CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 # Longest callback: "c|<step>|<question id>"; Telegram allows 64 bytes.
 CALLBACK_LIMIT = 64
 MAX_STEP_DIGITS = 9
+# Paths kept by Flow.path, at most: far more than the flow's distinct outcomes.
+PATHS_KEPT = 4096
 
 Kind = Literal["single", "multi", "scale", "text"]
 
@@ -193,6 +195,7 @@ class Flow:
         self.order = {q.id: i for i, q in enumerate(spec.questions)}
         self.first = spec.questions[0]
         self.exclusive = {q.id: q.exclusive_codes for q in spec.questions}
+        self._paths: dict[tuple[bool | None, ...], tuple[Question, ...]] = {}
 
     # ---- answers and paths -------------------------------------------------------------
 
@@ -229,15 +232,35 @@ class Flow:
         A question whose condition cannot be decided yet counts as on the path, so the
         "of N" in the progress line can only shrink as the person answers.
         """
-        # Keyed on the branch points' answers alone: only they decide the path, and people
-        # who differ only in other answers then share the work (content check walks hundreds
-        # of paths; the engine asks for the path many times for each event).
-        points = self.branch_points
-        return list(self._path(freeze({k: v for k, v in answers.items() if k in points})))
+        # Keyed on what each single-question test of a `when` makes of the answers: the path
+        # is decided by those outcomes alone (whether a tested question is itself on the
+        # path follows from earlier outcomes), so everyone whose answers fall alike shares
+        # the work: a few dozen keys, where the branch points' answers themselves make tens
+        # of thousands in content check. The engine asks for the path many times an event.
+        key = self.outcomes(answers)
+        found = self._paths.get(key)
+        if found is None:
+            if len(self._paths) >= PATHS_KEPT:  # bounded, however answers are made up
+                self._paths.clear()
+            found = self._paths[key] = self._path(answers)
+        return list(found)
 
-    @lru_cache(maxsize=512)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
-    def _path(self, key: Frozen) -> tuple[Question, ...]:
-        answers = thaw(key)
+    def outcomes(self, answers: Answers) -> tuple[bool | None, ...]:
+        """What each single-question test of a ``when`` makes of ``answers``.
+
+        Each as if its question were asked (the path itself says whether it is). The path,
+        and so whether each question is asked, depends on the answers through these alone.
+        """
+        exclusive = self.exclusive
+        return tuple([leaf.test(answers.get(leaf.q), exclusive) for leaf in self._leaves])
+
+    @cached_property
+    def _leaves(self) -> tuple[Condition, ...]:
+        """Every distinct single-question test in the questions' ``when`` conditions."""
+        leaves = [leaf for q in self.questions if q.when for leaf in q.when.leaves()]
+        return tuple(dict.fromkeys(leaves))
+
+    def _path(self, answers: Answers) -> tuple[Question, ...]:
         on_path: list[Question] = []
         ids: set[str] = set()
         for question in self.questions:

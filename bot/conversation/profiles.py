@@ -128,8 +128,18 @@ def path_profiles(flow: Flow) -> list[Profile]:
 def _path_profiles(flow: Flow) -> list[Profile]:
     found: dict[tuple[str, ...], dict[str, Answer]] = {}
     named = _named_codes(flow)
+    sources = sorted({q.options_from for q in flow.questions if q.options_from})
+    seen: set[tuple[object, ...]] = set()
 
     def walk(index: int, answers: dict[str, Answer]) -> None:
+        # What is left to explore from here depends only on how the `when` tests read the
+        # answers so far, and on the answers that give later questions their options: a walk
+        # that reaches a place already walked from alike finds only paths already found.
+        # (Without this the walk visits tens of thousands of places for a few dozen paths.)
+        here = (index, flow.outcomes(answers), *(_key(answers.get(s)) for s in sources))
+        if here in seen:
+            return
+        seen.add(here)
         for i in range(index, len(flow.questions)):
             question = flow.questions[i]
             if not _asked(flow, question, answers):
@@ -144,6 +154,10 @@ def _path_profiles(flow: Flow) -> list[Profile]:
 
     walk(0, {})
     return [Profile(f"path {n}", answers) for n, answers in enumerate(found.values(), start=1)]
+
+
+def _key(value: Answer | None) -> object:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def facts(answers: dict[str, Answer]) -> set[Fact]:
