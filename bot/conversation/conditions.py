@@ -23,6 +23,11 @@ def freeze(answers: Answers) -> Frozen:
     return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(answers.items()))
 
 
+def hashable(value: Answer | None) -> object:
+    """One answer as a hashable key (a list made a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def thaw(key: Frozen) -> dict[str, Answer]:
     """The answers a :func:`freeze` key stands for, lists again."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in key}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from string import Formatter
 from typing import Any, Literal
@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from transitions import EventData, Machine
 
-from bot.conversation.conditions import Answer, Answers, Condition, Frozen, freeze, thaw
+from bot.conversation.conditions import Answer, Answers, Condition, hashable
 from bot.conversation.yamlfile import ContentError, YamlDoc
 
 WELCOME, SUMMARY, DONE = "welcome", "summary", "done"
@@ -196,6 +196,7 @@ class Flow:
         self.first = spec.questions[0]
         self.exclusive = {q.id: q.exclusive_codes for q in spec.questions}
         self._paths: dict[tuple[bool | None, ...], tuple[Question, ...]] = {}
+        self._longests: dict[tuple[object, ...], int] = {}
 
     # ---- answers and paths -------------------------------------------------------------
 
@@ -294,23 +295,36 @@ class Flow:
         example), each of its options is tried and the longest outcome counted; alternative
         branches are never added together.
         """
-        inputs = self._longest_inputs
-        return self._longest(freeze({k: v for k, v in answers.items() if k in inputs}))
+        # Worked out for every question shown (and every reminder). Keyed on all that the
+        # working-out reads: the path (decided by the `when` tests' outcomes), which of the
+        # choices it tries are made, and the answers those choices' options come from.
+        # People whose answers differ in nothing else share the work.
+        key = (
+            self.outcomes(answers),
+            tuple([q in answers for q in self._tried]),
+            tuple([hashable(answers.get(s)) for s in self._tried_sources]),
+        )
+        found = self._longests.get(key)
+        if found is None:
+            if len(self._longests) >= PATHS_KEPT:  # bounded, however answers are made up
+                self._longests.clear()
+            found = self._longests[key] = self._longest(answers)
+        return found
 
     @cached_property
-    def _longest_inputs(self) -> frozenset[str]:
-        """The answers ``longest`` depends on: branch points, and where their options come from.
+    def _tried(self) -> tuple[str, ...]:
+        """The choices ``longest`` tries each option of, when they are not made yet."""
+        return tuple(
+            q.id for q in self.questions if q.id in self.branch_points and q.kind != "multi"
+        )
 
-        Keyed on these alone, people who differ only in other answers share the work.
-        """
-        sources = {self.by_id[q].options_from for q in self.branch_points}
-        return self.branch_points | {s for s in sources if s}
+    @cached_property
+    def _tried_sources(self) -> tuple[str, ...]:
+        """The questions whose answers give a tried choice its options (``options_from``)."""
+        sources = (self.by_id[q].options_from for q in self._tried)
+        return tuple(dict.fromkeys(s for s in sources if s))
 
-    @lru_cache(maxsize=4096)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
-    def _longest(self, key: Frozen) -> int:
-        # Worked out for every question shown (and every reminder): the same few answer
-        # sets come back again and again.
-        answers = thaw(key)
+    def _longest(self, answers: Answers) -> int:
         path = self.path(answers)
         for question in path:
             if (

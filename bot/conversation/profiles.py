@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from bot.conversation.conditions import Answer
+from bot.conversation.conditions import Answer, hashable
 from bot.conversation.flow import Flow, Question
 from bot.conversation.yamlfile import ContentError, Problem, YamlDoc
 
@@ -136,7 +136,7 @@ def _path_profiles(flow: Flow) -> list[Profile]:
         # answers so far, and on the answers that give later questions their options: a walk
         # that reaches a place already walked from alike finds only paths already found.
         # (Without this the walk visits tens of thousands of places for a few dozen paths.)
-        here = (index, flow.outcomes(answers), *(_key(answers.get(s)) for s in sources))
+        here = (index, flow.outcomes(answers), *(hashable(answers.get(s)) for s in sources))
         if here in seen:
             return
         seen.add(here)
@@ -154,10 +154,6 @@ def _path_profiles(flow: Flow) -> list[Profile]:
 
     walk(0, {})
     return [Profile(f"path {n}", answers) for n, answers in enumerate(found.values(), start=1)]
-
-
-def _key(value: Answer | None) -> object:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def facts(answers: dict[str, Answer]) -> set[Fact]:
