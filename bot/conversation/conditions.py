@@ -23,6 +23,11 @@ def freeze(answers: Answers) -> Frozen:
     return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(answers.items()))
 
 
+def hashable(value: Answer | None) -> object:
+    """One answer as a hashable key (a list made a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def thaw(key: Frozen) -> dict[str, Answer]:
     """The answers a :func:`freeze` key stands for, lists again."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in key}
@@ -90,7 +95,21 @@ class Condition(BaseModel):
         assert self.q is not None
         if self.q not in on_path:
             return False
-        value = answers.get(self.q)
+        return self.test(answers.get(self.q), exclusive)
+
+    def test(
+        self, value: Answer | None, exclusive: Mapping[str, frozenset[str]] | None = None
+    ) -> bool | None:
+        """A single-question test on that question's answer, as if the question were asked.
+
+        ``None`` when it is not answered yet. (:meth:`evaluate` adds that a question off the
+        path makes the test false.)
+        """
+        if isinstance(value, str):  # one choice: the common case, kept quick (Flow.path)
+            if self.in_ is not None:
+                return value in self.in_
+            if self.not_in is not None:
+                return value not in self.not_in
         if value is None or value == []:
             return None
         chosen = [value] if isinstance(value, str) else list(value)
@@ -98,7 +117,7 @@ class Condition(BaseModel):
             return any(code in self.in_ for code in chosen)
         if self.not_in is not None:
             return not any(code in self.not_in for code in chosen)
-        skip = (exclusive or {}).get(self.q, frozenset())
+        skip = (exclusive or {}).get(self.q or "", frozenset())
         return len([c for c in chosen if c not in skip]) >= (self.min_selected or 0)
 
     def describe(self) -> str:

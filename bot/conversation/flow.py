@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from string import Formatter
 from typing import Any, Literal
@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from transitions import EventData, Machine
 
-from bot.conversation.conditions import Answer, Answers, Condition, Frozen, freeze, thaw
+from bot.conversation.conditions import Answer, Answers, Condition, hashable
 from bot.conversation.yamlfile import ContentError, YamlDoc
 
 WELCOME, SUMMARY, DONE = "welcome", "summary", "done"
@@ -29,6 +29,8 @@ CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 # Longest callback: "c|<step>|<question id>"; Telegram allows 64 bytes.
 CALLBACK_LIMIT = 64
 MAX_STEP_DIGITS = 9
+# Paths kept by Flow.path, at most: far more than the flow's distinct outcomes.
+PATHS_KEPT = 4096
 
 Kind = Literal["single", "multi", "scale", "text"]
 
@@ -193,6 +195,8 @@ class Flow:
         self.order = {q.id: i for i, q in enumerate(spec.questions)}
         self.first = spec.questions[0]
         self.exclusive = {q.id: q.exclusive_codes for q in spec.questions}
+        self._paths: dict[tuple[bool | None, ...], tuple[Question, ...]] = {}
+        self._longests: dict[tuple[object, ...], int] = {}
 
     # ---- answers and paths -------------------------------------------------------------
 
@@ -229,15 +233,35 @@ class Flow:
         A question whose condition cannot be decided yet counts as on the path, so the
         "of N" in the progress line can only shrink as the person answers.
         """
-        # Keyed on the branch points' answers alone: only they decide the path, and people
-        # who differ only in other answers then share the work (content check walks hundreds
-        # of paths; the engine asks for the path many times for each event).
-        points = self.branch_points
-        return list(self._path(freeze({k: v for k, v in answers.items() if k in points})))
+        # Keyed on what each single-question test of a `when` makes of the answers: the path
+        # is decided by those outcomes alone (whether a tested question is itself on the
+        # path follows from earlier outcomes), so everyone whose answers fall alike shares
+        # the work: a few dozen keys, where the branch points' answers themselves make tens
+        # of thousands in content check. The engine asks for the path many times an event.
+        key = self.outcomes(answers)
+        found = self._paths.get(key)
+        if found is None:
+            if len(self._paths) >= PATHS_KEPT:  # bounded, however answers are made up
+                self._paths.clear()
+            found = self._paths[key] = self._path(answers)
+        return list(found)
 
-    @lru_cache(maxsize=512)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
-    def _path(self, key: Frozen) -> tuple[Question, ...]:
-        answers = thaw(key)
+    def outcomes(self, answers: Answers) -> tuple[bool | None, ...]:
+        """What each single-question test of a ``when`` makes of ``answers``.
+
+        Each as if its question were asked (the path itself says whether it is). The path,
+        and so whether each question is asked, depends on the answers through these alone.
+        """
+        exclusive = self.exclusive
+        return tuple([leaf.test(answers.get(leaf.q), exclusive) for leaf in self._leaves])
+
+    @cached_property
+    def _leaves(self) -> tuple[Condition, ...]:
+        """Every distinct single-question test in the questions' ``when`` conditions."""
+        leaves = [leaf for q in self.questions if q.when for leaf in q.when.leaves()]
+        return tuple(dict.fromkeys(leaves))
+
+    def _path(self, answers: Answers) -> tuple[Question, ...]:
         on_path: list[Question] = []
         ids: set[str] = set()
         for question in self.questions:
@@ -271,23 +295,36 @@ class Flow:
         example), each of its options is tried and the longest outcome counted; alternative
         branches are never added together.
         """
-        inputs = self._longest_inputs
-        return self._longest(freeze({k: v for k, v in answers.items() if k in inputs}))
+        # Worked out for every question shown (and every reminder). Keyed on all that the
+        # working-out reads: the path (decided by the `when` tests' outcomes), which of the
+        # choices it tries are made, and the answers those choices' options come from.
+        # People whose answers differ in nothing else share the work.
+        key = (
+            self.outcomes(answers),
+            tuple([q in answers for q in self._tried]),
+            tuple([hashable(answers.get(s)) for s in self._tried_sources]),
+        )
+        found = self._longests.get(key)
+        if found is None:
+            if len(self._longests) >= PATHS_KEPT:  # bounded, however answers are made up
+                self._longests.clear()
+            found = self._longests[key] = self._longest(answers)
+        return found
 
     @cached_property
-    def _longest_inputs(self) -> frozenset[str]:
-        """The answers ``longest`` depends on: branch points, and where their options come from.
+    def _tried(self) -> tuple[str, ...]:
+        """The choices ``longest`` tries each option of, when they are not made yet."""
+        return tuple(
+            q.id for q in self.questions if q.id in self.branch_points and q.kind != "multi"
+        )
 
-        Keyed on these alone, people who differ only in other answers share the work.
-        """
-        sources = {self.by_id[q].options_from for q in self.branch_points}
-        return self.branch_points | {s for s in sources if s}
+    @cached_property
+    def _tried_sources(self) -> tuple[str, ...]:
+        """The questions whose answers give a tried choice its options (``options_from``)."""
+        sources = (self.by_id[q].options_from for q in self._tried)
+        return tuple(dict.fromkeys(s for s in sources if s))
 
-    @lru_cache(maxsize=4096)  # noqa: B019 - one Flow per content bundle, kept for its lifetime
-    def _longest(self, key: Frozen) -> int:
-        # Worked out for every question shown (and every reminder): the same few answer
-        # sets come back again and again.
-        answers = thaw(key)
+    def _longest(self, answers: Answers) -> int:
         path = self.path(answers)
         for question in path:
             if (

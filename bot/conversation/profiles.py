@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from bot.conversation.conditions import Answer
+from bot.conversation.conditions import Answer, hashable
 from bot.conversation.flow import Flow, Question
 from bot.conversation.yamlfile import ContentError, Problem, YamlDoc
 
@@ -128,8 +128,18 @@ def path_profiles(flow: Flow) -> list[Profile]:
 def _path_profiles(flow: Flow) -> list[Profile]:
     found: dict[tuple[str, ...], dict[str, Answer]] = {}
     named = _named_codes(flow)
+    sources = sorted({q.options_from for q in flow.questions if q.options_from})
+    seen: set[tuple[object, ...]] = set()
 
     def walk(index: int, answers: dict[str, Answer]) -> None:
+        # What is left to explore from here depends only on how the `when` tests read the
+        # answers so far, and on the answers that give later questions their options: a walk
+        # that reaches a place already walked from alike finds only paths already found.
+        # (Without this the walk visits tens of thousands of places for a few dozen paths.)
+        here = (index, flow.outcomes(answers), *(hashable(answers.get(s)) for s in sources))
+        if here in seen:
+            return
+        seen.add(here)
         for i in range(index, len(flow.questions)):
             question = flow.questions[i]
             if not _asked(flow, question, answers):
