@@ -26,9 +26,7 @@ import asyncio
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
-from functools import partial
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from bot.store.base import StoreBase
@@ -39,12 +37,12 @@ T = TypeVar("T")
 # answered soon.
 MAX_GROUP = 16
 
-
-@dataclass(frozen=True)
-class _Job:
-    run: Callable[[], Any]
-    future: Future[Any]
-    grouped: bool
+# A job: the function and its arguments, the future its caller awaits and that caller's loop,
+# and whether it goes in a group (commit) or alone (call). Plain tuples: there is one per
+# answer, and they are made and taken apart in the hot path.
+_Job = tuple[
+    Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", asyncio.AbstractEventLoop, bool
+]
 
 
 class StoreThread:
@@ -67,7 +65,7 @@ class StoreThread:
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` alone on the store thread (it makes its own transactions, if any)."""
-        return await self._submit(partial(fn, *args), grouped=False)
+        return await self._put(fn, args, grouped=False)
 
     async def commit(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in a savepoint of the next group; return once the group committed.
@@ -75,7 +73,7 @@ class StoreThread:
         If ``fn`` raises, its changes alone are undone and the error is raised here; if the
         group cannot commit, nothing of it is kept and every job in it raises the error.
         """
-        return await self._submit(partial(fn, *args), grouped=True)
+        return await self._put(fn, args, grouped=True)
 
     def close(self) -> None:
         """Finish the queued calls and stop the thread."""
@@ -84,13 +82,14 @@ class StoreThread:
             self._jobs.put(None)
         self._thread.join()
 
-    async def _submit(self, run: Callable[[], T], grouped: bool) -> T:
+    def _put(self, fn: Callable[..., T], args: tuple[Any, ...], grouped: bool) -> asyncio.Future[T]:
         if self._closed:
             raise RuntimeError("the store thread is closed")
-        future: Future[T] = Future()
-        self._jobs.put(_Job(run, future, grouped))
-        # Cancelling the wait cancels a job that has not started (it is then never run).
-        return await asyncio.wrap_future(future)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((fn, args, future, loop, grouped))
+        # A caller who stops waiting cancels the future: a job not started yet is then skipped.
+        return future
 
     # ---- on the store thread --------------------------------------------------------------
 
@@ -100,7 +99,7 @@ class StoreThread:
             job = carried.pop() if carried else self._jobs.get()
             if job is None:
                 return
-            if not job.grouped:
+            if not job[4]:
                 self._alone(job)
                 continue
             group = [job]
@@ -109,33 +108,34 @@ class StoreThread:
                     job = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if job is None or not job.grouped:
+                if job is None or not job[4]:
                     carried.append(job)  # calls keep their place in the queue
                     break
                 group.append(job)
             self._group(group)
 
     def _alone(self, job: _Job) -> None:
-        if not job.future.set_running_or_notify_cancel():
+        fn, args, future, loop, _grouped = job
+        if future.cancelled():
             return
         try:
-            result = job.run()
+            result = fn(*args)
         except BaseException as exc:
-            job.future.set_exception(exc)
+            _answer(loop, future, False, exc)
         else:
-            job.future.set_result(result)
+            _answer(loop, future, True, result)
 
     def _group(self, jobs: list[_Job]) -> None:
-        group = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+        group = [job for job in jobs if not job[2].cancelled()]
         if not group:
             return
         results: list[tuple[bool, Any]] = []
         try:
             with self.store.transaction():
-                for job in group:
+                for fn, args, _future, _loop, _grouped in group:
                     try:
                         with self.store.transaction():  # a savepoint of its own
-                            results.append((True, job.run()))
+                            results.append((True, fn(*args)))
                     except Exception as exc:  # undone alone; the others go on
                         if not self.store.conn.in_transaction:
                             raise  # SQLite undid the whole group (a full disk...)
@@ -146,8 +146,23 @@ class StoreThread:
             kept = False
         if self.committed is not None:
             self.committed(kept)
-        for job, (ok, value) in zip(group, results, strict=True):
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        for (_fn, _args, future, loop, _grouped), (ok, value) in zip(group, results, strict=True):
+            _answer(loop, future, ok, value)
+
+
+def _answer(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], ok: bool, value: Any
+) -> None:
+    """Hand a job's result (or error) to the coroutine awaiting it, on that coroutine's loop."""
+    # A closed loop has no one left waiting.
+    with suppress(RuntimeError):
+        loop.call_soon_threadsafe(_settle, future, ok, value)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.cancelled():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
