@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from string import Formatter
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from transitions import EventData, Machine
@@ -31,6 +31,23 @@ CALLBACK_LIMIT = 64
 MAX_STEP_DIGITS = 9
 # Paths kept by Flow.path, at most: far more than the flow's distinct outcomes.
 PATHS_KEPT = 4096
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _kept(cache: dict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
+    """``cache[key]``, made by ``make`` the first time.
+
+    Bounded however answers are made up: the cache is emptied once it holds PATHS_KEPT.
+    """
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= PATHS_KEPT:
+            cache.clear()
+        found = cache[key] = make()
+    return found
+
 
 Kind = Literal["single", "multi", "scale", "text"]
 
@@ -238,13 +255,7 @@ class Flow:
         # path follows from earlier outcomes), so everyone whose answers fall alike shares
         # the work: a few dozen keys, where the branch points' answers themselves make tens
         # of thousands in content check. The engine asks for the path many times an event.
-        key = self.outcomes(answers)
-        found = self._paths.get(key)
-        if found is None:
-            if len(self._paths) >= PATHS_KEPT:  # bounded, however answers are made up
-                self._paths.clear()
-            found = self._paths[key] = self._path(answers)
-        return list(found)
+        return list(_kept(self._paths, self.outcomes(answers), lambda: self._path(answers)))
 
     def outcomes(self, answers: Answers) -> tuple[bool | None, ...]:
         """What each single-question test of a ``when`` makes of ``answers``.
@@ -304,12 +315,7 @@ class Flow:
             tuple([q in answers for q in self._tried]),
             tuple([hashable(answers.get(s)) for s in self._tried_sources]),
         )
-        found = self._longests.get(key)
-        if found is None:
-            if len(self._longests) >= PATHS_KEPT:  # bounded, however answers are made up
-                self._longests.clear()
-            found = self._longests[key] = self._longest(answers)
-        return found
+        return _kept(self._longests, key, lambda: self._longest(answers))
 
     @cached_property
     def _tried(self) -> tuple[str, ...]:
