@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
 
 import pytest
 
@@ -24,14 +25,26 @@ def groups(store: Store) -> Iterator[tuple[StoreThread, list[bool]]]:
     thread.close()
 
 
+async def queued_together(thread: StoreThread, *jobs: Coroutine[Any, Any, Any]) -> list[Any]:
+    """Run ``jobs`` so that they wait in the queue together, as a crowd's would.
+
+    The thread is held until every job is queued, then let go; each job's result or error.
+    """
+    gate = threading.Event()
+    held = asyncio.ensure_future(thread.call(gate.wait))
+    await asyncio.sleep(0.05)
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    await asyncio.sleep(0.01)  # every job is in the queue now
+    gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    await held
+    return results
+
+
 async def test_jobs_waiting_together_commit_together_and_a_failure_is_undone_alone(
     store: Store, groups: tuple[StoreThread, list[bool]]
 ) -> None:
     thread, told = groups
-    gate = threading.Event()
-    # Hold the thread, so that the jobs below queue up behind it and form one group.
-    held = asyncio.ensure_future(thread.call(gate.wait))
-    await asyncio.sleep(0.05)
 
     def fails() -> None:
         store.save("undone", CONV, NOW)
@@ -41,14 +54,12 @@ async def test_jobs_waiting_together_commit_together_and_a_failure_is_undone_alo
         store.save(name, CONV, NOW)
         return store.conn.in_transaction
 
-    jobs = [
+    first, failed, second = await queued_together(
+        thread,
         thread.commit(in_a_transaction, "first"),
         thread.commit(fails),
         thread.commit(in_a_transaction, "second"),
-    ]
-    gate.set()
-    first, failed, second = await asyncio.gather(*jobs, return_exceptions=True)
-    await held
+    )
     assert first is True and second is True  # each ran inside the group's transaction
     assert isinstance(failed, RuntimeError)
     assert told == [True]  # one group, one commit
@@ -74,9 +85,6 @@ async def test_a_group_that_cannot_commit_keeps_nothing_and_tells_everyone(
     store: Store, groups: tuple[StoreThread, list[bool]]
 ) -> None:
     thread, told = groups
-    gate = threading.Event()
-    held = asyncio.ensure_future(thread.call(gate.wait))
-    await asyncio.sleep(0.05)
 
     def breaks_the_commit() -> None:
         # A deferred foreign key: each savepoint succeeds, the COMMIT itself is refused.
@@ -85,10 +93,9 @@ async def test_a_group_that_cannot_commit_keeps_nothing_and_tells_everyone(
             "INSERT INTO answers (response_id, question, option) VALUES (999, 'q', 'o')"
         )
 
-    jobs = [thread.commit(store.save, "lost", CONV, NOW), thread.commit(breaks_the_commit)]
-    gate.set()
-    results = await asyncio.gather(*jobs, return_exceptions=True)
-    await held
+    results = await queued_together(
+        thread, thread.commit(store.save, "lost", CONV, NOW), thread.commit(breaks_the_commit)
+    )
     assert all(isinstance(r, Exception) for r in results)
     assert told == [False]
     assert store.load("lost") is None and not store.conn.in_transaction
@@ -98,9 +105,6 @@ async def test_calls_run_alone_in_their_place_in_the_queue(
     store: Store, groups: tuple[StoreThread, list[bool]]
 ) -> None:
     thread, told = groups
-    gate = threading.Event()
-    held = asyncio.ensure_future(thread.call(gate.wait))
-    await asyncio.sleep(0.05)
     order: list[str] = []
 
     def grouped(name: str) -> None:
@@ -110,14 +114,9 @@ async def test_calls_run_alone_in_their_place_in_the_queue(
         order.append("alone")
         return store.conn.in_transaction
 
-    jobs = [
-        thread.commit(grouped, "a"),
-        thread.call(alone),
-        thread.commit(grouped, "b"),
-    ]
-    gate.set()
-    _a, in_transaction, _b = await asyncio.gather(*jobs)
-    await held
+    _a, in_transaction, _b = await queued_together(
+        thread, thread.commit(grouped, "a"), thread.call(alone), thread.commit(grouped, "b")
+    )
     assert order == ["a", "alone", "b"]
     assert in_transaction is False  # a call makes its own transactions, if any
     assert told == [True, True]  # the call split the queue into two groups
