@@ -3,9 +3,10 @@
     python -m bench.bot_variant --client httpx     # or aiohttp (what `python -m bot run` uses)
 
 It reads the same environment as ``python -m bot run`` and wires the same transport; only
-the ``BaseRequest`` differs. The httpx one is python-telegram-bot's ``HTTPXRequest`` with a
-pool sized like ours (install ``sniffio`` first, or httpcore retries that import on every
-request).
+the ``BaseRequest`` differs. The httpx one is python-telegram-bot's ``HTTPXRequest`` (the
+``bench`` extra) with a pool sized like ours, behind :class:`ViaLibrary`, which hands it each
+call in the library's own form (install ``sniffio`` first, or httpcore retries that import on
+every request).
 """
 
 from __future__ import annotations
@@ -19,10 +20,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from telegram.request import BaseRequest, HTTPXRequest  # noqa: E402
+from telegram import InputFile  # noqa: E402
+from telegram.request import HTTPXRequest  # noqa: E402
+from telegram.request import RequestData as LibraryData  # noqa: E402
+from telegram.request._requestparameter import RequestParameter  # noqa: E402
 
 from bot.channels.telegram import TelegramBot  # noqa: E402
-from bot.channels.telegram.request import DEFAULT_POOL, AiohttpRequest  # noqa: E402
+from bot.channels.telegram.request import (  # noqa: E402
+    DEFAULT_POOL,
+    AiohttpRequest,
+    BaseRequest,
+    RequestData,
+)
 from bot.cli import make_triage  # noqa: E402
 from bot.conversation.content import load_content  # noqa: E402
 from bot.logsafe import configure_logging  # noqa: E402
@@ -30,11 +39,47 @@ from bot.settings import load_settings  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 
+class ViaLibrary(BaseRequest):
+    """One of python-telegram-bot's request classes, driven through this bot's interface."""
+
+    def __init__(self, library: HTTPXRequest) -> None:
+        self.library = library
+
+    async def initialize(self) -> None:
+        await self.library.initialize()
+
+    async def shutdown(self) -> None:
+        await self.library.shutdown()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: float | None = None,
+    ) -> tuple[int, bytes]:
+        data = None
+        if request_data is not None:
+            parameters = [RequestParameter(k, v, None) for k, v in request_data.parameters.items()]
+            for name, (filename, content, _type) in request_data.files.items():
+                upload = InputFile(content, filename=filename)
+                parameters.append(RequestParameter.from_input(name, upload))
+            data = LibraryData(parameters)
+        return await self.library.do_request(
+            url,
+            method,
+            data,
+            read_timeout=read_timeout if read_timeout is not None else self.library.DEFAULT_NONE,
+        )
+
+
 def requests(client: str) -> tuple[BaseRequest, BaseRequest]:
     if client == "httpx":
         return (
-            HTTPXRequest(connection_pool_size=DEFAULT_POOL, read_timeout=10, pool_timeout=5),
-            HTTPXRequest(connection_pool_size=2, read_timeout=40),
+            ViaLibrary(
+                HTTPXRequest(connection_pool_size=DEFAULT_POOL, read_timeout=10, pool_timeout=5)
+            ),
+            ViaLibrary(HTTPXRequest(connection_pool_size=2, read_timeout=40)),
         )
     return AiohttpRequest(), AiohttpRequest(pool_size=2, read_timeout=40)
 

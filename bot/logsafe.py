@@ -1,7 +1,7 @@
 """Logging that cannot leak: no Telegram id, name, username or token at any level.
 
 The bot's own messages are written so they never hold an identifier; this module is the
-guard for everything else. Library loggers (python-telegram-bot, httpx, aiohttp, asyncio...)
+guard for everything else. Library loggers (aiohttp, asyncio, transitions...)
 can quote whole updates or URLs that contain the token, so their lines keep only the
 logger, the level, the message *template* (never its arguments) and the exception's type.
 Every line is one line, and the token and secrets are blanked out of it as a last resort.
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 OWN = "bot"
 # Held at WARNING whatever TRIAGE_LOG_LEVEL says: below that they only add noise.
-LIBRARIES = ("httpx", "httpcore", "telegram", "aiohttp", "asyncio", "transitions", "hpack")
+LIBRARIES = ("aiohttp", "asyncio", "transitions")
 
 
 class SafeFormatter(logging.Formatter):

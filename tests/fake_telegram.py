@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram.request import BaseRequest, RequestData
+from bot.channels.telegram.request import BaseRequest, RequestData
 
 BOT_ID = 7000000001
 EXPECTED = {
@@ -470,15 +470,12 @@ class FakeRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
+        read_timeout: float | None = None,
     ) -> tuple[int, bytes]:
         assert url.startswith("https://api.telegram.org/bot") or "/bot" in url, url
         api_method = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data is not None else {}
-        files = request_data.multipart_data if request_data is not None else None
+        files = request_data.files if request_data is not None else None
         status, result = await self.telegram.answer(api_method, dict(params), files)
         return status, json.dumps(api_body(status, result)).encode()
 

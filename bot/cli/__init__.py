@@ -232,7 +232,6 @@ def run(
     content: ContentOption = None,
 ) -> None:
     """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN and TRIAGE_SECRET)."""
-    _without_httpx_cli()
     from bot.channels.telegram import StartupError, run_bot
 
     settings = settings_from(ctx, db, content)
@@ -272,17 +271,6 @@ def run(
         store.close()
     if code:
         raise typer.Exit(code)
-
-
-def _without_httpx_cli() -> None:
-    """Keep httpx's command-line client (and the rich and pygments it brings) out of the bot.
-
-    python-telegram-bot imports httpx, whose ``__init__`` imports its own command-line client
-    whenever rich is installed (it is, for the team's tools): 6 MB the bot never uses. An
-    entry of None in sys.modules makes that import fail, which httpx expects when its "cli"
-    extra is missing.
-    """
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 def _metrics(settings: Settings) -> Metrics | None:

@@ -1,26 +1,19 @@
 """Bot API calls as raw JSON: a method name and parameters in, the ``result`` out.
 
-No python-telegram-bot objects are built on the hot path: parameters go through the
-library's ``RequestData`` to a ``BaseRequest`` (ours, or any other), whose ``post`` maps
-Telegram's answers to the library's exceptions (``Forbidden``, ``BadRequest``,
+No objects are built for Telegram's types: parameters are plain JSON values, sent by a
+``BaseRequest`` (ours, or a test's recording one), whose ``post`` maps Telegram's answers to
+the exceptions in :mod:`bot.channels.telegram.errors` (``Forbidden``, ``BadRequest``,
 ``RetryAfter``, ``InvalidToken``, ``NetworkError``...). Long polls use their own request
 object, so they never hold a connection a reply needs.
 """
 
 from __future__ import annotations
 
-import os
-import warnings
-from datetime import timedelta
+import mimetypes
 from typing import Any
 
-# Ask python-telegram-bot for durations as timedelta now, rather than warn on every 429.
-os.environ.setdefault("PTB_TIMEDELTA", "true")
-
-from telegram import InputFile
-from telegram.error import RetryAfter, TelegramError
-from telegram.request import BaseRequest, RequestData
-from telegram.request._requestparameter import RequestParameter
+from bot.channels.telegram.errors import TelegramError
+from bot.channels.telegram.request import BaseRequest, RequestData
 
 
 class BotApi:
@@ -55,39 +48,25 @@ class BotApi:
         params: dict[str, Any] | None = None,
         *,
         file: tuple[str, str, bytes] | None = None,
-        read_timeout: float | Any | None = BaseRequest.DEFAULT_NONE,
+        read_timeout: float | None = None,
     ) -> Any:
-        """Call ``method`` and return its ``result``; raise the library's exceptions.
+        """Call ``method`` and return its ``result``; raise what a refusal means (``errors``).
 
         ``file`` is (parameter, file name, bytes) for methods that upload one, such as
         ``sendDocument``; the call is then sent as multipart form data.
         """
-        # Parameters here are plain JSON values, so the library's conversion of its own
-        # objects (``from_input``) is not needed on this path.
-        parameters = [
-            RequestParameter(name, value, None)
-            for name, value in (params or {}).items()
-            if value is not None
-        ]
+        parameters = {name: value for name, value in (params or {}).items() if value is not None}
+        files: dict[str, tuple[str, bytes, str]] = {}
         if file is not None:
             field, filename, content = file
-            parameters.append(
-                RequestParameter.from_input(field, InputFile(content, filename=filename))
-            )
+            mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            files[field] = (filename, content, mimetype)
         request = self.updates_request if method == "getUpdates" else self.request
         return await request.post(
             self._base + method,
-            RequestData(parameters) if parameters else None,
+            RequestData(parameters, files) if parameters or files else None,
             read_timeout=read_timeout,
         )
-
-
-def retry_after(exc: RetryAfter) -> float:
-    """Seconds a 429 asks us to wait (without the library's deprecation warning)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def reason(exc: TelegramError) -> str:

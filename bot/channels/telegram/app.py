@@ -22,16 +22,15 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from aiohttp import web
-from telegram.error import BadRequest, InvalidToken, TelegramError
-from telegram.request import BaseRequest
 
 from bot.channels.service import Triage
 from bot.channels.telegram.api import BotApi, reason
 from bot.channels.telegram.backoff import Backoff, sleep_unless_stopped
 from bot.channels.telegram.convert import ALLOWED_UPDATES, Composer, Reader
+from bot.channels.telegram.errors import BadRequest, InvalidToken, TelegramError
 from bot.channels.telegram.inbox import InboxWriter
 from bot.channels.telegram.poller import Poller, TokenRejected
-from bot.channels.telegram.request import AiohttpRequest
+from bot.channels.telegram.request import AiohttpRequest, BaseRequest
 from bot.channels.telegram.sender import Sender
 from bot.channels.telegram.webhook import Webhook
 from bot.channels.telegram.worker import Worker

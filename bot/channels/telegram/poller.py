@@ -14,11 +14,10 @@ import contextlib
 import logging
 from typing import Any
 
-from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
-
-from bot.channels.telegram.api import BotApi, reason, retry_after
+from bot.channels.telegram.api import BotApi, reason
 from bot.channels.telegram.backoff import Backoff, sleep_unless_stopped
 from bot.channels.telegram.convert import ALLOWED_UPDATES, Reader
+from bot.channels.telegram.errors import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 from bot.channels.telegram.inbox import InboxWriter
 from bot.store import describe
 
@@ -67,7 +66,7 @@ class Poller:
                 await sleep_unless_stopped(stop, 10)
                 continue
             except RetryAfter as exc:
-                await sleep_unless_stopped(stop, retry_after(exc))
+                await sleep_unless_stopped(stop, exc.retry_after)
                 continue
             except TelegramError as exc:
                 delay = self.backoff.next()

@@ -1,11 +1,13 @@
-"""The HTTP client: python-telegram-bot's request interface over one shared aiohttp session.
+"""The HTTP layer: how one Bot API call travels, and the aiohttp client that carries it.
 
-:class:`AiohttpRequest` implements only what ``telegram.request.BaseRequest`` asks for
-(``initialize``, ``shutdown``, ``do_request``, ``read_timeout``); the library's final
-``post`` turns HTTP statuses into its exceptions. The session is made in ``initialize``
-(inside the running loop), with a connection pool sized for the sender, and each call's
-total timeout follows from its own read timeout, so a 30-second long poll is not cut short.
-Requests carry a JSON body.
+:class:`BaseRequest` is the seam tests fake (a recording request that answers like Telegram):
+subclasses implement only ``do_request``, one HTTP POST returning (status, body), and
+``post`` turns Telegram's answer into the call's ``result`` or one of the exceptions in
+:mod:`bot.channels.telegram.errors`, as python-telegram-bot's ``BaseRequest`` of the same name
+does. :class:`AiohttpRequest` is the real client: one session made in ``initialize`` (inside
+the running loop), a connection pool sized for the sender, and each call's total timeout
+following from its own read timeout, so a 30-second long poll is not cut short. Calls carry a
+JSON body, or multipart form data when they upload a file.
 
 Errors raised here never carry the URL, which holds the bot token.
 """
@@ -15,16 +17,126 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
 import yarl
-from telegram.error import NetworkError, TelegramError, TimedOut
-from telegram.request import BaseRequest, RequestData
+
+from bot.channels.telegram.errors import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 # The sender keeps at most 96 messages in flight and 32 button-press answers.
 DEFAULT_POOL = 128
 _JSON = {"Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class RequestData:
+    """One call's parameters (plain JSON values) and the files it uploads.
+
+    ``files`` maps a parameter to (file name, content, MIME type).
+    """
+
+    parameters: dict[str, Any]
+    files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
+
+    def form_fields(self) -> dict[str, str]:
+        """The parameters as multipart form fields take them: objects as JSON text."""
+        return {
+            name: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            for name, value in self.parameters.items()
+        }
+
+
+class BaseRequest:
+    """How Bot API calls reach Telegram: subclasses implement ``do_request``."""
+
+    USER_AGENT = "mpsp-triage (aiohttp)"
+
+    @property
+    def read_timeout(self) -> float | None:
+        """Seconds to wait for an answer when a call does not give its own."""
+        return None
+
+    async def initialize(self) -> None:
+        """Get ready to make calls (open sessions)."""
+
+    async def shutdown(self) -> None:
+        """Release what ``initialize`` opened."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: float | None = None,
+    ) -> tuple[int, bytes]:
+        """Make one HTTP request; return (status, body) for any HTTP answer."""
+        raise NotImplementedError
+
+    async def post(
+        self, url: str, request_data: RequestData | None = None, read_timeout: float | None = None
+    ) -> Any:
+        """POST one call; return its ``result``, or raise what Telegram's answer means."""
+        try:
+            code, payload = await self.do_request(url, "POST", request_data, read_timeout)
+        except TelegramError:
+            raise
+        except Exception as exc:
+            raise NetworkError(f"Unknown error in HTTP implementation: {exc!r}") from exc
+        if HTTPStatus.OK <= code <= 299:
+            return self.parse_json_payload(payload)["result"]
+        raise _failure(code, payload)
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """Parse a Bot API answer (never logged: it holds ids)."""
+        try:
+            return json.loads(payload.decode("utf-8", "replace"))
+        except ValueError:
+            raise TelegramError("the Bot API sent something that is not JSON") from None
+
+
+def _failure(code: int, payload: bytes) -> TelegramError:
+    """The exception for a Bot API answer with status ``code`` (not 2xx)."""
+    try:
+        message = f"{HTTPStatus(code).phrase} ({code})"
+    except ValueError:
+        message = f"Unknown HTTPError ({code})"
+    try:
+        answer = BaseRequest.parse_json_payload(payload)
+    except TelegramError:
+        answer = {}
+    if not isinstance(answer, dict):
+        answer = {}
+    message = answer.get("description") or message
+    parameters = answer.get("parameters")
+    if parameters:
+        if migrated := parameters.get("migrate_to_chat_id"):
+            return ChatMigrated(migrated)
+        if retry_after := parameters.get("retry_after"):
+            return RetryAfter(retry_after)
+    if code == HTTPStatus.FORBIDDEN:
+        return Forbidden(message)
+    if code in (HTTPStatus.NOT_FOUND, HTTPStatus.UNAUTHORIZED):
+        # 404 for a malformed token, 401 for a well-formed one Telegram does not know.
+        return InvalidToken(message)
+    if code == HTTPStatus.BAD_REQUEST:
+        return BadRequest(message)
+    if code == HTTPStatus.CONFLICT:
+        return Conflict(message)
+    return NetworkError(message)
 
 
 class AiohttpRequest(BaseRequest):
@@ -77,19 +189,14 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+        read_timeout: float | None = None,
     ) -> tuple[int, bytes]:
         """Make one HTTP request; return (status, body) for any HTTP answer."""
         if self._session is None or self._session.closed:
             await self.initialize()
         assert self._session is not None
-        read = self._read if read_timeout is BaseRequest.DEFAULT_NONE else read_timeout
-        write = self._write if write_timeout is BaseRequest.DEFAULT_NONE else write_timeout
-        connect = self._connect if connect_timeout is BaseRequest.DEFAULT_NONE else connect_timeout
-        pool = self._pool if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
+        read = self._read if read_timeout is None else read_timeout
+        write, connect, pool = self._write, self._connect, self._pool
         timeout = self._timeouts.get((read, write, connect, pool))
         if timeout is None:
             # One deadline for the whole call, from its own read timeout (so a long poll gets
@@ -103,13 +210,12 @@ class AiohttpRequest(BaseRequest):
         data: Any = None
         headers = None
         if request_data is not None:
-            if request_data.contains_files:
+            if request_data.files:
                 data = _form(request_data)
             else:
                 # One JSON body with nested objects as the Bot API takes them: a single encode,
                 # where a form is quoted character by character (and aiohttp builds a
-                # multipart writer for every dict) and the library's own JSON payload encodes
-                # each nested object a second time.
+                # multipart writer for every dict).
                 data = json.dumps(request_data.parameters, ensure_ascii=False).encode()
                 headers = _JSON
         target = self._urls.get(url)
@@ -132,23 +238,12 @@ class AiohttpRequest(BaseRequest):
         except asyncio.CancelledError:
             raise
 
-    @staticmethod
-    def parse_json_payload(payload: bytes) -> dict[str, Any]:
-        """Parse a Bot API answer; unlike the library's, never log it (it holds ids)."""
-        try:
-            return json.loads(payload.decode("utf-8", "replace"))
-        except ValueError:
-            raise TelegramError("the Bot API sent something that is not JSON") from None
-
 
 def _form(request_data: RequestData) -> aiohttp.FormData:
     """A multipart form for calls that upload a file (sendDocument)."""
     form = aiohttp.FormData()
-    files = request_data.multipart_data
-    for name, value in request_data.json_parameters.items():
-        if name not in files:
-            form.add_field(name, value)
-    for name, (filename, content, mimetype) in files.items():
-        body = content.read() if hasattr(content, "read") else content
-        form.add_field(name, body, filename=filename, content_type=mimetype)
+    for name, value in request_data.form_fields().items():
+        form.add_field(name, value)
+    for name, (filename, content, mimetype) in request_data.files.items():
+        form.add_field(name, content, filename=filename, content_type=mimetype)
     return form

@@ -43,7 +43,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from telegram.error import (
+from bot.channels.telegram.api import BotApi, reason
+from bot.channels.telegram.backoff import Backoff
+from bot.channels.telegram.convert import TEAM_POST
+from bot.channels.telegram.errors import (
     BadRequest,
     ChatMigrated,
     Forbidden,
@@ -51,10 +54,6 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-
-from bot.channels.telegram.api import BotApi, reason, retry_after
-from bot.channels.telegram.backoff import Backoff
-from bot.channels.telegram.convert import TEAM_POST
 from bot.later import LATER, QuietHours
 from bot.ops.metrics import Metrics
 from bot.sealing import Address, Sealer, SealError
@@ -355,7 +354,7 @@ class Sender:
         try:
             await self.api.call(row.method, params, file=file)
         except RetryAfter as exc:
-            return "pause", retry_after(exc)
+            return "pause", exc.retry_after
         except Forbidden:
             return "blocked", None
         except BadRequest as exc:
