@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.store import Health
+
+if TYPE_CHECKING:
+    # Loaded only when the metrics port is served (TRIAGE_METRICS_PORT).
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +167,7 @@ class Metrics:
 
     def app(self, figures: Figures) -> web.Application:
         """An application serving ``GET /metrics`` (gauges read from ``figures`` each time)."""
+        from aiohttp import web
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         async def metrics(_request: web.Request) -> web.Response:
@@ -181,6 +185,8 @@ class Metrics:
 
     async def serve(self, figures: Figures, host: str, port: int) -> web.AppRunner:
         """Start serving on its own port; the caller cleans the runner up. OSError if taken."""
+        from aiohttp import web
+
         runner = web.AppRunner(self.app(figures), access_log=None, handle_signals=False)
         await runner.setup()
         try:

@@ -18,10 +18,8 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
-
-from aiohttp import web
 
 from bot.channels.service import Triage
 from bot.channels.telegram.api import BotApi, reason
@@ -32,13 +30,18 @@ from bot.channels.telegram.inbox import InboxWriter
 from bot.channels.telegram.poller import Poller, TokenRejected
 from bot.channels.telegram.request import AiohttpRequest, BaseRequest
 from bot.channels.telegram.sender import Sender
-from bot.channels.telegram.webhook import Webhook
 from bot.channels.telegram.worker import Worker
 from bot.ops.health import purge_once, queue_figures, read_verdict
 from bot.ops.metrics import Metrics, listening_port
 from bot.sealing import Sealer
 from bot.settings import Settings
 from bot.store import StoreThread
+
+if TYPE_CHECKING:
+    # Served only in webhook mode: polling never loads aiohttp's server.
+    from aiohttp import web
+
+    from bot.channels.telegram.webhook import Webhook
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,6 +125,8 @@ class TelegramBot:
             url, token = settings.require_webhook()
             self._webhook_setting = (url, token)
             path = urlparse(url).path or "/"
+            from bot.channels.telegram.webhook import Webhook
+
             self.webhook = Webhook(self.reader, self.inbox, token, path, self.health)
         else:
             self.poller = Poller(self.api, self.reader, self.inbox, poll_timeout=poll_timeout)
@@ -200,6 +205,8 @@ class TelegramBot:
         )
 
     async def _serve_webhook(self) -> None:
+        from aiohttp import web
+
         assert self.webhook is not None
         # No access log: it would write each caller's address and user agent.
         self._runner = web.AppRunner(
