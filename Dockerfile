@@ -1,13 +1,14 @@
-# The MPSP triage bot: the Telegram bot by default; the web page, the team's tools and the
-# health check run from the same image. README, "Running it in production", says how.
+# The MPSP triage bot: the Telegram bot by default; the web page, the health check, backups and
+# `content check` run from the same image. README, "Running it in production", says how.
 #
 # Stage 1 builds a wheel from the source with the locked build backend, and installs it with
 # exactly the locked dependencies (every file's hash checked) into /opt/triage. The last stage
 # copies only that environment: no source tree, compiler or build tool (not even pip), and
 # nothing on the import path but the installed, byte-compiled package.
 #
-#   docker build -t mpsp-triage .                          the bot, the web page, the tools
-#   docker build --target review -t mpsp-triage-review .   the same, plus `review` (Datasette)
+#   docker build -t mpsp-triage .                         the bot and the web page
+#   docker build --target tools -t mpsp-triage-tools .    the same, plus the team's and
+#                                                         editors' tools (report, review...)
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
@@ -34,11 +35,12 @@ RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels 
     && /opt/triage/bin/python -m compileall -q -f -j 0 --invalidation-mode unchecked-hash \
         /opt/triage/lib
 
-# The review tools (Datasette, and the pip and setuptools it needs) on top, from their lock.
-FROM build AS build-review
-COPY requirements-review.lock ./
+# The team's and editors' tools (rich, textstat, graphviz, Datasette, and the pip and
+# setuptools Datasette and textstat need) on top, from their lock.
+FROM build AS build-tools
+COPY requirements-tools.lock ./
 RUN /opt/build/bin/pip --python /opt/triage/bin/python install --require-hashes --no-deps \
-        --only-binary=:all: -r requirements-review.lock \
+        --only-binary=:all: -r requirements-tools.lock \
     && /opt/triage/bin/python -m compileall -q -f -j 0 --invalidation-mode unchecked-hash \
         /opt/triage/lib
 
@@ -65,10 +67,13 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-m", "bot", "health"]
 CMD ["python", "-m", "bot", "run"]
 
-# `--target review`: the default image plus Datasette, for `python -m bot review`.
-FROM runtime AS review
-COPY --from=build-review /opt/triage /opt/triage
+# `--target tools`: the default image plus the team's and editors' tools.
+FROM runtime AS tools
+COPY --from=build-tools /opt/triage /opt/triage
 USER 10001:10001
+
+# `--target review`: the name the tools image had before 0.3.0.
+FROM tools AS review
 
 # The default (last) stage: the bot and the web page.
 FROM runtime

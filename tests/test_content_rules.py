@@ -223,3 +223,29 @@ def test_overdue_resources_warn_and_a_ranked_signpost_needs_a_step(copy: Path) -
     (problem,) = info.value.problems
     assert problem.file == "content/next_steps.yaml" and "tip_capacity" in problem.message
     assert "has no `step:` text" in problem.message
+
+
+def test_reading_grades_are_skipped_with_a_warning_where_textstat_is_missing(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.editors.content_rules as rules
+
+    # A catalogue that reads at grade 12 is an error where the grade can be taken...
+    monkeypatch.setattr(rules, "grade", lambda text: 12.0)
+    found = static(copy)
+    assert any("the signposts read at grade 12.0; the limit is 8" in p for p in found), found
+    assert not any("reading grades not checked" in p for p in found)
+    # ...and without textstat (the bot's own install and image) the check says it skipped it,
+    # as a warning, and still finds sentences that are too long.
+    monkeypatch.setattr(rules, "can_grade", lambda: False)
+    edit(
+        copy,
+        "content/signposts.yaml",
+        lambda t: t.replace("An adviser helps", "An adviser " + "really " * 30 + "helps", 1),
+    )
+    problems = static_problems(load_content(copy), dt.date(2026, 12, 1))
+    skipped = [p for p in problems if "reading grades not checked" in p.message]
+    assert len(skipped) == 1 and skipped[0].warning
+    assert "pip install 'mpsp-triage[tools]'" in skipped[0].hint
+    assert not any("read at grade" in p.message for p in problems)
+    assert any("sentence of 41 words" in p.message and not p.warning for p in problems), problems

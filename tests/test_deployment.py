@@ -1,4 +1,4 @@
-"""The deployment files: the review extra and its lock, the image's targets, and Compose's
+"""The deployment files: the tools extra and its lock, the image's targets, and Compose's
 profiles (issues 20.6 and 18.12)."""
 
 from __future__ import annotations
@@ -23,33 +23,41 @@ def lock_pins(path: Path) -> dict[str, str]:
     return pins
 
 
-def test_review_is_an_extra_with_its_own_lock() -> None:
+# What only the team's and editors' tools use: never in the bot's own install or image.
+TOOLS_ONLY = {"datasette", "textstat", "graphviz", "pip", "setuptools", "python-telegram-bot"}
+
+
+def test_the_tools_are_an_extra_with_their_own_lock() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert not any(d.startswith("datasette") for d in project["dependencies"])
+    named = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
+    assert not named & TOOLS_ONLY, sorted(named & TOOLS_ONLY)
     extras = project["optional-dependencies"]
-    assert any(d.startswith("datasette") for d in extras["review"])
+    assert {"datasette", "textstat", "graphviz"} <= {
+        re.split(r"[<>=]", d)[0] for d in extras["tools"]
+    }
+    assert extras["review"] == ["mpsp-triage[tools]"]  # the old name still installs them
     (own,) = (d for d in extras["test"] if d.startswith("mpsp-triage["))
-    assert "review" in own[len("mpsp-triage[") : -1].split(",")  # CI's `.[test]` runs its tests
+    assert "tools" in own[len("mpsp-triage[") : -1].split(",")  # CI's `.[test]` runs their tests
     default = lock_pins(ROOT / "requirements.lock")
-    review = lock_pins(ROOT / "requirements-review.lock")
-    # pip: only sqlite-utils' own `install` command would use it (setuptools stays: textstat
-    # reads its word lists with pkg_resources).
-    assert not {"datasette", "pip"} & set(default)
-    assert {"datasette", "pip"} <= set(review)
-    # The review image is the default one plus Datasette: every shared pin is the same.
-    assert default.items() <= review.items()
+    tools = lock_pins(ROOT / "requirements-tools.lock")
+    # pip: only sqlite-utils' own `install` command would use it.
+    assert not TOOLS_ONLY & set(default), sorted(TOOLS_ONLY & set(default))
+    assert {"datasette", "textstat", "pip"} <= set(tools)
+    # The tools image is the default one plus the tools: every shared pin is the same.
+    assert default.items() <= tools.items()
 
 
-def test_the_default_image_is_the_last_stage_and_leaves_review_out() -> None:
+def test_the_default_image_is_the_last_stage_and_leaves_the_tools_out() -> None:
     stages = re.findall(
         r"^FROM (\S+)(?: AS (\S+))?\n(.*?)(?=^FROM |\Z)", _dockerfile(), re.M | re.S
     )
     *_, (base, name, body) = stages
     assert name == "" and base == "runtime"  # `docker build .` builds this one
-    assert "COPY --from=build /opt/triage" in body and "review" not in body
+    assert "COPY --from=build /opt/triage" in body and "tools" not in body
     by_name = {n: (b, text) for b, n, text in stages if n}
-    assert "requirements-review.lock" in by_name["build-review"][1]
-    assert "COPY --from=build-review /opt/triage" in by_name["review"][1]
+    assert "requirements-tools.lock" in by_name["build-tools"][1]
+    assert "COPY --from=build-tools /opt/triage" in by_name["tools"][1]
+    assert by_name["review"][0] == "tools"  # `--target review` still builds the tools image
     # No pip (nor setuptools) inside the bot's environment: the build's pip installs into it.
     assert "python -m venv --without-pip /opt/triage" in by_name["build"][1]
 

@@ -9,8 +9,9 @@
 # requirements.lock         what the bot and the web page need at run time (the default image
 #                           installs exactly this). Without pip: sqlite-utils asks for it only
 #                           for its own `install` command, which the bot never runs
-# requirements-review.lock  that plus the `review` extra (Datasette), for the image's `review`
-#                           target; every pin shared with requirements.lock is the same
+# requirements-tools.lock   that plus the `tools` extra (the team's and editors' tools, with
+#                           Datasette), for the image's `tools` target; every pin shared with
+#                           requirements.lock is the same
 # requirements-build.lock   the build backend (hatchling) that turns the source into a wheel
 #
 # Needs uv (pip install uv). Both files are resolved for Python 3.11 on any platform, so the
@@ -40,20 +41,20 @@ build_requires() {
 if [ "$mode" = --check ]; then
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
-    cp pyproject.toml requirements.lock requirements-review.lock requirements-build.lock "$work/"
+    cp pyproject.toml requirements.lock requirements-tools.lock requirements-build.lock "$work/"
     build_requires >"$work/build.in"
     # Re-resolving keeps every pin that still satisfies pyproject.toml: a difference means
     # pyproject.toml changed and the lock was not updated. (In the copy's folder, so the
-    # review lock names its constraint file as the committed one does.)
+    # tools lock names its constraint file as the committed one does.)
     (
         cd "$work"
         compile pyproject.toml requirements.lock --no-emit-package pip
-        compile pyproject.toml requirements-review.lock --extra review \
+        compile pyproject.toml requirements-tools.lock --extra tools \
             --constraint requirements.lock
         compile build.in requirements-build.lock
     )
     stale=0
-    for file in requirements.lock requirements-review.lock requirements-build.lock; do
+    for file in requirements.lock requirements-tools.lock requirements-build.lock; do
         if ! diff -u "$file" "$work/$file" >"$work/$file.diff"; then
             echo "$file is out of date with pyproject.toml: run tools/lock.sh and commit it" >&2
             head -40 "$work/$file.diff" >&2
@@ -66,7 +67,7 @@ fi
 upgrade=()
 [ "$mode" = --upgrade ] && upgrade=(--upgrade)
 compile pyproject.toml requirements.lock --no-emit-package pip "${upgrade[@]}"
-compile pyproject.toml requirements-review.lock --extra review --constraint requirements.lock \
+compile pyproject.toml requirements-tools.lock --extra tools --constraint requirements.lock \
     "${upgrade[@]}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -74,4 +75,4 @@ build_requires >"$work/build.in"
 [ -f requirements-build.lock ] && cp requirements-build.lock "$work/"
 (cd "$work" && compile build.in requirements-build.lock "${upgrade[@]}")
 cp "$work/requirements-build.lock" requirements-build.lock
-echo "wrote requirements.lock, requirements-review.lock and requirements-build.lock"
+echo "wrote requirements.lock, requirements-tools.lock and requirements-build.lock"

@@ -37,6 +37,7 @@ from bot.conversation.yamlfile import Problem, YamlDoc
 from bot.editors.readability import (
     GRADE_LIMIT,
     SENTENCE_LIMIT,
+    can_grade,
     grade,
     long_sentences,
     prose,
@@ -223,6 +224,17 @@ def _plain_english(units: list[_Unit]) -> list[Problem]:
             texts.append(unit.text)
         for sentence in long_sentences(unit.text):
             problems.append(_long_sentence(unit.file, unit.line, unit.item, sentence, unit.what))
+    if not can_grade():
+        problems.append(
+            Problem(
+                "content/signposts.yaml",
+                None,
+                "reading grades not checked: textstat is not installed here",
+                "install the tools (pip install 'mpsp-triage[tools]') and run content check again",
+                warning=True,
+            )
+        )
+        return problems
     catalogue = grade("\n".join(texts))
     if catalogue > GRADE_LIMIT:
         problems.append(
@@ -502,7 +514,7 @@ def _size_and_words(content: Content, result: Result, first: Iterable[Reply]) ->
     order = {s.id: i for i, s in enumerate(content.catalogue.sections)}
     if shown:
         text = shown[-1].text
-        level = grade(text)
+        level = grade(text) if can_grade() else 0.0
         if level > GRADE_LIMIT:
             problems.append(
                 Problem(
@@ -517,7 +529,7 @@ def _size_and_words(content: Content, result: Result, first: Iterable[Reply]) ->
             problems.append(_origin(content, result, sentence, "result.j2"))
     for section in result.sections:
         text = content.render("section.j2", result=result, section=section)
-        level = grade(text)
+        level = grade(text) if can_grade() else 0.0
         if level > GRADE_LIMIT:
             ids = ", ".join(item.id for item in section.items)
             problem = rules_doc.problem(

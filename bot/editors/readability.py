@@ -7,14 +7,17 @@ first, treating each line (a heading, a bullet) as a sentence of its own, as a r
 
 The grade is the Flesch-Kincaid grade level from ``textstat``: roughly the years of school a
 reader needs. GOV.UK aims for about a reading age of 9, which is grade 4; grade 8 is the
-ceiling the programme set for advice.
+ceiling the programme set for advice. textstat (and the word lists it reads, 19 MB) comes with
+the team's and editors' tools (``pip install 'mpsp-triage[tools]'``), not with the bot: where
+it is missing, :func:`can_grade` is false and ``content check`` says the grades were skipped.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.util
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 GRADE_LIMIT = 8.0
 SENTENCE_LIMIT = 25
@@ -57,6 +60,12 @@ def word_count(sentence: str) -> int:
 def long_sentences(text: str, limit: int = SENTENCE_LIMIT) -> list[str]:
     """Sentences of more than ``limit`` words."""
     return [s for s in sentences(text) if word_count(s) > limit]
+
+
+@cache
+def can_grade() -> bool:
+    """Whether textstat is installed, so :func:`grade` can be used."""
+    return importlib.util.find_spec("textstat") is not None
 
 
 def grade(text: str) -> float:
