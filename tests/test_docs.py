@@ -78,7 +78,7 @@ def test_the_readme_team_examples_run_as_written(tmp_path, monkeypatch) -> None:
     """Every command in the team's example block works, in a fresh folder, with no traceback."""
     import shlex
 
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from bot.cli import app
 
