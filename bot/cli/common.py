@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -454,8 +455,7 @@ class ProgressLine:
         self.total: int | None = None
         self.shown = False
         self.started = 0.0
-        stream = click.get_text_stream("stdout")
-        self.live = stream.isatty()
+        self.live = sys.stdout.isatty()
 
     def start(self, total: int) -> None:
         """How many steps there are."""
