@@ -10,7 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from bot.cli import app
 from bot.store import Store

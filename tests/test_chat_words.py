@@ -13,11 +13,10 @@ import re
 from pathlib import Path
 
 import pytest
-from rich.console import Console
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from bot.channels.service import Triage
-from bot.channels.terminal import TerminalChat, lines_reader
+from bot.channels.terminal import Screen, TerminalChat, lines_reader
 from bot.cli import app
 from bot.conversation.content import ContentError, load_content
 from bot.conversation.engine import Engine
@@ -30,7 +29,7 @@ TAP = re.compile(r"\btap", re.IGNORECASE)
 
 def terminal(content, db: Path, lines: list[str]) -> str:
     out = io.StringIO()
-    console = Console(file=out, width=200, color_system=None, highlight=False)
+    console = Screen(out, width=200)
     store = Store(db)
     try:
         engine = Engine(content, channel="terminal")

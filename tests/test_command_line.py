@@ -3,6 +3,7 @@ options and messages of `run`, `web` and `review` (issues 18.11, 20.5 and 20.6).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from bot.cli import app
 
@@ -68,9 +69,7 @@ def test_the_telegram_bot_and_the_web_page_import_no_tools() -> None:
 
 def every_command() -> list[list[str]]:
     """Every command's words, sub-commands included, from the command line's own list."""
-    import typer
-
-    group = typer.main.get_command(app)
+    group = app
     ctx = group.make_context("python -m bot", [], resilient_parsing=True)
     found: list[list[str]] = [[]]
 
@@ -163,18 +162,115 @@ def test_web_without_a_secret_says_what_the_web_page_needs(tmp_path: Path) -> No
     assert "the Telegram bot needs it" in run.output
 
 
-def test_review_without_datasette_says_how_to_install_it(tmp_path: Path) -> None:
+# The tools' optional libraries (the `tools` extra), and typer, which nothing may import.
+OPTIONAL = ("rich", "typer", "textstat", "graphviz", "datasette")
+NEEDS_TOOLS = (
+    "error: {} needs the team's and editors' tools: pip install 'mpsp-triage[tools]' "
+    "(in a container, build the image's tools target)"
+)
+
+
+def blocked(
+    args: list[str], cwd: Path, *, block: tuple[str, ...] = OPTIONAL, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bot ARGS`` in a fresh interpreter where ``block`` cannot be imported.
+
+    As if they were not installed; it fails too if any of them was imported anyway.
+    """
     code = (
-        "import sys\n"
-        "sys.modules['datasette'] = None  # as if the review extra were not installed\n"
-        "from bot.cli import main\n"
-        f"sys.argv = ['python -m bot', 'review', '--db', {str(tmp_path / 'x.db')!r}]\n"
-        "main()\n"
+        "import runpy, sys\n"
+        f"blocked = {block!r}\n"
+        "for name in blocked:\n"
+        "    sys.modules[name] = None\n"
+        "sys.argv = ['python -m bot', *sys.argv[1:]]\n"
+        "try:\n"
+        "    runpy.run_module('bot', run_name='__main__', alter_sys=True)\n"
+        "finally:\n"
+        "    assert not [n for n in blocked if sys.modules.get(n) is not None]\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRIAGE_DB": str(cwd / "triage.db")}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
+
+
+def test_review_without_datasette_says_how_to_install_it(tmp_path: Path) -> None:
+    result = blocked(["review", "--db", str(tmp_path / "x.db")], tmp_path, block=("datasette",))
     assert result.returncode == 2 and not result.stdout
     (line,) = result.stderr.splitlines()
-    assert line.startswith("error: review needs Datasette") and "pip install '.[review]'" in line
-    assert "review image" in line
+    assert line == NEEDS_TOOLS.format("review")
+
+
+def test_the_bots_own_commands_need_none_of_the_tools(tmp_path: Path) -> None:
+    """The default install has no rich, typer, textstat, Graphviz or Datasette."""
+    listing = blocked(["--help"], tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    for name in ("chat", "run", "web", "report", "review", "demo-data", "content", "flow"):
+        assert f"\n  {name} " in listing.stdout, name  # every command is listed all the same
+    assert "Traceback" not in listing.stderr
+    # The terminal chat: start, an answer, /help, a typed line, then /quit.
+    chat = blocked(["chat"], tmp_path, stdin="1\n1\n/help\nhello\n/quit\n")
+    assert chat.returncode == 0, chat.stderr
+    assert "Question 1 of 21" in chat.stdout and "What is your role?" in chat.stdout
+    assert "/quit" in chat.stdout and "Traceback" not in chat.stderr
+    health = blocked(["health", "--json", "--db", str(tmp_path / "new.db")], tmp_path)
+    assert health.returncode == 1 and json.loads(health.stdout)["status"] == "unhealthy"
+    assert not health.stderr
+    docs = blocked(["content", "docs", "--check"], tmp_path)
+    assert docs.returncode == 0, docs.stderr
+    assert docs.stdout == "content/README.md is up to date.\n"
+    backup = blocked(["backup", "--out", "b.db"], tmp_path)  # the database the chat made
+    assert backup.returncode == 0 and backup.stdout.startswith("Backed up "), backup.stderr
+    purge = blocked(["purge"], tmp_path)
+    assert purge.returncode == 0 and "conversations: 0 removed" in purge.stdout, purge.stderr
+
+
+def test_content_check_needs_none_of_the_tools_but_textstat(tmp_path: Path) -> None:
+    without_textstat = tuple(name for name in OPTIONAL if name != "textstat")
+    result = blocked(["content", "check", "--quick"], tmp_path, block=without_textstat)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "\nNo errors" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_content_check_runs_without_any_of_the_tools(tmp_path: Path) -> None:
+    """As in the bot's own image: the reading grades are skipped, with a warning saying so."""
+    result = blocked(["content", "check", "--quick"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "needs the team's" not in result.stderr
+    assert "reading grades not checked: textstat is not installed here" in result.stdout
+    assert "\nNo errors" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "library"),
+    [
+        (["report"], "rich"),
+        (["lookup", "MPSP-2222-2222"], "rich"),
+        (["export"], "rich"),
+        (["demo-data", "--n", "1", "--db", "demo.db"], "rich"),
+        (["content", "preview", "--sample", "spin-out"], "rich"),
+        (["flow", "diagram", "--out", "diagram"], "graphviz"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else v,
+)
+def test_a_tool_without_its_library_says_so_in_one_line(
+    args: list[str], library: str, tmp_path: Path
+) -> None:
+    # A database for the commands that read one (made without the tools: it is the bot's).
+    made = blocked(["chat"], tmp_path, stdin="/quit\n")
+    assert made.returncode == 0, made.stderr
+    result = blocked(args, tmp_path, block=(library,))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    words = [a for a in args[:2] if not a.startswith(("-", "MPSP"))]
+    lines = [x for x in result.stderr.splitlines() if not x.startswith("Content from ")]
+    assert lines == [NEEDS_TOOLS.format(" ".join(words))], result.stderr
+    # Its help is still there.
+    helped = blocked([*words, "--help"], tmp_path, block=(library,))
+    assert helped.returncode == 0 and helped.stdout.startswith("Usage: "), helped.stderr

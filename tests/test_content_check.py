@@ -281,7 +281,7 @@ def test_one_template_typo_is_one_error_with_the_paths_it_breaks(copy: Path) -> 
     assert text.startswith(f"templates/result.j2:{line}: uses 'cdoe'")
     assert f"Breaks {report.profiles} of {report.profiles} answer paths, for example: " in text
     # The same from the command line: one error line, and a summary that reads well for one.
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from bot.cli import app
 

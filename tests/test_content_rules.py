@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import shutil
 from pathlib import Path
@@ -88,7 +87,7 @@ def test_contradictions_of_each_kind_are_errors(copy: Path) -> None:
 
 
 def test_a_problem_many_paths_hit_is_printed_once_with_how_many(
-    copy: Path, monkeypatch: pytest.MonkeyPatch
+    copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A contradiction: without its caps, "Ready to partner" reaches people who said partnering
     # is not on their agenda, on many paths.
@@ -107,14 +106,13 @@ def test_a_problem_many_paths_hit_is_printed_once_with_how_many(
         ),
     )
     # Printed as `content check` prints it (its own printer, on a smaller pool of answers).
-    from rich.console import Console
-
     from bot.cli import editors as editor_cli
 
     report = check_content(copy, quick=True, pool_size=40)
-    monkeypatch.setattr(editor_cli, "out", Console(file=io.StringIO(), width=100))
+    monkeypatch.setenv("COLUMNS", "100")
+    capsys.readouterr()
     editor_cli._print_report(report, quiet=False)
-    printed_text = editor_cli.out.file.getvalue()  # type: ignore[attr-defined]
+    printed_text = capsys.readouterr().out
     lines = printed_text.splitlines()
     checked = report.profiles
     assert "errors: fix them before publishing" in printed_text

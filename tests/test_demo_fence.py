@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from bot.channels.service import Triage
 from bot.cli import app

@@ -24,7 +24,10 @@ def lock_pins(path: Path) -> dict[str, str]:
 
 
 # What only the team's and editors' tools use: never in the bot's own install or image.
-TOOLS_ONLY = {"datasette", "textstat", "graphviz", "pip", "setuptools", "python-telegram-bot"}
+TOOLS_ONLY = {
+    *("datasette", "textstat", "graphviz", "rich", "pygments", "typer", "pip", "setuptools"),
+    "python-telegram-bot",
+}
 
 
 def test_the_tools_are_an_extra_with_their_own_lock() -> None:

@@ -8,10 +8,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from bot.channels.service import Triage
-from bot.channels.terminal import TerminalChat
+from bot.channels.terminal import Screen, TerminalChat
 from bot.contacts import Contact
 from bot.conversation.engine import Command, Engine, Press
 from bot.conversation.flow import DONE
@@ -198,7 +197,7 @@ def test_contacts_are_settings_and_unset_ones_become_plain_words(content) -> Non
 def test_the_terminal_saves_the_plan_and_says_where(content, tmp_path: Path) -> None:
     store = Store(tmp_path / "t.db")
     out = io.StringIO()
-    console = Console(file=out, width=300, color_system=None, highlight=False)
+    console = Screen(out, width=300)
     triage = Triage(store, Engine(content))
     chat = TerminalChat(triage, "t" * 64, console, lambda: "", tmp_path / "plans")
     walker = Walker(triage, "t" * 64)

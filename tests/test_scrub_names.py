@@ -60,7 +60,7 @@ TYPED = "Jane Smith, our finance lead, wants help. Ring her on 07700 900123."
 def test_a_typed_name_is_not_kept_and_the_summary_says_what_went(content, store, tmp_path) -> None:
     import json
 
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from bot.channels.service import Triage
     from bot.cli import app

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from bot.channels.service import Triage
-from bot.channels.terminal import TerminalChat, html_to_rich, lines_reader
+from bot.channels.terminal import Screen, TerminalChat, html_to_rich, lines_reader
 from bot.conversation.engine import Engine
 from bot.settings import SettingsError, load_settings
 from bot.store import Store
@@ -22,7 +21,7 @@ from .conftest import ROOT
 
 def run_chat(content, db: Path, lines: list[str]) -> str:
     out = io.StringIO()
-    console = Console(file=out, width=100, color_system=None, highlight=False)
+    console = Screen(out, width=100)
     store = Store(db)
     try:
         chat = TerminalChat(

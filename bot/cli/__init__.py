@@ -4,7 +4,8 @@ The top layer: it may import anything, and wires the layers together (it hands t
 /stats figures to the channels' service, for one). Nothing imports it but ``bot/__main__.py``.
 Only what ``run`` and ``web`` need is imported here: the team's and editors' commands (and
 rich, Datasette, textstat, graphviz behind them) are imported when one of them is asked for,
-so the long-running processes stay small and start quickly.
+so the long-running processes stay small and start quickly. It is written with click alone:
+rich and the other libraries the tools use are an optional extra (``mpsp-triage[tools]``).
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
 from bot.channels.service import Triage
 from bot.cli.common import (
-    ContentOption,
-    DbOption,
+    Integer,
     TriageGroup,
-    click_style_help,
+    command,
+    content_option,
     content_or_exit,
+    db_option,
     fail,
+    missing_tool,
+    needs_tools,
     open_store,
     refuse_synthetic,
     settings_from,
@@ -40,34 +45,32 @@ from bot.store import Store, StoreThread
 from bot.team.stats import stats_source
 
 if TYPE_CHECKING:
-    import click
-
     from bot.channels.telegram import TelegramBot
     from bot.ops.metrics import Metrics
 
 
-def _team_commands(extra: typer.Typer) -> None:
+def _team_commands(extra: click.Group) -> None:
     from bot.cli.team import register
 
     register(extra)
 
 
-def _ops_commands(extra: typer.Typer) -> None:
+def _ops_commands(extra: click.Group) -> None:
     from bot.cli.ops import register
 
     register(extra)
 
 
-def _editor_commands(extra: typer.Typer) -> None:
+def _editor_commands(extra: click.Group) -> None:
     from bot.cli.editors import content_app, flow_app
 
-    extra.add_typer(content_app, name="content")
-    extra.add_typer(flow_app, name="flow")
+    extra.add_command(content_app, "content")
+    extra.add_command(flow_app, "flow")
 
 
 # The other commands, each group registered only when one of its commands is asked for (or
 # the list of commands is shown), in the order --help lists them.
-_LAZY: tuple[tuple[tuple[str, ...], Callable[[typer.Typer], None]], ...] = (
+_LAZY: tuple[tuple[tuple[str, ...], Callable[[click.Group], None]], ...] = (
     (("report", "lookup", "review", "export", "demo-data", "backup"), _team_commands),
     (("health",), _ops_commands),
     (("content", "flow"), _editor_commands),
@@ -77,45 +80,54 @@ _LAZY: tuple[tuple[tuple[str, ...], Callable[[typer.Typer], None]], ...] = (
 class BotGroup(TriageGroup):
     """The root command: the team's, operators' and editors' commands load when used."""
 
-    def _load(self, register: Callable[[typer.Typer], None]) -> None:
-        extra = typer.Typer(rich_markup_mode=None)
-        register(extra)
-        group = typer.main.get_group(extra)
-        for name, command in group.commands.items():
-            self.commands.setdefault(name, command)
+    def _load(self, names: tuple[str, ...], register: Callable[[click.Group], None]) -> None:
+        extra = click.Group()
+        try:
+            register(extra)
+        except ImportError as exc:
+            # The modules import their optional libraries only when run; this is a last net.
+            if missing_tool(exc):
+                raise needs_tools(names[0]) from None
+            raise
+        for name, loaded in extra.commands.items():
+            self.commands.setdefault(name, loaded)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The named command, loading its group if it is not loaded yet."""
         if cmd_name not in self.commands:
             for names, register in _LAZY:
                 if cmd_name in names:
-                    self._load(register)
-        command = super().get_command(ctx, cmd_name)
-        return click_style_help(command) if command is not None else None
+                    self._load(names, register)
+        return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command, in the order of the help (loads them all)."""
         for names, register in _LAZY:
             if names[0] not in self.commands:
-                self._load(register)
+                self._load(names, register)
         return super().list_commands(ctx)
 
 
-app = typer.Typer(
-    name="python -m bot",
-    help="MPSP triage bot: a Telegram conversation for Public Service Mutuals, and its tools.",
-    no_args_is_help=False,
-    add_completion=False,
-    # Plain help, as click prints it: rich is slow to import and its boxes wrap mid-sentence.
-    rich_markup_mode=None,
+@click.group(
+    "python -m bot",
     cls=BotGroup,
+    invoke_without_command=True,
+    subcommand_metavar="COMMAND [ARGS]...",
+    help="MPSP triage bot: a Telegram conversation for Public Service Mutuals, and its tools.",
     # One line for each command and option where the terminal is wide enough (click stops
-    # at 80 columns otherwise).
-    context_settings={"max_content_width": 120},
-    # No rich tracebacks: a crash must never print local variables (they include the token
-    # and the secret), and BotGroup turns whatever escapes into one line anyway.
-    pretty_exceptions_enable=False,
+    # at 80 columns otherwise); defaults are shown after each option's help.
+    context_settings={"max_content_width": 120, "show_default": True},
 )
+@click.pass_context
+def app(ctx: click.Context) -> None:
+    """With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the terminal chat."""
+    try:
+        ctx.obj = load_settings()
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    if ctx.invoked_subcommand is None:
+        # Through click, so each command's defaults apply as if it had been named.
+        ctx.invoke(app.commands["run" if ctx.obj.token else "chat"])
 
 
 def make_engine(
@@ -164,34 +176,17 @@ def make_triage(
     )
 
 
-@app.callback(invoke_without_command=True)
-def main_callback(ctx: typer.Context) -> None:
-    """With no command: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the terminal chat."""
-    try:
-        ctx.obj = load_settings()
-    except SettingsError as exc:
-        raise fail(str(exc)) from None
-    if ctx.invoked_subcommand is None:
-        if ctx.obj.token:
-            run(ctx)
-        else:
-            chat(ctx)
-
-
-@app.command()
-def chat(
-    ctx: typer.Context,
-    db: DbOption = None,
-    content: ContentOption = None,
-) -> None:
+@command(app)
+@click.pass_context
+@db_option
+@content_option
+def chat(ctx: click.Context, db: Path | None, content: Path | None) -> None:
     """Walk the triage conversation in the terminal (no Telegram needed).
 
     Type the number of a button to press it, type text to answer, and use the same
     commands as on Telegram (/start, /restart, /cancel, /help, /privacy, /forget), or /quit.
     """
-    from rich.console import Console
-
-    from bot.channels.terminal import TERMINAL_SUBJECT_ID, TerminalChat, console_reader
+    from bot.channels.terminal import TERMINAL_SUBJECT_ID, Screen, TerminalChat, screen_reader
 
     settings = settings_from(ctx, db, content)
     bundle = content_or_exit(settings)
@@ -203,34 +198,28 @@ def chat(
     except (SettingsError, OSError) as exc:
         store.close()
         raise fail(str(exc)) from None
-    console = Console(highlight=False)
-    console.print(f"[dim]Terminal chat on {settings.db_path} — type /quit to leave.[/dim]")
+    screen = Screen()
+    screen.print(f"Terminal chat on {settings.db_path} — type /quit to leave.", {"dim": True})
     triage = make_triage(settings, bundle, store, channel="terminal")
     subject = pseudonym(settings.require_secret(), TERMINAL_SUBJECT_ID)
     plans = settings.db_path.parent / "plans"
     try:
-        TerminalChat(triage, subject, console, console_reader(console), plans).run()
+        TerminalChat(triage, subject, screen, screen_reader(screen), plans).run()
     finally:
         store.close()
 
 
-WebhookOption = Annotated[
-    bool,
-    typer.Option(
-        "--webhook",
-        help="Receive updates on a webhook (TRIAGE_WEBHOOK_URL, TRIAGE_WEBHOOK_SECRET) "
-        "instead of polling.",
-    ),
-]
-
-
-@app.command()
-def run(
-    ctx: typer.Context,
-    webhook: WebhookOption = False,
-    db: DbOption = None,
-    content: ContentOption = None,
-) -> None:
+@command(app)
+@click.pass_context
+@click.option(
+    "--webhook",
+    is_flag=True,
+    help="Receive updates on a webhook (TRIAGE_WEBHOOK_URL, TRIAGE_WEBHOOK_SECRET) "
+    "instead of polling.",
+)
+@db_option
+@content_option
+def run(ctx: click.Context, webhook: bool, db: Path | None, content: Path | None) -> None:
     """Run the Telegram bot (needs TELEGRAM_BOT_TOKEN and TRIAGE_SECRET)."""
     from bot.channels.telegram import StartupError, run_bot
 
@@ -270,7 +259,7 @@ def run(
     finally:
         store.close()
     if code:
-        raise typer.Exit(code)
+        raise click.exceptions.Exit(code)
 
 
 def _metrics(settings: Settings) -> Metrics | None:
@@ -345,14 +334,13 @@ async def reload_content(
 # ---- the web page (issue 12) ------------------------------------------------------------------
 
 
-@app.command()
-def web(
-    ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8080, help="Port to listen on."),
-    db: DbOption = None,
-    content: ContentOption = None,
-) -> None:
+@command(app)
+@click.pass_context
+@click.option("--host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", type=Integer(), default=8080, help="Port to listen on.")
+@db_option
+@content_option
+def web(ctx: click.Context, host: str, port: int, db: Path | None, content: Path | None) -> None:
     """Serve the check as a web page (needs TRIAGE_SECRET; see README for HTTPS and proxies)."""
     from bot.channels.web.app import serve
 
@@ -379,8 +367,10 @@ def web(
         store.close()
 
 
-@app.command()
-def purge(ctx: typer.Context, db: DbOption = None) -> None:
+@command(app)
+@click.pass_context
+@db_option
+def purge(ctx: click.Context, db: Path | None) -> None:
     """Apply the retention rules now (the running bot also does this every six hours)."""
     settings = settings_from(ctx, db)
     store = open_store(ctx, settings, existing=True)
@@ -389,9 +379,9 @@ def purge(ctx: typer.Context, db: DbOption = None) -> None:
     finally:
         store.close()
     for name, count in counts.items():
-        typer.echo(f"{name.replace('_', ' ')}: {count} removed")
+        click.echo(f"{name.replace('_', ' ')}: {count} removed")
 
 
 def main() -> None:
     """Entry point for ``python -m bot`` and the ``mpsp-triage`` script."""
-    app()
+    app.main(prog_name="python -m bot")

@@ -1,25 +1,30 @@
-"""Editors' commands: ``content check``, ``content preview``, ``content docs``, ``flow diagram``."""
+"""Editors' commands: ``content check``, ``content preview``, ``content docs``, ``flow diagram``.
+
+``content check`` and ``content docs`` run wherever the bot is installed, and print with click;
+``content preview`` and ``flow diagram`` are the editors' tools, and import rich (and
+Graphviz) only when run.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
 
-import typer
-from rich.markup import escape
-from rich.panel import Panel
-from rich.text import Text
+import click
 
 from bot.channels.terminal import html_to_rich
 from bot.cli.common import (
-    ContentOption,
+    PATH,
+    HelpArgument,
+    TriageSubgroup,
     announce_content,
+    command,
+    content_option,
     content_or_exit,
-    err,
     fail,
-    out,
-    progress_bar,
+    progress_line,
+    rich_console,
+    say,
     settings_from,
 )
 from bot.conversation.content import Content
@@ -29,41 +34,35 @@ from bot.conversation.yamlfile import ContentError
 from bot.editors.checker import Report, check_content
 from bot.editors.findings import summary
 
-content_app = typer.Typer(
+content_app = TriageSubgroup(
+    "content",
     help="Check, preview and document the content editors change (flows, templates, YAML).",
     no_args_is_help=True,
 )
-flow_app = typer.Typer(help="The conversation flow.", no_args_is_help=True)
+flow_app = TriageSubgroup("flow", help="The conversation flow.", no_args_is_help=True)
 
 
-def _content_dir(ctx: typer.Context, content: Path | None) -> Path:
+def _content_dir(ctx: click.Context, content: Path | None) -> Path:
     return settings_from(ctx, content=content).content_dir
 
 
-def _load(ctx: typer.Context, content: Path | None) -> Content:
+def _load(ctx: click.Context, content: Path | None) -> Content:
     return content_or_exit(settings_from(ctx, content=content))
 
 
-@content_app.command("check")
-def check(
-    ctx: typer.Context,
-    content: ContentOption = None,
-    strict: Annotated[
-        bool,
-        typer.Option(
-            "--strict",
-            help="Treat warnings (overdue reviews, unused "
-            "signposts...) as errors: use before publishing.",
-        ),
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print problems only.")] = False,
-    quick: Annotated[
-        bool,
-        typer.Option(
-            "--quick", help="Fewer random profiles (paths and samples all still checked)."
-        ),
-    ] = False,
-) -> None:
+@command(content_app, "check")
+@click.pass_context
+@content_option
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat warnings (overdue reviews, unused signposts...) as errors: use before publishing.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print problems only.")
+@click.option(
+    "--quick", is_flag=True, help="Fewer random profiles (paths and samples all still checked)."
+)
+def check(ctx: click.Context, content: Path | None, strict: bool, quiet: bool, quick: bool) -> None:
     """Check everything a person could see, before it goes live.
 
     Validates every YAML file against its schema, compiles every template in the sandbox,
@@ -81,77 +80,79 @@ def check(
     if quiet:
         report = check_content(root, quick=quick)
     else:
-        with progress_bar("Rendering answer profiles", out) as bar:
-            task = bar.add_task("render", total=None)
+        with progress_line("Rendering answer profiles") as bar:
 
             def start(total: int) -> Callable[[int, int], None]:
-                bar.update(task, total=total)
-                return lambda done, _total: bar.update(task, completed=done)
+                bar.start(total)
+                return lambda done, _total: bar.update(done)
 
             report = check_content(root, progress=start, quick=quick)
     _print_report(report, quiet)
     failed = report.errors or (strict and report.warnings)
-    raise typer.Exit(1 if failed else 0)
+    raise click.exceptions.Exit(1 if failed else 0)
 
 
 def _print_report(report: Report, quiet: bool) -> None:
     findings = report.findings
     for finding in findings:
-        label = "[yellow]warning[/yellow]" if finding.warning else "[bold red]error[/bold red]"
-        out.print(f"{label} {escape(finding.describe(report.profiles))}", soft_wrap=True)
+        if finding.warning:
+            label = click.style("warning", fg="yellow")
+        else:
+            label = click.style("error", fg="red", bold=True)
+        # One line each, however long: editors search and compare them.
+        click.echo(f"{label} {finding.describe(report.profiles)}")
     if quiet:
         return
     errors = sum(1 for f in findings if not f.warning)
     warnings = len(findings) - errors
     if report.coverage is not None:
         cov = report.coverage
-        out.print(
+        say(
             f"Checked {report.profiles} answer paths ({report.paths} routes through the "
             f"flow; {cov.covered:,} of {cov.pairs:,} option pairs together), "
             f"{report.messages:,} messages, in {report.seconds:.1f}s. "
             f"Content version {report.digest}."
         )
-    style = "bold red" if errors else "bold green"
-    out.print(Text(summary(errors, warnings), style=style))
+    say(summary(errors, warnings), {"fg": "red" if errors else "green", "bold": True})
 
 
-@content_app.command("preview")
+@command(content_app, "preview")
+@click.pass_context
+@click.argument(
+    "answers",
+    cls=HelpArgument,
+    type=PATH,
+    required=False,
+    help="A YAML file of answers (same shape as content/samples/*.yaml).",
+)
+@click.option("--sample", "-s", help="A sample in content/samples/, by file name without .yaml.")
+@click.option("--result-only", is_flag=True, help="Show only the result messages.")
+@click.option(
+    "--sections/--no-sections",
+    default=True,
+    help="After the first message of the result, open each section button in turn.",
+)
+@content_option
 def preview(
-    ctx: typer.Context,
-    answers: Annotated[
-        Path | None,
-        typer.Argument(
-            help="A YAML file of answers (same shape as content/samples/*.yaml).",
-            show_default=False,
-        ),
-    ] = None,
-    sample: Annotated[
-        str | None,
-        typer.Option(
-            "--sample", "-s", help="A sample in content/samples/, by file name without .yaml."
-        ),
-    ] = None,
-    result_only: Annotated[
-        bool, typer.Option("--result-only", help="Show only the result messages.")
-    ] = False,
-    sections: Annotated[
-        bool,
-        typer.Option(
-            "--sections/--no-sections",
-            help="After the first message of the result, open each section button in turn.",
-        ),
-    ] = True,
-    content: ContentOption = None,
+    ctx: click.Context,
+    answers: Path | None,
+    sample: str | None,
+    result_only: bool,
+    sections: bool,
+    content: Path | None,
 ) -> None:
     """Show exactly what a person would see: every message and its buttons, in order.
 
     Give an answers file, or --sample NAME; with neither, lists the samples. Contacts and the
     team chat come from the TRIAGE_CONTACT_* and TRIAGE_TEAM_CHAT_ID settings, as in the bot.
     """
+    from rich.markup import escape
+
     from bot.conversation.engine import Engine
     from bot.editors.content_rules import result_tour
     from bot.editors.simulate import walk
 
+    out, err = rich_console(), rich_console(stderr=True)
     settings = settings_from(ctx, content=content)
     bundle = content_or_exit(settings)
     samples = {p.stem: p for p in sample_files(bundle.root)}
@@ -174,7 +175,7 @@ def preview(
     except ContentError as exc:
         for problem in exc.problems:
             err.print(f"[bold red]error[/bold red] {escape(str(problem))}", soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise click.exceptions.Exit(1) from None
     # As on Telegram: reminders on, and the follow-up offered (TRIAGE_FOLLOWUP_MONTHS).
     engine = Engine(
         bundle,
@@ -210,6 +211,10 @@ def preview(
 
 
 def _show(reply: Reply, later: str | None = None) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    out = rich_console()
     if reply.edit and not reply.text:
         if reply.buttons:
             out.print("  [dim]✎ the message you tapped now has these buttons:[/dim]")
@@ -234,14 +239,13 @@ def _show(reply: Reply, later: str | None = None) -> None:
         out.print("  " + "  ".join(cells))
 
 
-@content_app.command("docs")
-def docs(
-    ctx: typer.Context,
-    check_only: Annotated[
-        bool, typer.Option("--check", help="Only report whether content/README.md is current.")
-    ] = False,
-    content: ContentOption = None,
-) -> None:
+@command(content_app, "docs")
+@click.pass_context
+@click.option(
+    "--check", "check_only", is_flag=True, help="Only report whether content/README.md is current."
+)
+@content_option
+def docs(ctx: click.Context, check_only: bool, content: Path | None) -> None:
     """Regenerate the list of template variables in content/README.md from the code."""
     from bot.editors.docs import update_readme
 
@@ -250,29 +254,38 @@ def docs(
     changed = update_readme(root / "content" / "README.md", write=not check_only)
     if check_only and changed:
         raise fail("content/README.md is out of date: run `python -m bot content docs`", 1)
-    out.print(
+    say(
         "content/README.md is up to date."
         if not changed
         else "Updated the variable list in content/README.md."
     )
 
 
-@flow_app.command("diagram")
-def diagram(
-    ctx: typer.Context,
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder to write flow.mmd and the image into.")
-    ] = Path("."),
-    fmt: Annotated[str, typer.Option("--format", help="Image format: svg or png.")] = "svg",
-    content: ContentOption = None,
-) -> None:
+@command(flow_app, "diagram")
+@click.pass_context
+@click.option(
+    "--out",
+    "out_dir",
+    type=PATH,
+    default=Path("."),
+    help="Folder to write flow.mmd and the image into.",
+)
+@click.option("--format", "fmt", default="svg", help="Image format: svg or png.")
+@content_option
+def diagram(ctx: click.Context, out_dir: Path, fmt: str, content: Path | None) -> None:
     """Draw the conversation as Mermaid (flow.mmd) and an image (flow.svg or flow.png).
 
     Drawn from the same state machine the bot runs, so it cannot drift from the real flow.
     The image needs Graphviz (`apt install graphviz`); Mermaid is always written.
     """
+    # Imported first: without the graphviz library, transitions would draw with a stand-in
+    # that fails later, with a message that does not say what is missing.
+    import graphviz  # noqa: F401
+    from rich.markup import escape
+
     from bot.editors.diagram import write_diagram
 
+    out = rich_console()
     if fmt not in ("svg", "png"):
         raise fail(f"--format must be svg or png, not {fmt!r}")
     bundle = _load(ctx, content)

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Annotated
+from pathlib import Path
 
-import typer
+import click
 
-from bot.cli.common import DbOption, settings_from
+from bot.cli.common import command, db_option, settings_from
 from bot.ops.health import Thresholds, judge
 from bot.store import MIGRATIONS, Store, explain
 
 
-def health(
-    ctx: typer.Context,
-    db: DbOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, as /healthz does.")] = False,
-) -> None:
+@click.pass_context
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, as /healthz does.")
+def health(ctx: click.Context, db: Path | None, as_json: bool) -> None:
     """Check the bot is well: exit 0 if so, 1 if not, with one line saying why.
 
     The database must take writes, and no update (inbox) or message (outbox) may have
@@ -46,20 +45,20 @@ def health(
         _unwell(str(explain(exc, path) or exc), as_json)
     finally:
         store.close()
-    typer.echo(json.dumps(verdict.as_dict()) if as_json else verdict.line())
-    raise typer.Exit(0 if verdict.ok else 1)
+    click.echo(json.dumps(verdict.as_dict()) if as_json else verdict.line())
+    raise click.exceptions.Exit(0 if verdict.ok else 1)
 
 
 def _unwell(reason: str, as_json: bool) -> None:
     """One line (or JSON), exit 1: a HEALTHCHECK reads exit 1 as unhealthy (2 is reserved)."""
     text = " ".join(reason.split())
     if as_json:
-        typer.echo(json.dumps({"status": "unhealthy", "problems": [text]}))
+        click.echo(json.dumps({"status": "unhealthy", "problems": [text]}))
     else:
-        typer.echo(f"unhealthy: {text}")
-    raise typer.Exit(1)
+        click.echo(f"unhealthy: {text}")
+    raise click.exceptions.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: click.Group) -> None:
     """Add the operators' commands to the main CLI."""
-    app.command()(health)
+    command(app)(health)

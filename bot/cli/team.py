@@ -1,4 +1,8 @@
-"""The programme team's commands: report, lookup, review, export and demo-data."""
+"""The programme team's commands: report, lookup, review, export, demo-data and backup.
+
+They print with rich, which is an optional extra (``mpsp-triage[tools]``): it is imported
+inside the commands, so this module loads (for --help) without it. ``backup`` needs none of it.
+"""
 
 from __future__ import annotations
 
@@ -18,22 +22,24 @@ import tempfile
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table as RichTable
-from rich.text import Text
+import click
 
 from bot.cli.common import (
-    DbOption,
+    PATH,
+    EnumChoice,
+    HelpArgument,
+    Integer,
+    command,
     content_or_exit,
-    err,
+    db_option,
     fail,
+    needs_tools,
     open_store,
-    out,
     progress_bar,
+    rich_console,
+    say,
     settings_from,
 )
 from bot.conversation.content import Content
@@ -69,7 +75,7 @@ class By(StrEnum):
     readiness = "readiness"
 
 
-def _open(ctx: typer.Context, db: Path | None) -> tuple[Settings, Content, Store]:
+def _open(ctx: click.Context, db: Path | None) -> tuple[Settings, Content, Store]:
     """Settings, content and the store, refusing to create a database that is not there."""
     settings = settings_from(ctx, db)
     store = open_store(ctx, settings, existing=True)
@@ -100,42 +106,53 @@ def _date(value: str | None, name: str) -> dt.date | None:
         raise fail(f"{name} {value!r} is not a date; write YYYY-MM-DD") from None
 
 
+@click.pass_context
+@click.option(
+    "--format",
+    "fmt",
+    type=EnumChoice(Format),
+    default=Format.table,
+    help="table (text), csv or html.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=PATH,
+    help="Write to this file (required for html; otherwise printed).",
+)
+@click.option("--since", help="Only checks finished on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only checks finished on or before this date (YYYY-MM-DD).")
+@click.option(
+    "--by",
+    "split",
+    type=EnumChoice(By),
+    multiple=True,
+    help="Split every table by one of: sector, size, region, readiness. Only one at a time: "
+    "combined, they could identify an organisation.",
+)
+@db_option
+@click.option(
+    "--min-count", type=Integer(), help="Hide counts under this (default $TRIAGE_MIN_COUNT or 10)."
+)
+@click.option(
+    "--round-to", type=Integer(), help="Round counts to this (default $TRIAGE_ROUND_TO or 5)."
+)
+@click.option(
+    "--min-denominator",
+    type=Integer(),
+    help="Show percentages only over at least this many (default 10).",
+)
 def report(
-    ctx: typer.Context,
-    fmt: Annotated[Format, typer.Option("--format", help="table (text), csv or html.")] = (
-        Format.table
-    ),
-    out_file: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write to this file (required for html; otherwise printed)."),
-    ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option("--since", help="Only checks finished on or after this date (YYYY-MM-DD)."),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option("--until", help="Only checks finished on or before this date (YYYY-MM-DD)."),
-    ] = None,
-    split: Annotated[
-        list[By] | None,
-        typer.Option(
-            "--by",
-            help="Split every table by one of: sector, size, "
-            "region, readiness. Only one at a time: combined, they could "
-            "identify an organisation.",
-        ),
-    ] = None,
-    db: DbOption = None,
-    min_count: Annotated[
-        int | None, typer.Option(help="Hide counts under this (default $TRIAGE_MIN_COUNT or 10).")
-    ] = None,
-    round_to: Annotated[
-        int | None, typer.Option(help="Round counts to this (default $TRIAGE_ROUND_TO or 5).")
-    ] = None,
-    min_denominator: Annotated[
-        int | None, typer.Option(help="Show percentages only over at least this many (default 10).")
-    ] = None,
+    ctx: click.Context,
+    fmt: Format,
+    out_file: Path | None,
+    since: str | None,
+    until: str | None,
+    split: tuple[By, ...],
+    db: Path | None,
+    min_count: int | None,
+    round_to: int | None,
+    min_denominator: int | None,
 ) -> None:
     """Demand, drop-off and needs from the triage log, safe to share.
 
@@ -145,8 +162,12 @@ def report(
     figure follows the ONS 10/5 rule: counts under 10 hidden, others rounded to 5,
     percentages only over 10 or more people, and no hidden figure recoverable from a total.
     """
+    from rich.console import Console
+
     from bot.team.analytics import Analysis, Period, load_responses
     from bot.team.reporting import ReportMeta, html_report, print_tables, to_csv, write_text
+
+    out = rich_console()
 
     if split and len(set(split)) > 1:
         raise fail(
@@ -201,16 +222,22 @@ def say_synthetic(content: Content) -> None:
     """The demo-data banner on the screen (stderr), whatever was written where."""
     from bot.team.reporting import notice_text
 
+    err = rich_console(stderr=True)
     err.print(notice_text(content.report.synthetic, "bold white on red"), soft_wrap=True)
 
 
-def lookup(
-    ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="The reference code, e.g. MPSP-7KQ3-X9TD.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
-    db: DbOption = None,
-) -> None:
+@click.pass_context
+@click.argument(
+    "code", cls=HelpArgument, help="The reference code, e.g. MPSP-7KQ3-X9TD.", metavar="CODE"
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead.")
+@db_option
+def lookup(ctx: click.Context, code: str, as_json: bool, db: Path | None) -> None:
     """Everything about one response, for when a Mutual quotes its reference code."""
+    from rich.markup import escape
+    from rich.table import Table as RichTable
+
+    out = rich_console()
     _, content, store = _open(ctx, db)
     wanted = normalise_code(code)
     if wanted is None:
@@ -324,29 +351,24 @@ def _lookup(store: Store, content: Content, code: str) -> dict[str, Any] | None:
     }
 
 
-def review(
-    ctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", help="Port to listen on (0 picks a free one).")] = (
-        8001
-    ),
-    host: Annotated[
-        str,
-        typer.Option(
-            "--host",
-            help="Address to listen on. The default serves this computer only; in a container "
-            "use 0.0.0.0 (with --protected for anyone but the team).",
-        ),
-    ] = "127.0.0.1",
-    protected: Annotated[
-        bool,
-        typer.Option(
-            "--protected",
-            help="Serve only disclosure-controlled figures (the report's tables and the "
-            "10/5 canned queries; no row-level tables, no free SQL), to show a wider audience.",
-        ),
-    ] = False,
-    db: DbOption = None,
-) -> None:
+@click.pass_context
+@click.option(
+    "--port", type=Integer(), default=8001, help="Port to listen on (0 picks a free one)."
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    help="Address to listen on. The default serves this computer only; in a container use "
+    "0.0.0.0 (with --protected for anyone but the team).",
+)
+@click.option(
+    "--protected",
+    is_flag=True,
+    help="Serve only disclosure-controlled figures (the report's tables and the 10/5 canned "
+    "queries; no row-level tables, no free SQL), to show a wider audience.",
+)
+@db_option
+def review(ctx: click.Context, port: int, host: str, protected: bool, db: Path | None) -> None:
     """Browse the triage log in Datasette, read-only (on this computer only, by default).
 
     By default a confidential view for the team: a snapshot taken now, without pseudonyms or
@@ -365,13 +387,9 @@ def review(
 
 
 def _require_datasette() -> None:
-    """Datasette is an extra (it brings pip and setuptools): say how to get it, in one line."""
+    """Datasette is one of the tools' optional libraries: say how to get it, in one line."""
     if importlib.util.find_spec("datasette") is None:
-        raise fail(
-            "review needs Datasette, which is not installed: run pip install '.[review]' in "
-            "the bot's folder, or in a container use the review image (README, \"The review "
-            'tools in a container")'
-        )
+        raise needs_tools("review")
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -391,6 +409,8 @@ def serve_review(
 
     ``synthetic``: the database was made by demo-data, and every page says so.
     """
+    from rich.text import Text
+
     from bot.team.review import (
         build_copy,
         build_protected,
@@ -398,6 +418,8 @@ def serve_review(
         write_metadata,
         write_templates,
     )
+
+    out, err = rich_console(), rich_console(stderr=True)
 
     try:
         if options.port == 0:
@@ -484,24 +506,24 @@ def _run_until_stopped(command: list[str]) -> None:
             signal.signal(getattr(signal, name), handler)
 
 
-def export(
-    ctx: typer.Context,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or json.")] = (
-        ExportFormat.csv
-    ),
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="File to write (default: print).")
-    ] = None,
-    db: DbOption = None,
-) -> None:
+@click.pass_context
+@click.option(
+    "--format", "fmt", type=EnumChoice(ExportFormat), default=ExportFormat.csv, help="csv or json."
+)
+@click.option("--out", "out_file", type=PATH, help="File to write (default: print).")
+@db_option
+def export(ctx: click.Context, fmt: ExportFormat, out_file: Path | None, db: Path | None) -> None:
     """Pseudonymous answer rows for the team's own analysis (confidential, not for publishing).
 
     One row per option chosen: response number, date finished, readiness stage, content
     version, question and option (codes and words). No reference codes, pseudonyms or free
     text.
     """
+    from rich.text import Text
+
     from bot.team.reporting import write_text
 
+    out, err = rich_console(), rich_console(stderr=True)
     _, content, store = _open(ctx, db)
     try:
         rows = _export_rows(store, content)
@@ -583,19 +605,19 @@ def _export_rows(store: Store, content: Content) -> list[dict[str, Any]]:
     return rows
 
 
-def demo_data(
-    ctx: typer.Context,
-    n: Annotated[int, typer.Option("--n", min=1, help="How many finished checks to make.")] = (500),
-    seed: Annotated[int, typer.Option(help="Random seed, for repeatable data.")] = 2018,
-    db: Annotated[
-        Path,
-        typer.Option(
-            "--db",
-            help="The new database file to make (never TRIAGE_DB unless named here; a file "
-            "that demo-data did not make is refused).",
-        ),
-    ] = Path("demo.db"),
-) -> None:
+@click.pass_context
+@click.option(
+    "--n", "n", type=Integer(min=1), default=500, help="How many finished checks to make."
+)
+@click.option("--seed", type=Integer(), default=2018, help="Random seed, for repeatable data.")
+@click.option(
+    "--db",
+    type=PATH,
+    default=Path("demo.db"),
+    help="The new database file to make (never TRIAGE_DB unless named here; a file that "
+    "demo-data did not make is refused).",
+)
+def demo_data(ctx: click.Context, n: int, seed: int, db: Path) -> None:
     """Make a synthetic triage database, so the review tools can be tried before real data.
 
     Drawn from the 2018 survey's proportions (sector mix, partnering experience rising with
@@ -607,6 +629,7 @@ def demo_data(
     """
     from bot.team.demo import generate
 
+    out, err = rich_console(), rich_console(stderr=True)
     settings = settings_from(ctx, db)
     content = content_or_exit(settings)
     db_path = settings.db_path
@@ -663,19 +686,18 @@ def _unused_name(path: Path) -> Path:
     return candidate
 
 
-def backup(
-    ctx: typer.Context,
-    out_file: Annotated[
-        Path,
-        typer.Option(
-            "--out", help="The backup file to write (its folder must exist).", show_default=False
-        ),
-    ],
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace --out if it exists already.")
-    ] = False,
-    db: DbOption = None,
-) -> None:
+@click.pass_context
+@click.option(
+    "--out",
+    "out_file",
+    type=PATH,
+    required=True,
+    show_default=False,
+    help="The backup file to write (its folder must exist).",
+)
+@click.option("--force", is_flag=True, help="Replace --out if it exists already.")
+@db_option
+def backup(ctx: click.Context, out_file: Path, force: bool, db: Path | None) -> None:
     """Copy the database consistently, even while the bot runs, and check the copy.
 
     Uses SQLite's online backup API (the bot keeps answering meanwhile), runs SQLite's
@@ -694,18 +716,18 @@ def backup(
         raise fail(str(exc), 1) from None
     finally:
         store.close()
-    out.print(
+    # click, not rich: backups run where only the bot is installed.
+    say(
         f"Backed up {settings.db_path} to {done.path}: {done.responses:,} responses, "
-        f"{done.size / 1e6:.1f} MB, schema {done.schema}, integrity ok, in {done.seconds:.1f}s.",
-        markup=False,
+        f"{done.size / 1e6:.1f} MB, schema {done.schema}, integrity ok, in {done.seconds:.1f}s."
     )
 
 
-def register(app: typer.Typer) -> None:
+def register(app: click.Group) -> None:
     """Add the team's commands to the main CLI."""
-    app.command()(report)
-    app.command()(lookup)
-    app.command()(review)
-    app.command()(export)
-    app.command("demo-data")(demo_data)
-    app.command()(backup)
+    command(app)(report)
+    command(app)(lookup)
+    command(app)(review)
+    command(app)(export)
+    command(app, "demo-data")(demo_data)
+    command(app)(backup)

@@ -8,21 +8,20 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
-from rich import box
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table as RichTable
-from rich.text import Text
 
 from bot.conversation.content import Content, ReportLabels
 from bot.conversation.render import FieldStrictUndefined
 from bot.disclosure import Cell, Rules, SafeTable
 from bot.team import inline
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 
 @dataclass(frozen=True)
@@ -50,8 +49,20 @@ def cell_text(cell: Cell, labels: ReportLabels, percent: bool = True) -> str:
     return text
 
 
+def cell_len(text: str) -> int:
+    """Columns ``text`` takes in the terminal, as rich counts them.
+
+    rich is imported here, not above: ``content check`` draws the HTML report without it.
+    """
+    from rich.cells import cell_len as rich_cell_len
+
+    return rich_cell_len(text)
+
+
 def notice_text(text: str, style: str) -> Text:
     """A notice for the terminal: its `code` spans underlined, without the backticks."""
+    from rich.text import Text
+
     notice = Text(style=style)
     for piece, code in inline.spans(text):
         notice.append(piece, style="underline" if code else None)
@@ -148,6 +159,10 @@ def print_tables(
     console: Console, content: Content, meta: ReportMeta, tables: list[SafeTable]
 ) -> None:
     """Tables in the terminal, fitted to its width: nothing is cut, wide tables come in parts."""
+    from rich import box
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     labels = content.report.labels
     if meta.synthetic:
         console.print(notice_text(content.report.synthetic, "bold white on red"))
