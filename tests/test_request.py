@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -10,12 +11,15 @@ import pytest
 from bot.channels.telegram.api import BotApi
 from bot.channels.telegram.errors import (
     BadRequest,
+    ChatMigrated,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
 )
-from bot.channels.telegram.request import AiohttpRequest
+from bot.channels.telegram.request import AiohttpRequest, BaseRequest
 
 from .fake_server import FakeBotApiServer
 from .fake_telegram import Person
@@ -92,3 +96,77 @@ async def test_network_errors_never_carry_the_url() -> None:
         await api.shutdown()
     assert "Connection refused" in str(info.value)
     assert TOKEN not in str(info.value) and "request-test" not in repr(info.value)
+
+
+class Answers(BaseRequest):
+    """A request that answers every call with one fixed HTTP status and body."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.body = status, body
+
+    async def do_request(self, url, method, request_data=None, read_timeout=None):
+        return self.status, self.body
+
+
+@pytest.mark.parametrize(
+    ("status", "answer", "raised", "message"),
+    [
+        (
+            400,
+            {"description": "Bad Request: message is not modified"},
+            BadRequest,
+            "Message is not modified",
+        ),
+        (401, {"description": "Unauthorized"}, InvalidToken, "Unauthorized"),
+        (404, {"description": "Not Found"}, InvalidToken, "Not Found"),
+        (
+            403,
+            {"description": "Forbidden: bot was blocked by the user"},
+            Forbidden,
+            "Forbidden: bot was blocked by the user",
+        ),
+        (
+            409,
+            {"description": "Conflict: terminated by other getUpdates request"},
+            Conflict,
+            "Conflict: terminated by other getUpdates request",
+        ),
+        (
+            429,
+            {"description": "Too Many Requests", "parameters": {"retry_after": 7}},
+            RetryAfter,
+            "Flood control exceeded. Retry in 7 seconds",
+        ),
+        (
+            400,
+            {
+                "description": "Bad Request: group upgraded",
+                "parameters": {"migrate_to_chat_id": -1001},
+            },
+            ChatMigrated,
+            "Group migrated to supergroup. New chat id: -1001",
+        ),
+        (502, None, NetworkError, "Bad Gateway (502)"),
+        (500, {"description": "Internal Server Error"}, NetworkError, "Internal Server Error"),
+    ],
+)
+async def test_each_refusal_raises_what_it_means(
+    status: int, answer: dict | None, raised: type[Exception], message: str
+) -> None:
+    """Telegram's answers map to the same exceptions, with the same messages, as the library's."""
+    body = b"<html>Bad Gateway</html>" if answer is None else json.dumps({"ok": False, **answer})
+    request = Answers(status, body if isinstance(body, bytes) else body.encode())
+    with pytest.raises(raised) as info:
+        await request.post("https://api.telegram.org/botTOKEN/sendMessage")
+    assert type(info.value) is raised and str(info.value) == message
+    if raised is RetryAfter:
+        assert info.value.retry_after == 7
+    # BadRequest and TimedOut are network errors, as they were; the rest are not.
+    assert isinstance(info.value, NetworkError) == (raised in (BadRequest, NetworkError))
+
+
+async def test_a_good_answer_gives_its_result_and_a_broken_one_a_telegram_error() -> None:
+    ok = Answers(200, b'{"ok": true, "result": {"message_id": 5}}')
+    assert await ok.post("u") == {"message_id": 5}
+    with pytest.raises(TelegramError, match="not JSON"):
+        await Answers(200, b"<html>").post("u")

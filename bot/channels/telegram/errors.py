@@ -4,7 +4,8 @@ The classes, their hierarchy and their messages follow python-telegram-bot's ``t
 (v22), which this transport used until the library was dropped to keep the running process
 small: ``BadRequest`` and ``TimedOut`` are kinds of ``NetworkError``, and a message's
 "Bad Request: " prefix is dropped and its first letter capitalised. Messages never carry the
-URL (it holds the token).
+URL (it holds the token), nor quote an answer that is not JSON or parameters Telegram added
+(the library's do; either may hold ids).
 """
 
 from __future__ import annotations
