@@ -21,11 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from telegram import InputFile  # noqa: E402
+from telegram import error as library_errors  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 from telegram.request import RequestData as LibraryData  # noqa: E402
 from telegram.request._requestparameter import RequestParameter  # noqa: E402
 
-from bot.channels.telegram import TelegramBot  # noqa: E402
+from bot.channels.telegram import TelegramBot, errors  # noqa: E402
 from bot.channels.telegram.request import (  # noqa: E402
     DEFAULT_POOL,
     AiohttpRequest,
@@ -65,12 +66,20 @@ class ViaLibrary(BaseRequest):
                 upload = InputFile(content, filename=filename)
                 parameters.append(RequestParameter.from_input(name, upload))
             data = LibraryData(parameters)
-        return await self.library.do_request(
-            url,
-            method,
-            data,
-            read_timeout=read_timeout if read_timeout is not None else self.library.DEFAULT_NONE,
-        )
+        try:
+            return await self.library.do_request(
+                url,
+                method,
+                data,
+                read_timeout=read_timeout
+                if read_timeout is not None
+                else self.library.DEFAULT_NONE,
+            )
+        except library_errors.TimedOut:
+            # The transport tells a timed-out long poll from a failure by this bot's classes.
+            raise errors.TimedOut() from None
+        except library_errors.NetworkError as exc:
+            raise errors.NetworkError(str(exc)) from None
 
 
 def requests(client: str) -> tuple[BaseRequest, BaseRequest]:

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 
 OWN = "bot"
 # Held at WARNING whatever TRIAGE_LOG_LEVEL says: below that they only add noise.
-LIBRARIES = ("aiohttp", "asyncio", "transitions")
+# (httpx and the library's loggers: only the benchmark's client comparison uses them.)
+LIBRARIES = ("aiohttp", "asyncio", "transitions", "httpx", "httpcore", "telegram")
 
 
 class SafeFormatter(logging.Formatter):

@@ -67,6 +67,14 @@ def test_the_telegram_bot_and_the_web_page_import_no_tools() -> None:
     assert not modules & set(TOOLS), sorted(modules & set(TOOLS))
 
 
+def test_polling_loads_no_http_server() -> None:
+    """`run` without --webhook or metrics: aiohttp's server stays unloaded (2.2 MB)."""
+    modules = imported_after("import bot.cli\nimport bot.channels.telegram.app")
+    assert "bot.channels.telegram.sender" in modules  # the probe did import the transport
+    assert not {m for m in modules if m.startswith("aiohttp.web")}
+    assert "bot.channels.telegram.webhook" not in modules
+
+
 def every_command() -> list[list[str]]:
     """Every command's words, sub-commands included, from the command line's own list."""
     group = app
@@ -165,7 +173,7 @@ def test_web_without_a_secret_says_what_the_web_page_needs(tmp_path: Path) -> No
 # The tools' optional libraries (the `tools` extra), and typer, which nothing may import.
 OPTIONAL = ("rich", "typer", "textstat", "graphviz", "datasette")
 NEEDS_TOOLS = (
-    "error: {} needs the team's and editors' tools: pip install 'mpsp-triage[tools]' "
+    "error: {} needs the team's and editors' tools: pip install '.[tools]' in the bot's folder "
     "(in a container, build the image's tools target)"
 )
 

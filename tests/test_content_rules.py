@@ -244,6 +244,6 @@ def test_reading_grades_are_skipped_with_a_warning_where_textstat_is_missing(
     problems = static_problems(load_content(copy), dt.date(2026, 12, 1))
     skipped = [p for p in problems if "reading grades not checked" in p.message]
     assert len(skipped) == 1 and skipped[0].warning
-    assert "pip install 'mpsp-triage[tools]'" in skipped[0].hint
+    assert "pip install '.[tools]'" in skipped[0].hint
     assert not any("read at grade" in p.message for p in problems)
     assert any("sentence of 41 words" in p.message and not p.warning for p in problems), problems

@@ -56,12 +56,21 @@ async def test_calls_errors_and_uploads(server, api) -> None:
         await api.call("editMessageReplyMarkup", same)
     await api.call(
         "sendDocument",
-        {"chat_id": ALICE.chat_id, "caption": "Your results"},
+        {
+            "chat_id": ALICE.chat_id,
+            "caption": "Your results",
+            "reply_markup": markup,
+            "disable_notification": True,
+        },
         file=("document", "results.html", b"<html>results</html>"),
     )
     document = server.call(lambda: server.telegram.latest(ALICE))
-    assert document.text == "Your results"
+    assert document.text == "Your results" and document.labels() == ["Go"]
     assert document.document == ("results.html", b"<html>results</html>")
+    # Form fields as the Bot API reads them: objects and booleans as JSON text.
+    method, fields = server.call(lambda: server.telegram.calls[-1])
+    assert method == "sendDocument" and fields["disable_notification"] == "true"
+    assert json.loads(fields["reply_markup"]) == markup
 
     server.call(lambda: setattr(server.telegram, "limits", (0, 0)))
     with pytest.raises(RetryAfter) as flood:
@@ -144,7 +153,7 @@ class Answers(BaseRequest):
                 "parameters": {"migrate_to_chat_id": -1001},
             },
             ChatMigrated,
-            "Group migrated to supergroup. New chat id: -1001",
+            "Group migrated to supergroup",
         ),
         (502, None, NetworkError, "Bad Gateway (502)"),
         (500, {"description": "Internal Server Error"}, NetworkError, "Internal Server Error"),
@@ -170,3 +179,21 @@ async def test_a_good_answer_gives_its_result_and_a_broken_one_a_telegram_error(
     assert await ok.post("u") == {"message_id": 5}
     with pytest.raises(TelegramError, match="not JSON"):
         await Answers(200, b"<html>").post("u")
+
+
+async def test_answers_that_are_not_telegrams_are_network_errors() -> None:
+    """A proxy's answer, or a wrong TELEGRAM_API_URL: retried, never a crash of the loop."""
+    for body in (b'{"ok": false}', b"[]", b"null"):
+        with pytest.raises(NetworkError, match="no result"):
+            await Answers(200, body).post("u")
+    odd = json.dumps({"ok": False, "description": 5, "parameters": [1]}).encode()
+    with pytest.raises(BadRequest, match="5"):
+        await Answers(400, odd).post("u")
+
+    class Broken(BaseRequest):
+        async def do_request(self, url, method, request_data=None, read_timeout=None):
+            raise ValueError(f"bad URL {url}")
+
+    with pytest.raises(NetworkError) as info:
+        await Broken().post("https://api.telegram.org/bot31337:secret-token/getMe")
+    assert "secret-token" not in str(info.value) and "ValueError" in str(info.value)

@@ -202,3 +202,37 @@ def test_contacts_and_team_chat_are_settings_and_placeholders_are_refused(caplog
     caplog.clear()
     log_missing_contacts(load_settings({}), logging.getLogger("bot"))
     assert "TRIAGE_TEAM_CHAT_ID" in caplog.text and "no 'ask the team" in caplog.text
+
+
+WRAPPING = [
+    "A sentence that is long enough to need breaking at least once or twice here.",
+    "Averyveryverylongwordwithoutanyspacesthatmustbechoppedintopieces and then more.",
+    "Wide 日本語のテキストと漢字 characters take two columns each, 한국어 too.",
+    "Emoji 👩‍👩‍👧 joined, 👍🏽 toned, ✔️ presented as emoji, then words after them.",
+    "Trailing spaces    \nand\ttabs\tin\ta line, and a blank line:\n\nthen the end.",
+    "   Leading spaces, then • bullets • and — dashes — to the end of the line.",
+]
+
+
+@pytest.mark.parametrize("width", [7, 12, 20, 33, 80])
+def test_the_chat_wraps_as_it_always_did(width: int) -> None:
+    """The chat's own wrapping gives, line for line, what rich printed before it was dropped."""
+    rich = pytest.importorskip("rich.console")
+    for text in WRAPPING:
+        before = io.StringIO()
+        console = rich.Console(
+            file=before, width=width, color_system=None, highlight=False, markup=False, emoji=False
+        )
+        console.print(text)
+        after = io.StringIO()
+        Screen(after, width=width, color=False).print(text)
+        assert after.getvalue() == before.getvalue(), (width, text)
+        assert all(len(line) <= width for line in after.getvalue().splitlines() if line.isascii())
+
+
+def test_the_chat_styles_only_on_a_terminal() -> None:
+    plain, styled = io.StringIO(), io.StringIO()
+    Screen(plain, width=40, color=False).print("Question 1 of 21", {"bold": True})
+    Screen(styled, width=40, color=True).print("Question 1 of 21", {"bold": True})
+    assert plain.getvalue() == "Question 1 of 21\n"
+    assert styled.getvalue() == "\x1b[1mQuestion 1 of 21\x1b[0m\n"

@@ -5,7 +5,8 @@ The top layer: it may import anything, and wires the layers together (it hands t
 Only what ``run`` and ``web`` need is imported here: the team's and editors' commands (and
 rich, Datasette, textstat, graphviz behind them) are imported when one of them is asked for,
 so the long-running processes stay small and start quickly. It is written with click alone:
-rich and the other libraries the tools use are an optional extra (``mpsp-triage[tools]``).
+rich and the other libraries the tools use are an optional extra (``.[tools]``), imported only
+when one of the tools runs.
 """
 
 from __future__ import annotations
@@ -384,4 +385,5 @@ def purge(ctx: click.Context, db: Path | None) -> None:
 
 def main() -> None:
     """Entry point for ``python -m bot`` and the ``mpsp-triage`` script."""
-    app.main(prog_name="python -m bot")
+    # click names the program as it was started: "python -m bot" or "mpsp-triage".
+    app.main()

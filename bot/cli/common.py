@@ -219,9 +219,6 @@ def _whole(text: str) -> int | None:
     return int(number) if number.is_integer() else None
 
 
-E = TypeVar("E", bound=enum.Enum)
-
-
 class EnumChoice(click.Choice):  # type: ignore[type-arg]
     """One of an enum's values (exactly as written), given to the command as the enum."""
 
@@ -291,8 +288,8 @@ def missing_tool(exc: ImportError) -> bool:
 def needs_tools(command: str) -> click.exceptions.Exit:
     """The one line for a tools command run without the `tools` extra (and the exit, 2)."""
     return fail(
-        f"{command} needs the team's and editors' tools: pip install 'mpsp-triage[tools]' "
-        "(in a container, build the image's tools target)"
+        f"{command} needs the team's and editors' tools: pip install '.[tools]' in the bot's "
+        "folder (in a container, build the image's tools target)"
     )
 
 

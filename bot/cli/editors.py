@@ -7,6 +7,7 @@ Graphviz) only when run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,13 +95,15 @@ def check(ctx: click.Context, content: Path | None, strict: bool, quiet: bool, q
 
 def _print_report(report: Report, quiet: bool) -> None:
     findings = report.findings
+    # As the chat does: no colour where NO_COLOR asks for none (click's own default otherwise).
+    color = False if os.environ.get("NO_COLOR") else None
     for finding in findings:
         if finding.warning:
             label = click.style("warning", fg="yellow")
         else:
             label = click.style("error", fg="red", bold=True)
         # One line each, however long: editors search and compare them.
-        click.echo(f"{label} {finding.describe(report.profiles)}")
+        click.echo(f"{label} {finding.describe(report.profiles)}", color=color)
     if quiet:
         return
     errors = sum(1 for f in findings if not f.warning)

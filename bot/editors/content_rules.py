@@ -230,7 +230,7 @@ def _plain_english(units: list[_Unit]) -> list[Problem]:
                 "content/signposts.yaml",
                 None,
                 "reading grades not checked: textstat is not installed here",
-                "install the tools (pip install 'mpsp-triage[tools]') and run content check again",
+                "install the tools (pip install '.[tools]' in the bot's folder) and check again",
                 warning=True,
             )
         )

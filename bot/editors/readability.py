@@ -8,7 +8,7 @@ first, treating each line (a heading, a bullet) as a sentence of its own, as a r
 The grade is the Flesch-Kincaid grade level from ``textstat``: roughly the years of school a
 reader needs. GOV.UK aims for about a reading age of 9, which is grade 4; grade 8 is the
 ceiling the programme set for advice. textstat (and the word lists it reads, 19 MB) comes with
-the team's and editors' tools (``pip install 'mpsp-triage[tools]'``), not with the bot: where
+the team's and editors' tools (``pip install '.[tools]'``), not with the bot: where
 it is missing, :func:`can_grade` is false and ``content check`` says the grades were skipped.
 """
 

@@ -53,7 +53,8 @@ class BotApi:
         """Call ``method`` and return its ``result``; raise what a refusal means (``errors``).
 
         ``file`` is (parameter, file name, bytes) for methods that upload one, such as
-        ``sendDocument``; the call is then sent as multipart form data.
+        ``sendDocument``; the call is then sent as multipart form data. ``read_timeout``: None
+        means the request's default.
         """
         parameters = {name: value for name, value in (params or {}).items() if value is not None}
         files: dict[str, tuple[str, bytes, str]] = {}

@@ -4,8 +4,8 @@ The classes, their hierarchy and their messages follow python-telegram-bot's ``t
 (v22), which this transport used until the library was dropped to keep the running process
 small: ``BadRequest`` and ``TimedOut`` are kinds of ``NetworkError``, and a message's
 "Bad Request: " prefix is dropped and its first letter capitalised. Messages never carry the
-URL (it holds the token), nor quote an answer that is not JSON or parameters Telegram added
-(the library's do; either may hold ids).
+URL (it holds the token), nor quote an answer that is not JSON, parameters Telegram added or
+a migrated group's new id (the library's do; any of them may hold ids).
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ class ChatMigrated(TelegramError):
     """The group became a supergroup with a new chat id."""
 
     def __init__(self, new_chat_id: int) -> None:
-        super().__init__(f"Group migrated to supergroup. New chat id: {new_chat_id}")
+        # The new id stays out of the message, which may be logged.
+        super().__init__("Group migrated to supergroup")
         self.new_chat_id = new_chat_id
 
 

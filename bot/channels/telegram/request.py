@@ -88,19 +88,30 @@ class BaseRequest:
     async def post(
         self, url: str, request_data: RequestData | None = None, read_timeout: float | None = None
     ) -> Any:
-        """POST one call; return its ``result``, or raise what Telegram's answer means."""
+        """POST one call; return its ``result``, or raise what Telegram's answer means.
+
+        ``read_timeout``: seconds to wait for the answer; None means this request's default
+        (:attr:`read_timeout`), not "wait for ever".
+        """
         try:
             code, payload = await self.do_request(url, "POST", request_data, read_timeout)
         except TelegramError:
             raise
         except Exception as exc:
-            raise NetworkError(f"Unknown error in HTTP implementation: {exc!r}") from exc
+            # The type only: an exception's text may quote the URL, which holds the token.
+            raise NetworkError(
+                f"Unknown error in HTTP implementation ({type(exc).__name__})"
+            ) from None
         if HTTPStatus.OK <= code <= 299:
-            return self.parse_json_payload(payload)["result"]
+            answer = self.parse_json_payload(payload)
+            if not isinstance(answer, dict) or "result" not in answer:
+                # A proxy or a wrong TELEGRAM_API_URL, not Telegram: worth trying again.
+                raise NetworkError(f"the Bot API's answer has no result ({code})")
+            return answer["result"]
         raise _failure(code, payload)
 
     @staticmethod
-    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+    def parse_json_payload(payload: bytes) -> Any:
         """Parse a Bot API answer (never logged: it holds ids)."""
         try:
             return json.loads(payload.decode("utf-8", "replace"))
@@ -120,9 +131,9 @@ def _failure(code: int, payload: bytes) -> TelegramError:
         answer = {}
     if not isinstance(answer, dict):
         answer = {}
-    message = answer.get("description") or message
+    message = str(answer.get("description") or message)
     parameters = answer.get("parameters")
-    if parameters:
+    if isinstance(parameters, dict):
         if migrated := parameters.get("migrate_to_chat_id"):
             return ChatMigrated(migrated)
         if retry_after := parameters.get("retry_after"):
@@ -243,7 +254,8 @@ def _form(request_data: RequestData) -> aiohttp.FormData:
     """A multipart form for calls that upload a file (sendDocument)."""
     form = aiohttp.FormData()
     for name, value in request_data.form_fields().items():
-        form.add_field(name, value)
+        if name not in request_data.files:
+            form.add_field(name, value)
     for name, (filename, content, mimetype) in request_data.files.items():
         form.add_field(name, content, filename=filename, content_type=mimetype)
     return form
