@@ -61,18 +61,19 @@ Span = tuple[str, Style]
 PLAIN: Style = {}
 
 
-def html_spans(text: str) -> list[Span]:
-    """Telegram HTML as styled pieces of text; a link's address follows its words."""
-    spans: list[Span] = []
+def _html_pieces(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Telegram HTML as pieces of plain text, each with the styles open over it (by name).
+
+    A link's address follows its words. The chat and the editors' preview both read replies
+    through this one walk: :func:`html_spans` for click, :func:`html_to_rich` for rich.
+    """
+    pieces: list[tuple[str, tuple[str, ...]]] = []
     open_styles: list[str] = []
     links: list[str] = []
 
     def add(piece: str) -> None:
         if piece:
-            style: dict[str, Any] = {}
-            for name in open_styles:
-                style.update(_CLICK_STYLE[name])
-            spans.append((piece, style))
+            pieces.append((piece, tuple(open_styles)))
 
     pos = 0
     for match in _TAG.finditer(text):
@@ -95,6 +96,17 @@ def html_spans(text: str) -> list[Span]:
                 open_styles.append(_STYLE[name])
         pos = match.end()
     add(html.unescape(text[pos:]))
+    return pieces
+
+
+def html_spans(text: str) -> list[Span]:
+    """Telegram HTML as styled pieces of text (click.style's arguments); links as above."""
+    spans: list[Span] = []
+    for piece, names in _html_pieces(text):
+        style: dict[str, Any] = {}
+        for name in names:
+            style.update(_CLICK_STYLE[name])
+        spans.append((piece, style))
     return spans
 
 
@@ -111,24 +123,9 @@ def html_to_rich(text: str) -> str:
     from rich.markup import escape  # only the editors' tools, which have rich, call this
 
     out: list[str] = []
-    links: list[str] = []
-    pos = 0
-    for match in _TAG.finditer(text):
-        out.append(escape(html.unescape(text[pos : match.start()])))
-        closing, name, attrs = match.groups()
-        name = name.lower()
-        if name == "a":
-            if closing:
-                href = links.pop() if links else ""
-                out.append(f"[/underline] ({escape(href)})" if href else "[/underline]")
-            else:
-                href = re.search(r'href="([^"]*)"', attrs)
-                links.append(html.unescape(href.group(1)) if href else "")
-                out.append("[underline]")
-        elif name in _STYLE:
-            out.append(f"[/{_STYLE[name]}]" if closing else f"[{_STYLE[name]}]")
-        pos = match.end()
-    out.append(escape(html.unescape(text[pos:])))
+    for piece, names in _html_pieces(text):
+        styles = " ".join(dict.fromkeys(names))
+        out.append(f"[{styles}]{escape(piece)}[/{styles}]" if styles else escape(piece))
     return "".join(out)
 
 
